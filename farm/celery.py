@@ -1,0 +1,29 @@
+"""The Celery application: queues `slicing` (CPU), `dispatch` (I/O) and `default`."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
+
+app = Celery("farm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _beat_schedule() -> dict[str, dict[str, object]]:
+    from django.conf import settings
+
+    return {
+        "scheduling-pass": {
+            "task": "farm.tasks.schedule_pass_task",
+            "schedule": settings.FARM_SCHEDULE_SECONDS,
+        },
+    }
+
+
+@app.on_after_finalize.connect
+def _setup_beat(sender: Celery, **kwargs: object) -> None:
+    sender.conf.beat_schedule = _beat_schedule()

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from farm.statuses import JobStatus
+
+
+class FileKind(models.TextChoices):
+    MESH = "mesh", "Mesh"
+    GCODE = "gcode", "G-code"
+
+
+class EstimateSource(models.TextChoices):
+    NONE = "", "No estimate yet"
+    MESH_VOLUME = "mesh_volume", "Rough estimate from the mesh volume"
+    GCODE = "gcode", "From the G-code"
+    SLICED = "sliced", "From the sliced G-code"
+
+
+class Priority(models.IntegerChoices):
+    LOW = -1, "Low"
+    NORMAL = 0, "Normal"
+    HIGH = 1, "High"
+    RUSH = 2, "Rush"
+
+
+def upload_path(job: Job, filename: str) -> str:
+    # The stored name never comes from the user: only the (checked) extension does.
+    suffix = filename.rsplit(".", 1)[-1].lower()
+    return f"uploads/{job.uid}.{suffix}"
+
+
+class Job(models.Model):
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs"
+    )
+    name = models.CharField(max_length=200, help_text="The part's name (the file's name).")
+    file = models.FileField(upload_to=upload_path, max_length=300)
+    file_kind = models.CharField(max_length=10, choices=FileKind.choices)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    file_bytes = models.BigIntegerField(default=0)
+    gcode = models.FileField(max_length=300, blank=True, help_text="What the printers receive.")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    material = models.ForeignKey("farm.Material", on_delete=models.PROTECT, related_name="jobs")
+    colour = models.CharField(max_length=50, blank=True)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    due = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True, max_length=2000)
+    site = models.ForeignKey(
+        "farm.Site",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        help_text="Print only at this site.",
+    )
+
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.SUBMITTED)
+    status_reason = models.TextField(blank=True, help_text="Why it was rejected, for example.")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Per copy, from the mesh or the G-code (see estimate_source).
+    estimate_source = models.CharField(
+        max_length=20, choices=EstimateSource.choices, default=EstimateSource.NONE, blank=True
+    )
+    seconds_per_copy = models.FloatField(null=True, blank=True)
+    grams_per_copy = models.FloatField(null=True, blank=True)
+    size_x_mm = models.FloatField(null=True, blank=True)
+    size_y_mm = models.FloatField(null=True, blank=True)
+    size_z_mm = models.FloatField(null=True, blank=True)
+    nozzle_mm = models.FloatField(null=True, blank=True, help_text="Set when G-code fixes it.")
+    # From the latest scheduling pass.
+    planned_start = models.DateTimeField(null=True, blank=True)
+    planned_end = models.DateTimeField(null=True, blank=True)
+    plan_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["status", "priority"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="job_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name} x{self.quantity}"
+
+    @property
+    def size(self) -> tuple[float, float, float] | None:
+        if self.size_x_mm is None or self.size_y_mm is None or self.size_z_mm is None:
+            return None
+        return (self.size_x_mm, self.size_y_mm, self.size_z_mm)
