@@ -221,6 +221,10 @@ FARM_SIM_SPEEDUP = envfloat("FARM_SIM_SPEEDUP", "60")
 # How often the fleet link polls each printer, and the beat's periodic scheduling pass.
 FARM_POLL_SECONDS = envfloat("FARM_POLL_SECONDS", "1.0")
 FARM_SCHEDULE_SECONDS = envfloat("FARM_SCHEDULE_SECONDS", "10")
+# A printer offline this long during a print has its run marked interrupted.
+FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")
+# Before a bed-clear is confirmed, the scheduler assumes an operator gets to it within this.
+FARM_BED_CLEAR_SECONDS = envfloat("FARM_BED_CLEAR_SECONDS", "900")
 
 # Celery: the embedded default is kombu's filesystem transport, a real broker that needs no
 # server. Every process on this machine shares the folder.
@@ -229,7 +233,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -237,6 +241,10 @@ else:
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "store_processed": False,
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
+        # The filesystem transport polls its folder; the default (1 s) would cap the farm at
+        # one task a second per worker.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker

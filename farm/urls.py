@@ -3,7 +3,25 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from farm.views import employee, operator
+
 urlpatterns = [
+    path("", employee.home, name="home"),
+    path("jobs/", employee.my_jobs, name="my-jobs"),
+    path("jobs/new/", employee.job_new, name="job-new"),
+    path("jobs/<int:job_id>/", employee.job_detail, name="job-detail"),
+    path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
+    path("operator/", operator.dashboard, name="operator-dashboard"),
+    path(
+        "operator/printers/<int:printer_id>/clear/",
+        operator.printer_bed_clear,
+        name="printer-bed-clear",
+    ),
+    path(
+        "operator/printers/<int:printer_id>/<str:command>/",
+        operator.printer_command,
+        name="printer-command",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

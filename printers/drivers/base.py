@@ -83,7 +83,7 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def cancel(self) -> None: ...
 
-    def clear_error(self) -> None:
+    def clear_error(self) -> None:  # noqa: B027  (optional: most drivers need nothing)
         """An operator fixed the fault and cleared the bed: let the device print again."""
 
     def capabilities(self) -> Capabilities:

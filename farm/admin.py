@@ -1,0 +1,162 @@
+"""The admin console: sites, materials, printers, users, jobs; runs and events read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from farm.models import Event, Job, Material, Printer, PrintRun, Site
+from farm.services.jobs import job_cancel
+from farm.services.runs import bed_clear
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "location", "timezone", "online")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Material)
+class MaterialAdmin(admin.ModelAdmin):
+    list_display = ("name", "density_g_cm3", "nozzle_temp_c", "bed_temp_c", "cost_per_kg")
+
+
+def _simulated(printer: Printer) -> Any:
+    from farm.services.printer_secrets import connection_settings
+    from printers.drivers.simulated import SimulatedDriver
+
+    return SimulatedDriver(device_id=printer.device_id, settings=connection_settings(printer))
+
+
+@admin.register(Printer)
+class PrinterAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "site",
+        "model",
+        "material",
+        "colour",
+        "connection_kind",
+        "state",
+        "bed_clear",
+        "auto_eject",
+        "enabled",
+        "maintenance",
+    )
+    list_filter = ("site", "state", "connection_kind", "material", "enabled", "maintenance")
+    search_fields = ("name", "model")
+    readonly_fields = ("state", "state_message", "state_changed_at", "current_run")
+    actions = ["confirm_bed_cleared", "simulate_failure", "simulate_offline", "simulate_online"]
+
+    @admin.action(description="Confirm bed cleared")
+    def confirm_bed_cleared(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
+        for printer in queryset:
+            try:
+                bed_clear(printer=printer, actor=request.user)
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+
+    def _simulated_only(self, request: HttpRequest, queryset: QuerySet[Printer]) -> list[Printer]:
+        chosen = [p for p in queryset if p.connection_kind == "simulated"]
+        if len(chosen) < len(queryset):
+            self.message_user(
+                request, "Only simulated printers have fault knobs.", messages.WARNING
+            )
+        return chosen
+
+    @admin.action(description="Simulated: fail the current print now")
+    def simulate_failure(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
+        from printers.models import SimulatedDevice
+
+        for p in self._simulated_only(request, queryset):
+            SimulatedDevice.objects.filter(device_id=p.device_id).update(
+                fail_at=0.0, error="simulated failure (admin): nozzle clog"
+            )
+
+    @admin.action(description="Simulated: go offline")
+    def simulate_offline(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
+        for p in self._simulated_only(request, queryset):
+            _simulated(p).go_offline()
+
+    @admin.action(description="Simulated: come back online")
+    def simulate_online(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
+        for p in self._simulated_only(request, queryset):
+            _simulated(p).come_online()
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "name",
+        "owner",
+        "quantity",
+        "material",
+        "colour",
+        "priority",
+        "status",
+        "planned_end",
+        "submitted_at",
+    )
+    list_filter = ("status", "material", "priority")
+    search_fields = ("name", "owner__username")
+    readonly_fields = (
+        "uid",
+        "file_sha256",
+        "file_bytes",
+        "status",
+        "status_reason",
+        "submitted_at",
+        "finished_at",
+        "planned_start",
+        "planned_end",
+        "plan_note",
+        "estimate_source",
+        "seconds_per_copy",
+        "grams_per_copy",
+    )
+    actions = ["cancel_jobs"]
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        for job in queryset:
+            try:
+                job_cancel(job=job, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"#{job.pk}: {' '.join(exc.messages)}", messages.ERROR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PrintRun)
+class PrintRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "job",
+        "printer",
+        "copies",
+        "status",
+        "started_at",
+        "ended_at",
+        "failure_reason",
+    )
+    list_filter = ("status",)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "kind", "job", "run", "printer", "actor", "message")
+    list_filter = ("kind",)

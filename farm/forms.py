@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from farm.models import Material, Site
+from farm.models.job import Priority
+from farm.services.jobs import job_validate
+from slicing.intake import SUFFIXES
+
+
+class JobSubmitForm(forms.Form):
+    file = forms.FileField(
+        required=False,
+        help_text="A mesh (STL, OBJ, 3MF, PLY) or a G-code file.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ",".join(f".{s}" for s in sorted(SUFFIXES))}
+        ),
+    )
+    material = forms.ModelChoiceField(queryset=Material.objects.all(), empty_label=None)
+    colour = forms.CharField(max_length=50, required=False, help_text="Empty = any colour.")
+    quantity = forms.IntegerField(initial=1, min_value=None)
+    priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.NORMAL)
+    due = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Optional.",
+    )
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.all(), required=False, empty_label="Any site"
+    )
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
+    )
+
+    def __init__(self, *args: Any, upload_too_large: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.upload_too_large = upload_too_large
+        self.fields["file"].help_text += f" At most {settings.FARM_MAX_UPLOAD_MB} MB."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.upload_too_large:
+            self.add_error(
+                "file", f"The file is larger than the {settings.FARM_MAX_UPLOAD_MB} MB limit."
+            )
+            return data
+        errors = job_validate(
+            upload=data.get("file"),
+            quantity=data.get("quantity"),
+            due=data.get("due"),
+        )
+        for field, message in errors.items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        return data

@@ -1,0 +1,58 @@
+"""Watch the printers: `python manage.py fleetlink [--site SLUG] [--shard i/n] [--once]`."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from farm.models import Printer
+from farm.services.printer_secrets import connection_settings
+from farm.services.printers import printer_observe
+from printers.drivers.base import DeviceStatus
+from printers.fleetlink import FleetLink, Target
+
+
+class Command(BaseCommand):
+    help = "Poll every printer (of a site or shard), keep live state, record transitions."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--site", help="only the printers of this site (its slug)")
+        parser.add_argument("--shard", default="0/1", help="i/n: every n-th printer from i")
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            index, count = (int(x) for x in options["shard"].split("/"))
+            if not 0 <= index < count:
+                raise ValueError
+        except ValueError:
+            raise CommandError("--shard takes i/n with 0 <= i < n, e.g. 0/4") from None
+        site = options["site"]
+
+        def targets() -> list[Target]:
+            close_old_connections()  # survive a database restart between passes
+            rows = Printer.objects.filter(enabled=True).select_related("current_run")
+            if site:
+                rows = rows.filter(site__slug=site)
+            return [
+                Target(p.pk, p.connection_kind, p.device_id, connection_settings(p))
+                for p in rows
+                if p.pk % count == index
+            ]
+
+        def observe(target: Target, status: DeviceStatus) -> None:
+            printer = Printer.objects.select_related("current_run").get(pk=target.key)
+            printer_observe(printer=printer, status=status)
+
+        link = FleetLink(targets=targets, observe=observe, poll_seconds=settings.FARM_POLL_SECONDS)
+        if options["once"]:
+            link.run_once()
+            return
+        signal.signal(signal.SIGTERM, lambda *_: link.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: link.stop.set())
+        self.stdout.write(f"fleet link watching printers (shard {index}/{count})")
+        link.run_forever()

@@ -1,0 +1,50 @@
+"""Dispatch: hand a run's G-code to its printer and record that it started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from farm.models import Printer, PrintRun
+from farm.services.printer_secrets import connection_settings
+from farm.services.runs import run_dispatch_failed, run_start
+from farm.statuses import RunStatus
+from printers.drivers import Driver, PermanentDriverError, driver_for
+
+
+def printer_driver(printer: Printer) -> Driver:
+    return driver_for(
+        printer.connection_kind,
+        device_id=printer.device_id,
+        settings=connection_settings(printer),
+    )
+
+
+def run_dispatch(*, run_id: int) -> None:
+    """Start the run on its printer. Safe to repeat: the driver ignores a run it already has.
+
+    A permanent driver error fails the run (and frees the printer); a transient one
+    (TransientDriverError) propagates for the caller to retry.
+    """
+    run = PrintRun.objects.select_related("job", "printer").get(pk=run_id)
+    if run.status != RunStatus.DISPATCHING:
+        return
+    job = run.job
+    gcode = Path(job.gcode.path if job.gcode else job.file.path)
+    try:
+        printer_driver(run.printer).start(
+            job_name=run.job_name,
+            gcode_path=gcode,
+            expected_seconds=float(job.seconds_per_copy or 60) * run.copies,
+        )
+    except PermanentDriverError as exc:
+        run_dispatch_failed(run_id=run_id, reason=exc.message)
+        return
+    run_start(run_id=run_id)
+
+
+def printer_command(*, printer_id: int, command: str) -> None:
+    """Pause, resume, cancel or clear an error on a printer."""
+    if command not in ("pause", "resume", "cancel", "clear_error"):
+        raise ValueError(f"unknown printer command {command!r}")
+    printer = Printer.objects.get(pk=printer_id)
+    getattr(printer_driver(printer), command)()

@@ -1,0 +1,254 @@
+"""Jobs: submit, prepare (after slicing), cancel, and keep the status in step with the runs."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from farm.models import Job, Material, Site
+from farm.models.job import EstimateSource, FileKind
+from farm.roles import is_operator
+from farm.services.enqueue import (
+    enqueue_job_prepare,
+    enqueue_printer_command,
+    enqueue_schedule_pass,
+)
+from farm.services.events import event_record
+from farm.statuses import JOB_OPEN, RUN_ACTIVE, JobStatus, RunStatus, check_job_transition
+from slicing.intake import IntakeError, sniff
+from slicing.prepare import Prepared, PrepareError, prepare
+from slicing.profile import PrintProfile
+
+log = logging.getLogger(__name__)
+
+
+def job_validate(
+    *,
+    upload: UploadedFile | None,
+    quantity: int | None,
+    due: datetime.datetime | None,
+) -> dict[str, str]:
+    """Every problem with a submission, by field, in words for the person submitting."""
+    errors: dict[str, str] = {}
+    limit_mb = settings.FARM_MAX_UPLOAD_MB
+    if upload is None:
+        errors["file"] = "Choose a mesh (STL, OBJ, 3MF) or G-code file."
+    elif upload.size is not None and upload.size > limit_mb * 1024 * 1024:
+        errors["file"] = f"The file is larger than the {limit_mb} MB limit."
+    else:
+        try:
+            sniff(upload.name or "", upload, upload.size or 0)
+        except IntakeError as exc:
+            errors["file"] = str(exc)
+    maximum = settings.FARM_MAX_QUANTITY
+    if quantity is None or quantity < 1:
+        errors["quantity"] = "Ask for at least one copy."
+    elif quantity > maximum:
+        errors["quantity"] = (
+            f"At most {maximum:,} copies per job; split a larger order or ask an operator."
+        )
+    if due is not None and due <= timezone.now():
+        errors["due"] = "The due date is in the past."
+    return errors
+
+
+def job_submit(
+    *,
+    owner: Any,
+    upload: UploadedFile,
+    material: Material,
+    quantity: int,
+    colour: str = "",
+    priority: int = 0,
+    due: datetime.datetime | None = None,
+    notes: str = "",
+    site: Site | None = None,
+) -> Job:
+    """Save a job and start preparing its file. Nothing is saved when anything is wrong."""
+    errors = job_validate(upload=upload, quantity=quantity, due=due)
+    if errors:
+        raise ValidationError(errors)
+    sniffed = sniff(upload.name or "", upload, upload.size or 0)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    job = Job(
+        owner=owner,
+        name=(upload.name or "part")[:200],
+        file_kind=FileKind.GCODE if sniffed.kind == "gcode" else FileKind.MESH,
+        file_sha256=digest.hexdigest(),
+        file_bytes=upload.size or 0,
+        quantity=quantity,
+        material=material,
+        colour=colour.strip(),
+        priority=priority,
+        due=due,
+        notes=notes,
+        site=site,
+    )
+    try:
+        with transaction.atomic():
+            job.file.save(f"upload.{sniffed.suffix}", upload, save=False)
+            job.save()
+            event_record("job.submitted", job=job, actor=owner, quantity=quantity)
+            enqueue_job_prepare(job.pk)
+    except BaseException:
+        # The row rolled back; do not leave the stored file behind.
+        if job.file:
+            job.file.storage.delete(job.file.name)
+        raise
+    return job
+
+
+def profile_for(job: Job) -> PrintProfile:
+    material = job.material
+    return PrintProfile(
+        filament_diameter_mm=material.filament_diameter_mm,
+        density_g_cm3=material.density_g_cm3,
+        nozzle_temp_c=material.nozzle_temp_c,
+        bed_temp_c=material.bed_temp_c,
+        material=material.name,
+    )
+
+
+def job_prepare(*, job_id: int) -> None:
+    """Check and slice the job's file (in a worker), then queue it. Safe to run twice."""
+    job = Job.objects.select_related("material").get(pk=job_id)
+    if job.status != JobStatus.SUBMITTED:
+        return
+    try:
+        result = prepare(Path(job.file.path), job.file_kind, profile_for(job))
+    except (PrepareError, ValueError) as exc:
+        job_reject(job_id=job.pk, reason=str(exc))
+        return
+    job_accept_prepared(job_id=job.pk, prepared=result)
+
+
+def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.SUBMITTED:
+            return
+        check_job_transition(job.status, JobStatus.QUEUED)
+        job.status = JobStatus.QUEUED
+        job.estimate_source = {
+            "mesh_volume": EstimateSource.MESH_VOLUME,
+            "gcode": EstimateSource.GCODE,
+            "sliced": EstimateSource.SLICED,
+        }[prepared.estimate_source]
+        job.seconds_per_copy = prepared.seconds_per_copy
+        job.grams_per_copy = prepared.grams_per_copy
+        job.size_x_mm, job.size_y_mm, job.size_z_mm = prepared.size_mm
+        job.nozzle_mm = prepared.nozzle_mm
+        if prepared.gcode_path is not None:
+            job.gcode.name = _storage_name(prepared.gcode_path)
+        job.save()
+        event_record(
+            "job.prepared",
+            job=job,
+            message="; ".join(prepared.notes),
+            seconds_per_copy=round(prepared.seconds_per_copy),
+            source=prepared.estimate_source,
+            engine=prepared.engine,
+        )
+        enqueue_schedule_pass()
+
+
+def _storage_name(path: Path) -> str:
+    absolute = Path(path).resolve()
+    root = Path(settings.MEDIA_ROOT).resolve()
+    return str(absolute.relative_to(root)) if absolute.is_relative_to(root) else str(absolute)
+
+
+def job_reject(*, job_id: int, reason: str) -> None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.SUBMITTED:
+            return
+        check_job_transition(job.status, JobStatus.REJECTED)
+        job.status = JobStatus.REJECTED
+        job.status_reason = reason
+        job.save(update_fields=["status", "status_reason"])
+        event_record("job.rejected", job=job, message=reason)
+
+
+def job_visible_to(user: Any) -> Any:
+    """The jobs a user may see: their own, or all of them for operators."""
+    if is_operator(user):
+        return Job.objects.all()
+    return Job.objects.filter(owner=user)
+
+
+def job_cancel(*, job: Job, actor: Any) -> None:
+    """Cancel a job; its active runs are stopped on their printers."""
+    if job.owner_id != actor.pk and not is_operator(actor):
+        raise PermissionDenied("You can only cancel your own jobs.")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in JOB_OPEN:
+            raise ValidationError(f"A {job.get_status_display().lower()} job cannot be cancelled.")
+        check_job_transition(job.status, JobStatus.CANCELLED)
+        for run in job.runs.select_for_update().filter(status__in=RUN_ACTIVE):
+            run.status = RunStatus.CANCELLED
+            run.ended_at = timezone.now()
+            run.failure_reason = "the job was cancelled"
+            run.save(update_fields=["status", "ended_at", "failure_reason"])
+            # Whatever was printed stays on the bed until a person takes it off.
+            run.printer.bed_clear = False
+            run.printer.save(update_fields=["bed_clear"])
+            enqueue_printer_command(run.printer_id, "cancel")
+            event_record("run.cancelled", run=run, actor=actor)
+        job.status = JobStatus.CANCELLED
+        job.finished_at = timezone.now()
+        job.planned_start = job.planned_end = None
+        job.save(update_fields=["status", "finished_at", "planned_start", "planned_end"])
+        event_record("job.cancelled", job=job, actor=actor)
+        enqueue_schedule_pass()
+
+
+def copies_summary(job: Job) -> dict[str, int]:
+    """How many copies are done (off the bed), printed, printing, and still waiting."""
+    done = printed = printing = 0
+    for status, copies in job.runs.values_list("status", "copies"):
+        if status == RunStatus.DONE:
+            done += copies
+        if status in (RunStatus.DONE, RunStatus.AWAITING_REMOVAL):
+            printed += copies
+        elif status in RUN_ACTIVE:
+            printing += copies
+    waiting = max(0, job.quantity - printed - printing)
+    return {"done": done, "printed": printed, "printing": printing, "waiting": waiting}
+
+
+def job_refresh_status(*, job: Job) -> None:
+    """Move the job's status to match its runs (call inside the transaction that changed them)."""
+    if job.status not in JOB_OPEN or job.status == JobStatus.SUBMITTED:
+        return
+    counts = copies_summary(job)
+    if counts["done"] >= job.quantity:
+        target = JobStatus.DONE
+    elif counts["printing"] or counts["printed"]:
+        target = JobStatus.PRINTING  # on a printer, or on a bed waiting to be taken off
+    else:
+        target = JobStatus.QUEUED
+    if target == job.status:
+        return
+    check_job_transition(job.status, target)
+    job.status = target
+    fields = ["status"]
+    if target == JobStatus.DONE:
+        job.finished_at = timezone.now()
+        job.planned_start = job.planned_end = None
+        fields += ["finished_at", "planned_start", "planned_end"]
+    job.save(update_fields=fields)
+    event_record(f"job.{target}", job=job)

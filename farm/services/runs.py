@@ -1,0 +1,174 @@
+"""Print runs: created on a claimed printer, started, finished or failed, and the bed cleared."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from farm.models import Job, Printer, PrintRun
+from farm.services.enqueue import (
+    enqueue_printer_command,
+    enqueue_run_dispatch,
+    enqueue_schedule_pass,
+)
+from farm.services.events import event_record
+from farm.services.jobs import job_refresh_status
+from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus, check_run_transition
+
+
+class PrinterBusy(Exception):
+    """Another process claimed the printer first."""
+
+
+def run_create(
+    *,
+    job: Job,
+    printer: Printer,
+    copies: int,
+    planned_start: datetime.datetime,
+    planned_end: datetime.datetime,
+    actor: Any = None,
+) -> PrintRun:
+    """Claim a free printer for a run and enqueue its dispatch.
+
+    The claim is a conditional UPDATE: when two scheduling passes race for one printer, exactly
+    one of them sees a row updated, and the other raises PrinterBusy and leaves no run behind.
+    """
+    with transaction.atomic():
+        run = PrintRun.objects.create(
+            job=job,
+            printer=printer,
+            copies=copies,
+            planned_start=planned_start,
+            planned_end=planned_end,
+        )
+        claimed = Printer.objects.filter(
+            pk=printer.pk,
+            current_run__isnull=True,
+            bed_clear=True,
+            enabled=True,
+            maintenance=False,
+        ).update(current_run=run)
+        if claimed != 1:
+            transaction.set_rollback(True)
+            raise PrinterBusy(printer.name)
+        printer.current_run = run
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        event_record("run.created", run=run, actor=actor, copies=copies)
+        job_refresh_status(job=job)
+        enqueue_run_dispatch(run.pk)
+    return run
+
+
+def _transition(run: PrintRun, target: str, **fields: Any) -> None:
+    check_run_transition(run.status, target)
+    run.status = target
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=["status", *fields])
+
+
+def run_start(*, run_id: int) -> None:
+    """The printer accepted the G-code and is printing. Safe to call twice."""
+    with transaction.atomic():
+        run = PrintRun.objects.select_for_update().select_related("job").get(pk=run_id)
+        if run.status != RunStatus.DISPATCHING:
+            return
+        _transition(run, RunStatus.PRINTING, started_at=timezone.now())
+        event_record("run.started", run=run)
+
+
+def run_finish(*, run_id: int, progress: float = 1.0) -> None:
+    """The print ended well. The parts wait on the bed, unless the printer ejects them."""
+    with transaction.atomic():
+        run = PrintRun.objects.select_for_update().select_related("job", "printer").get(pk=run_id)
+        if run.status not in (RunStatus.PRINTING, RunStatus.PAUSED, RunStatus.DISPATCHING):
+            return
+        if run.status == RunStatus.DISPATCHING:
+            # The fleet link saw the print end before dispatch recorded its start.
+            _transition(run, RunStatus.PRINTING, started_at=run.created_at)
+        if run.status == RunStatus.PAUSED:
+            _transition(run, RunStatus.PRINTING)
+        _transition(run, RunStatus.AWAITING_REMOVAL, ended_at=timezone.now(), progress=progress)
+        printer = Printer.objects.select_for_update().get(pk=run.printer_id)
+        printer.bed_clear = False
+        printer.save(update_fields=["bed_clear"])
+        event_record("run.finished", run=run, seconds=run.actual_seconds)
+        job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
+        if printer.auto_eject:
+            bed_clear(printer=printer, actor=None, reason="the ejection end script cleared the bed")
+
+
+def run_fail(*, run_id: int, reason: str, progress: float | None = None) -> None:
+    """The print stopped without finishing. Its copies go back to the queue."""
+    with transaction.atomic():
+        run = PrintRun.objects.select_for_update().select_related("job", "printer").get(pk=run_id)
+        if run.status not in RUN_ACTIVE:
+            return
+        fields: dict[str, Any] = {"ended_at": timezone.now(), "failure_reason": reason[:1000]}
+        if progress is not None:
+            fields["progress"] = progress
+        _transition(run, RunStatus.FAILED, **fields)
+        printer = Printer.objects.select_for_update().get(pk=run.printer_id)
+        # A failed print leaves plastic (or a failed part) on the bed: a person must look.
+        printer.bed_clear = False
+        printer.save(update_fields=["bed_clear"])
+        event_record("run.failed", run=run, message=reason)
+        job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
+        enqueue_schedule_pass()
+
+
+def run_set_paused(*, run_id: int, paused: bool) -> None:
+    with transaction.atomic():
+        run = PrintRun.objects.select_for_update().get(pk=run_id)
+        target = RunStatus.PAUSED if paused else RunStatus.PRINTING
+        if run.status == target or run.status not in (RunStatus.PRINTING, RunStatus.PAUSED):
+            return
+        _transition(run, target)
+        event_record("run.paused" if paused else "run.resumed", run=run)
+
+
+def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
+    """A person (or an ejection script) took everything off the bed: the printer is free."""
+    with transaction.atomic():
+        printer = Printer.objects.select_for_update().get(pk=printer.pk)
+        run = printer.current_run
+        if run is not None and run.status in RUN_ACTIVE:
+            raise ValueError(f"{printer.name} is still printing; wait for it to finish")
+        if printer.bed_clear and run is None:
+            return
+        printer.bed_clear = True
+        printer.current_run = None
+        printer.save(update_fields=["bed_clear", "current_run"])
+        if run is not None and run.status == RunStatus.AWAITING_REMOVAL:
+            _transition(run, RunStatus.DONE, cleared_at=timezone.now())
+            job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
+        event_record(
+            "printer.bed_cleared",
+            printer=printer,
+            run=run,
+            actor=actor,
+            message=reason or "bed cleared",
+        )
+        if printer.state == "error":
+            enqueue_printer_command(printer.pk, "clear_error")
+        enqueue_schedule_pass()
+
+
+def run_dispatch_failed(*, run_id: int, reason: str) -> None:
+    """Dispatch gave up (a permanent error, or retries ran out): free the printer again."""
+    with transaction.atomic():
+        run = PrintRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.DISPATCHING:
+            return
+        _transition(run, RunStatus.FAILED, ended_at=timezone.now(), failure_reason=reason[:1000])
+        # Nothing was printed, so the bed is still clear.
+        Printer.objects.filter(pk=run.printer_id, current_run=run).update(current_run=None)
+        event_record("run.dispatch_failed", run=run, message=reason)
+        job = Job.objects.select_for_update().get(pk=run.job_id)
+        if job.status == JobStatus.PRINTING:
+            job_refresh_status(job=job)
+        enqueue_schedule_pass()

@@ -1,0 +1,60 @@
+"""Celery tasks: thin shells that take ids, call one service, and decide about retries.
+
+Every task is safe to run twice (acks are late, so a worker killed mid-task means the task runs
+again): the services check the current status before they change anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.core.cache import cache
+
+from farm.models import PrintRun
+from farm.services.dispatch import printer_command, run_dispatch
+from farm.services.jobs import job_prepare
+from farm.services.runs import run_dispatch_failed
+from farm.services.scheduling import schedule_pass
+from printers.drivers import DriverError
+
+log = logging.getLogger(__name__)
+
+DISPATCH_RETRIES = 5
+
+
+@shared_task(queue="slicing")
+def job_prepare_task(job_id: int) -> None:
+    job_prepare(job_id=job_id)
+
+
+@shared_task
+def schedule_pass_task() -> None:
+    # Passes are idempotent, but many queued at once (every finished print asks for one) would
+    # repeat the same work: skip when another pass started in the last second.
+    if not cache.add("schedule-pass-running", 1, timeout=1):
+        return
+    result = schedule_pass()
+    if result.runs_started:
+        log.info("scheduling pass started %d runs", result.runs_started)
+
+
+@shared_task(bind=True, queue="dispatch", max_retries=DISPATCH_RETRIES)
+def run_dispatch_task(self: Any, run_id: int) -> None:
+    try:
+        run_dispatch(run_id=run_id)
+    except DriverError as exc:  # transient: permanent ones were handled by the service
+        PrintRun.objects.filter(pk=run_id).update(dispatch_attempts=self.request.retries + 1)
+        if self.request.retries >= DISPATCH_RETRIES:
+            run_dispatch_failed(run_id=run_id, reason=f"gave up after retries: {exc.message}")
+            return
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task(queue="dispatch")
+def printer_command_task(printer_id: int, command: str) -> None:
+    try:
+        printer_command(printer_id=printer_id, command=command)
+    except DriverError as exc:
+        log.warning("printer %s: %s failed: %s", printer_id, command, exc.message)

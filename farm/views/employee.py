@@ -1,0 +1,131 @@
+"""What an employee sees: the submission form, "My jobs" and each job's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from farm.forms import JobSubmitForm
+from farm.models import Job
+from farm.roles import is_operator
+from farm.services.jobs import copies_summary, job_cancel, job_submit, job_visible_to
+from farm.services.printers import printer_live
+from farm.statuses import JOB_OPEN, RUN_ACTIVE
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("operator-dashboard" if is_operator(request.user) else "my-jobs")
+
+
+@login_required
+def job_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = JobSubmitForm(
+            request.POST,
+            request.FILES,
+            upload_too_large=getattr(request, "upload_too_large", False),
+        )
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                job = job_submit(
+                    owner=request.user,
+                    upload=data["file"],
+                    material=data["material"],
+                    quantity=data["quantity"],
+                    colour=data["colour"],
+                    priority=data["priority"],
+                    due=data["due"],
+                    notes=data["notes"],
+                    site=data["site"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, f"Job #{job.pk} submitted: the file is being checked.")
+                return redirect("job-detail", job_id=job.pk)
+    else:
+        form = JobSubmitForm()
+    limit = settings.FARM_MAX_UPLOAD_MB * 1024 * 1024
+    return render(request, "farm/job_new.html", {"form": form, "max_upload_bytes": limit})
+
+
+def job_rows(jobs: Any) -> list[dict[str, Any]]:
+    """Each job with its copies and the live progress of its runs on printers."""
+    jobs = list(jobs)
+    active: dict[int, list[Any]] = {}
+    printer_ids: list[int] = []
+    for job in jobs:
+        if job.status in JOB_OPEN:
+            runs = [r for r in job.runs.all() if r.status in RUN_ACTIVE]
+            active[job.pk] = runs
+            printer_ids += [r.printer_id for r in runs]
+    live = printer_live(printer_ids)
+    rows = []
+    for job in jobs:
+        counts = copies_summary(job)
+        partial = sum(
+            (live.get(r.printer_id, {}).get("progress") or 0) * r.copies
+            for r in active.get(job.pk, [])
+        )
+        progress = min(1.0, (counts["printed"] + partial) / job.quantity)
+        rows.append({"job": job, "counts": counts, "progress": round(progress * 100)})
+    return rows
+
+
+@login_required
+def my_jobs(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.filter(owner=request.user).select_related("material")
+    jobs = jobs.prefetch_related("runs")[:200]
+    context = {"rows": job_rows(jobs)}
+    if request.GET.get("partial"):
+        return render(request, "farm/_job_rows.html", context)
+    return render(request, "farm/my_jobs.html", context)
+
+
+def _visible_job(request: HttpRequest, job_id: int) -> Job:
+    try:
+        return job_visible_to(request.user).select_related("material", "owner").get(pk=job_id)
+    except Job.DoesNotExist:
+        # The same answer for "no such job" and "not yours": ids are not a way to probe.
+        raise Http404("No such job.") from None
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _visible_job(request, job_id)
+    row = job_rows([job])[0]
+    context = {
+        "row": row,
+        "job": job,
+        "runs": job.runs.select_related("printer").order_by("-created_at"),
+        "events": job.events.select_related("actor")[:100],
+    }
+    if request.GET.get("partial"):
+        return render(request, "farm/_job_status.html", context)
+    return render(request, "farm/job_detail.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _visible_job(request, job_id)
+    try:
+        job_cancel(job=job, actor=request.user)
+    except PermissionDenied:
+        raise Http404("No such job.") from None
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Job #{job.pk} cancelled.")
+    return redirect("job-detail", job_id=job.pk)

@@ -1,0 +1,113 @@
+"""The operator's floor view: every printer at a glance, the queue, and bed clearing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from farm.models import Job, Printer
+from farm.roles import is_operator
+from farm.services.enqueue import enqueue_printer_command
+from farm.services.events import event_record
+from farm.services.printers import printer_live
+from farm.services.runs import bed_clear
+from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus
+
+View = Callable[..., HttpResponse]
+
+
+def operator_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_operator(request.user):
+            raise PermissionDenied("Operators only.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def printer_rows() -> list[dict[str, Any]]:
+    printers = list(
+        Printer.objects.select_related("site", "material", "current_run__job").order_by(
+            "site__name", "name"
+        )
+    )
+    live = printer_live([p.pk for p in printers])
+    rows = []
+    for p in printers:
+        run = p.current_run
+        state = live.get(p.pk, {}).get("state", p.state)
+        if p.maintenance:
+            state = "maintenance"
+        elif not p.enabled:
+            state = "disabled"
+        awaiting = run is not None and run.status == RunStatus.AWAITING_REMOVAL
+        rows.append(
+            {
+                "printer": p,
+                "run": run,
+                "state": state,
+                "live": live.get(p.pk, {}),
+                "needs_clearing": not p.bed_clear and (run is None or run.status not in RUN_ACTIVE),
+                "awaiting_removal": awaiting,
+            }
+        )
+    return rows
+
+
+@operator_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    rows = printer_rows()
+    queue = (
+        Job.objects.filter(status__in=(JobStatus.SUBMITTED, JobStatus.QUEUED, JobStatus.PRINTING))
+        .select_related("owner", "material")
+        .order_by("-priority", "planned_start", "submitted_at")[:200]
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    context = {
+        "rows": rows,
+        "queue": queue,
+        "state_counts": sorted(counts.items()),
+        "to_clear": sum(1 for r in rows if r["needs_clearing"]),
+    }
+    if request.GET.get("partial"):
+        return render(request, "farm/_dashboard_body.html", context)
+    return render(request, "farm/dashboard.html", context)
+
+
+@operator_required
+@require_POST
+def printer_bed_clear(request: HttpRequest, printer_id: int) -> HttpResponse:
+    printer = get_object_or_404(Printer, pk=printer_id)
+    try:
+        bed_clear(printer=printer, actor=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{printer.name}: bed cleared, ready for the next job.")
+    return redirect("operator-dashboard")
+
+
+@operator_required
+@require_POST
+def printer_command(request: HttpRequest, printer_id: int, command: str) -> HttpResponse:
+    if command not in ("pause", "resume", "cancel"):
+        raise PermissionDenied("Unknown command.")
+    printer = get_object_or_404(Printer, pk=printer_id)
+    with transaction.atomic():
+        event_record(f"printer.{command}_requested", printer=printer, actor=request.user)
+        enqueue_printer_command(printer.pk, command)
+    messages.info(request, f"{printer.name}: {command} sent.")
+    return redirect("operator-dashboard")
