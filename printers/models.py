@@ -25,3 +25,42 @@ class SimulatedDevice(models.Model):
 
     def __str__(self) -> str:
         return f"simulated device {self.device_id}"
+
+
+class SerialCommand(models.Model):
+    """A command for the serial host (the process that holds the USB ports).
+
+    The Celery dispatch task lives for seconds; a print over USB lives for hours in the serial
+    host. So the serial driver does not stream anything itself: it writes a row here, and the
+    host that serves `device_id` claims it (a conditional UPDATE of `taken_at`) and acts on it.
+    One start per (device, run) makes a repeated dispatch of the same run a no-op.
+    """
+
+    class Kind(models.TextChoices):
+        START = "start", "Start"
+        PAUSE = "pause", "Pause"
+        RESUME = "resume", "Resume"
+        CANCEL = "cancel", "Cancel"
+        CLEAR_ERROR = "clear_error", "Clear error"
+
+    device_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    job_name = models.CharField(max_length=200, blank=True)
+    gcode_path = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=300, blank=True)  # "" when done, else why not
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["device_id", "taken_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device_id", "job_name"],
+                condition=models.Q(kind="start"),
+                name="serial_one_start_per_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.job_name} on {self.device_id}"

@@ -1,0 +1,119 @@
+"""USB serial printers (Marlin), driven through the serial host.
+
+A print over USB takes hours of streaming, and no Celery task may live that long (DESIGN.md),
+so this driver only talks to the serial host: `start`, `pause`, `resume`, `cancel` and
+`clear_error` write a `SerialCommand` row that the host serving this printer claims, and
+`status` reads the live status the host publishes to the cache. A host that stops publishing
+makes its printers read as offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from printers.drivers.base import (
+    Capabilities,
+    DeviceStatus,
+    Driver,
+    PermanentDriverError,
+    TransientDriverError,
+    register,
+)
+from printers.models import SerialCommand
+from printers.serialhost.channel import read_status
+from printers.serialhost.link import JobReport, LinkStatus
+from printers.serialhost.settings import LinkSettings, SettingsError
+from printers.states import ACTIVE_STATES, UNREACHABLE_STATES, DeviceState
+
+
+@register
+class SerialDriver(Driver):
+    kind = "serial"
+
+    def __init__(self, *, device_id: str, settings: dict[str, Any]) -> None:
+        super().__init__(device_id=device_id, settings=settings)
+        try:
+            self.link_settings = LinkSettings.from_dict(settings)
+        except SettingsError as exc:
+            raise PermanentDriverError(str(exc)) from None
+
+    def _live(self) -> LinkStatus | None:
+        return read_status(self.device_id)
+
+    def status(self) -> DeviceStatus:
+        live = self._live()
+        if live is None:
+            return DeviceStatus(
+                DeviceState.OFFLINE,
+                message=f"no serial host is serving {self.link_settings.port}",
+            )
+        job = live.job
+        message = live.message
+        if job is not None and job.outcome != "printing" and not message:
+            message = f"{job.job_name}: {job.outcome}" + (
+                f" ({job.message})" if job.message else ""
+            )
+        return DeviceStatus(
+            live.state,
+            job_name=job.job_name if job else "",
+            progress=live.progress,
+            temperatures=live.temperatures or {},
+            message=message,
+        )
+
+    def job_report(self) -> JobReport | None:
+        """The books of the current or last print: lines sent and acknowledged, resends, errors."""
+        live = self._live()
+        return live.job if live else None
+
+    def start(self, *, job_name: str, gcode_path: Path, expected_seconds: float) -> None:
+        if SerialCommand.objects.filter(
+            device_id=self.device_id, kind=SerialCommand.Kind.START, job_name=job_name
+        ).exists():
+            return  # handed over already: a repeated dispatch does nothing
+        current = self.status()
+        if current.state in UNREACHABLE_STATES:
+            raise TransientDriverError(f"serial printer not reachable: {current.message}")
+        if current.state is DeviceState.ERROR:
+            raise PermanentDriverError(f"printer is in error: {current.message}")
+        if current.state in ACTIVE_STATES:
+            raise TransientDriverError(f"printer is busy with {current.job_name}")
+        if not gcode_path.is_file():
+            raise PermanentDriverError(f"no such G-code file: {gcode_path.name}")
+        try:
+            with transaction.atomic():
+                SerialCommand.objects.create(
+                    device_id=self.device_id,
+                    kind=SerialCommand.Kind.START,
+                    job_name=job_name,
+                    gcode_path=str(gcode_path.resolve()),
+                )
+        except IntegrityError:
+            return  # a concurrent dispatch of the same run won the race
+
+    def _command(self, kind: str) -> None:
+        SerialCommand.objects.create(device_id=self.device_id, kind=kind)
+
+    def pause(self) -> None:
+        self._command("pause")
+
+    def resume(self) -> None:
+        self._command("resume")
+
+    def cancel(self) -> None:
+        self._command("cancel")
+
+    def clear_error(self) -> None:
+        self._command("clear_error")
+
+    def capabilities(self) -> Capabilities:
+        live = self._live()
+        if live is None:
+            return Capabilities()
+        return Capabilities(
+            firmware=live.firmware,
+            extras={"capabilities": live.capabilities or {}, "window": live.window},
+        )

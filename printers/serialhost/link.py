@@ -1,0 +1,424 @@
+"""One printer on one serial port: the small I/O loop around `printers.protocol`.
+
+The link never blocks: the host's selector says when the port is readable, and `on_readable`,
+`pump` and `tick` each do a little work and return. Every decision about what to send is made
+by the pure functions in `printers.protocol.window`; this module only moves bytes, keeps the
+history of sent lines for resends, and keeps the job's books.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import serial
+
+from printers.protocol import window as win
+from printers.protocol.firmware import FirmwareInfo, parse_capability_report
+from printers.protocol.lines import GcodeProgram, frame
+from printers.protocol.responses import (
+    Busy,
+    FirmwareError,
+    Ok,
+    Resend,
+    Started,
+    TemperatureReport,
+    parse_response,
+)
+from printers.serialhost.settings import LinkSettings
+from printers.states import DeviceState
+
+log = logging.getLogger(__name__)
+
+HISTORY = 256  # sent lines kept for resends; Marlin only ever asks for the oldest in flight
+ACTIVE = (DeviceState.PRINTING, DeviceState.PAUSING, DeviceState.PAUSED, DeviceState.CANCELLING)
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """The books of one print: what a run records when it ends."""
+
+    job_name: str
+    outcome: str = "printing"  # printing, finished, failed, cancelled, interrupted
+    message: str = ""
+    lines_total: int = 0
+    lines_acked: int = 0
+    lines_sent: int = 0  # including resent ones
+    resends: int = 0  # times the firmware asked to go back
+    errors: int = 0  # Error: lines (wire errors included)
+    started_at: float = 0.0  # wall clock
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    device_id: str
+    port: str
+    state: DeviceState
+    message: str = ""
+    progress: float | None = None
+    temperatures: dict[str, float] | None = None
+    firmware: str = ""
+    capabilities: dict[str, bool] | None = None
+    window: int = 1
+    job: JobReport | None = None
+
+
+def open_serial(port: str, baud: int) -> serial.Serial:
+    # timeout=0: reads return what is there; the selector does the waiting.
+    return serial.Serial(port, baud, timeout=0, write_timeout=2)
+
+
+class PortLink:
+    def __init__(
+        self,
+        device_id: str,
+        settings: LinkSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        opener: Callable[[str, int], Any] = open_serial,
+    ) -> None:
+        self.device_id = device_id
+        self.settings = settings
+        self._clock, self._wall, self._opener = clock, wall, opener
+        self.port: Any = None
+        self.state = DeviceState.OFFLINE
+        self.message = "not connected yet"
+        self.window = win.Window()
+        self.firmware: FirmwareInfo | None = None
+        self.temperatures: dict[str, float] = {}
+        self.job: JobReport | None = None
+        self._program: GcodeProgram | None = None
+        self._program_next = 0  # index of the next program command to send
+        self._history: dict[int, tuple[str, int | None, str]] = {}  # number -> cmd, index, tag
+        self._injected: deque[tuple[str, str]] = deque()  # (command, tag) before the program
+        self._rx = b""
+        self._report_lines: list[str] = []
+        self._last_rx = 0.0
+        self._timeouts = 0
+        self._connect_started = 0.0
+        self._reconnect_at = 0.0
+        self._next_temp_poll = 0.0
+        self._span_lines = self._span_resends = 0  # for falling back to one line in flight
+
+    # ---- connection --------------------------------------------------------------------
+
+    def fileno(self) -> int | None:
+        return self.port.fileno() if self.port is not None else None
+
+    def connect(self) -> bool:
+        """Open the port and start the handshake (M110 N0, M115). False when it is not there."""
+        now = self._clock()
+        self._reconnect_at = now + self.settings.reconnect_interval_s
+        if not os.path.exists(self.settings.port):
+            self.message = f"{self.settings.port} is not there (unplugged?)"
+            return False
+        try:
+            self.port = self._opener(self.settings.port, self.settings.baud)
+            self.port.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            self.port = None
+            self.message = f"cannot open {self.settings.port}: {exc}"
+            return False
+        self._handshake(now)
+        return True
+
+    def _handshake(self, now: float) -> None:
+        self.state = DeviceState.CONNECTING
+        self.message = ""
+        self.window = win.Window(limit=1)
+        self._history.clear()
+        self._injected.clear()
+        self._injected.extend([("M110 N0", ""), ("M115", "m115")])
+        self._report_lines = []
+        self._rx = b""
+        self._connect_started = self._last_rx = now
+        self._timeouts = 0
+
+    def _lost(self, reason: str) -> None:
+        if self.port is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                self.port.close()
+        self.port = None
+        self._reconnect_at = self._clock() + self.settings.reconnect_interval_s
+        if self.state in ACTIVE:
+            self._end_job("interrupted", f"{reason}; print interrupted at {self._percent()}")
+        self.state = DeviceState.OFFLINE
+        self.message = reason
+        log.warning("%s: %s", self.device_id, reason)
+
+    # ---- jobs --------------------------------------------------------------------------
+
+    def start_job(self, job_name: str, program: GcodeProgram) -> None:
+        if self.job is not None and self.job.job_name == job_name:
+            return  # a repeated dispatch of the same run
+        if self.state not in (DeviceState.READY, DeviceState.FINISHED):
+            raise RuntimeError(f"cannot start {job_name}: printer is {self.state.value}")
+        self._program, self._program_next = program, 0
+        self.job = JobReport(job_name, lines_total=len(program.commands), started_at=self._wall())
+        self.state = DeviceState.PRINTING
+        self.message = ""
+        self._finish_if_done()
+
+    def pause(self) -> None:
+        if self.state is DeviceState.PRINTING:
+            self.state = DeviceState.PAUSING
+            self._inject(self.settings.pause_gcode or ("M400",), "paused")
+
+    def resume(self) -> None:
+        if self.state in (DeviceState.PAUSED, DeviceState.PAUSING):
+            self._inject(self.settings.resume_gcode, "")
+            self.state = DeviceState.PRINTING
+
+    def cancel(self) -> None:
+        if self.state in (DeviceState.PRINTING, DeviceState.PAUSING, DeviceState.PAUSED):
+            self._end_job("cancelled", "cancelled")
+            self._program_next = len(self._program.commands) if self._program else 0
+            self._injected.clear()
+            self.state = DeviceState.CANCELLING
+            self._inject(self.settings.cancel_gcode or ("M400",), "cancelled")
+
+    def clear_error(self) -> None:
+        """An operator fixed the fault and cleared the bed: forget the job, reset the firmware."""
+        if self.state is not DeviceState.ERROR:
+            return
+        self.job, self._program = None, None
+        if self.port is not None:
+            self._write(b"M999\n")  # Marlin's "go on after a stop"
+            self._handshake(self._clock())
+
+    def _inject(self, commands: tuple[str, ...], tag: str) -> None:
+        for i, command in enumerate(commands):
+            self._injected.append((command, tag if i == len(commands) - 1 else ""))
+
+    def _end_job(self, outcome: str, message: str) -> None:
+        if self.job is not None and self.job.outcome == "printing":
+            self.job = replace(self.job, outcome=outcome, message=message, ended_at=self._wall())
+
+    def _finish_if_done(self) -> None:
+        if (
+            self.state is DeviceState.PRINTING
+            and self.job is not None
+            and self.job.lines_acked >= self.job.lines_total
+            and not self._injected
+        ):
+            self._end_job("finished", "")
+            self.state = DeviceState.FINISHED
+
+    def _percent(self) -> str:
+        return f"{100 * (self.progress() or 0):.0f}%"
+
+    def progress(self) -> float | None:
+        if self._program is None or self.job is None:
+            return None
+        return self._program.progress(self.job.lines_acked)
+
+    # ---- I/O ---------------------------------------------------------------------------
+
+    def on_readable(self) -> None:
+        try:
+            data = self.port.read(4096)
+        except (serial.SerialException, OSError) as exc:
+            self._lost(f"serial port {self.settings.port} lost ({exc})")
+            return
+        if not data:
+            return
+        self._last_rx = self._clock()
+        self._timeouts = 0
+        lines = (self._rx + data).split(b"\n")
+        self._rx = lines.pop()
+        for raw in lines:
+            self._handle(raw.decode("ascii", "replace").strip())
+
+    def _handle(self, line: str) -> None:
+        if not line:
+            return
+        response = parse_response(line)
+        if isinstance(response, Ok):
+            before = self.window.last_acked
+            self.window = win.on_ok(self.window, response)
+            if response.temperatures:
+                self.temperatures = {k: v[0] for k, v in response.temperatures.items()}
+            self._acked(before)
+        elif isinstance(response, Resend):
+            before, epoch = self.window.last_acked, self.window.epoch
+            self.window = win.on_resend(self.window, response.line)
+            if self.window.epoch != epoch:
+                self._span_resends += 1
+                if self.job is not None:
+                    self.job = replace(self.job, resends=self.job.resends + 1)
+            self._acked(before)
+        elif isinstance(response, FirmwareError):
+            self._firmware_error(response)
+        elif isinstance(response, TemperatureReport):
+            self.temperatures = {k: v[0] for k, v in response.temperatures.items()}
+        elif isinstance(response, Started):
+            if self.state is not DeviceState.CONNECTING:
+                if self.state in ACTIVE:
+                    self._end_job("interrupted", "the firmware restarted during the print")
+                self._handshake(self._clock())
+        elif isinstance(response, Busy):
+            pass  # the firmware is alive and working (the timeout clock was reset on read)
+        elif self.state is DeviceState.CONNECTING:
+            self._report_lines.append(line)
+
+    def _firmware_error(self, error: FirmwareError) -> None:
+        if self.job is not None and self.state in ACTIVE:
+            self.job = replace(self.job, errors=self.job.errors + 1)
+        if error.halted:
+            if self.state in ACTIVE:
+                self._end_job("failed", f"firmware error: {error.text}")
+            self.state = DeviceState.ERROR
+            self.message = f"firmware error: {error.text}"
+        elif not error.wire:
+            log.warning("%s: firmware error: %s", self.device_id, error.text)
+
+    def _acked(self, before: int) -> None:
+        for number in range(before + 1, self.window.last_acked + 1):
+            entry = self._history.get(number)
+            if entry is None:
+                continue
+            _, index, tag = entry
+            if index is not None and self.job is not None:
+                self.job = replace(self.job, lines_acked=index + 1)
+            if tag:
+                self._tag_done(tag)
+        if self.window.last_acked > HISTORY and self.window.last_acked % HISTORY == 0:
+            floor = self.window.last_acked - HISTORY
+            for number in [n for n in self._history if n < floor]:
+                del self._history[number]
+        self._finish_if_done()
+
+    def _tag_done(self, tag: str) -> None:
+        if tag == "m115":
+            self.firmware = parse_capability_report(self._report_lines)
+            limit = win.window_limit(self.firmware, self.settings.window)
+            self.window = replace(self.window, limit=limit)
+            self.state, self.message = DeviceState.READY, ""
+            if self.job is not None and self.job.outcome in ("interrupted", "failed"):
+                # Back after an unplug or a reset: half a print is on the bed, so a person must
+                # look before the next one starts.
+                self.state, self.message = DeviceState.ERROR, self.job.message
+            if self.firmware.autoreport_temp:
+                self._inject((f"M155 S{max(1, round(self.settings.temperature_interval_s))}",), "")
+        elif tag == "paused" and self.state is DeviceState.PAUSING:
+            self.state = DeviceState.PAUSED
+        elif tag == "cancelled" and self.state is DeviceState.CANCELLING:
+            self.state = DeviceState.READY
+
+    def _next_new(self) -> tuple[str, int | None, str] | None:
+        if self._injected:
+            command, tag = self._injected.popleft()
+            return command, None, tag
+        program = self._program
+        if (
+            self.state is DeviceState.PRINTING
+            and program
+            and self._program_next < len(program.commands)
+        ):
+            index = self._program_next
+            self._program_next += 1
+            return program.commands[index], index, ""
+        return None
+
+    def pump(self) -> None:
+        """Put on the wire as many lines as the window allows, in one write."""
+        if self.port is None or self.state in (DeviceState.OFFLINE, DeviceState.ERROR):
+            return
+        out = bytearray()
+        sent = 0
+        while win.can_send(self.window):
+            number, is_resend = win.next_to_send(self.window)
+            if is_resend:
+                entry = self._history.get(number)
+                if entry is None:
+                    self._lost(f"the firmware asked for line {number}, which is long gone")
+                    return
+            else:
+                fresh = self._next_new()
+                if fresh is None:
+                    break
+                entry = self._history[number] = fresh
+            out += frame(number, entry[0])
+            self.window = win.sent(self.window)
+            sent += 1
+        if out:
+            self._check_fall_back(sent)
+            if self.job is not None and self.state in ACTIVE:
+                self.job = replace(self.job, lines_sent=self.job.lines_sent + sent)
+            self._write(bytes(out))
+
+    def _check_fall_back(self, sent: int) -> None:
+        self._span_lines += sent
+        if self._span_lines < 200:
+            return
+        limit = self.window.limit
+        if win.should_fall_back(limit=limit, resends=self._span_resends, lines=self._span_lines):
+            log.warning(
+                "%s: %d resends in %d lines with %d in flight; falling back to one",
+                *(self.device_id, self._span_resends, self._span_lines, limit),
+            )
+            self.window = replace(self.window, limit=1)
+        self._span_lines = self._span_resends = 0
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            self._lost(f"serial port {self.settings.port} lost ({exc})")
+
+    def tick(self) -> None:
+        """Time-driven work: reconnecting, time-outs with recovery, temperature polling."""
+        now = self._clock()
+        if self.port is None:
+            if now >= self._reconnect_at:
+                self.connect()
+            return
+        connecting = self.state is DeviceState.CONNECTING
+        if connecting and now - self._connect_started > self.settings.connect_timeout_s:
+            self._lost(f"no answer to M115 on {self.settings.port}")
+            return
+        timeout = 1.0 if self.state is DeviceState.CONNECTING else self.settings.timeout_s
+        if self.window.in_flight and now - self._last_rx > timeout:
+            self._timeouts += 1
+            if self._timeouts > self.settings.max_timeouts:
+                self._lost(f"no answer from the firmware on {self.settings.port}")
+                return
+            # An unnumbered M105 gets `ok T:...`; lines sent before it and still unanswered
+            # then were lost on the wire, and the window rewinds to them.
+            self._last_rx = now
+            self._probe()
+        elif (
+            self.state not in (DeviceState.CONNECTING, DeviceState.ERROR)
+            and self.firmware is not None
+            and not self.firmware.autoreport_temp
+            and now >= self._next_temp_poll
+            and win.can_send(self.window)
+        ):
+            self._next_temp_poll = now + self.settings.temperature_interval_s
+            self._probe()
+
+    def _probe(self) -> None:
+        self.window = win.probe_sent(self.window)
+        self._write(b"M105\n")
+
+    def status(self) -> LinkStatus:
+        return LinkStatus(
+            device_id=self.device_id,
+            port=self.settings.port,
+            state=self.state,
+            message=self.message,
+            progress=self.progress(),
+            temperatures=dict(self.temperatures),
+            firmware=self.firmware.name if self.firmware else "",
+            capabilities=dict(self.firmware.capabilities) if self.firmware else None,
+            window=self.window.limit,
+            job=self.job,
+        )

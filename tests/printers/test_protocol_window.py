@@ -1,0 +1,145 @@
+"""The send window, driven by event scripts: `send` puts the next line on the wire, `ok` and
+`rs N` are the firmware's answers, `probe` is an unnumbered M105 and `okT` its answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from printers.protocol import window as win
+from printers.protocol.firmware import FirmwareInfo
+from printers.protocol.responses import Ok
+
+
+def play(script: str, w: win.Window) -> tuple[win.Window, list[int]]:
+    """Run the events; returns the window and every line number acknowledged, in order."""
+    acked: list[int] = []
+    for event in script.split():
+        before = w.last_acked
+        if event == "send":
+            assert win.can_send(w), f"window full at {event}"
+            w = win.sent(w)
+        elif event == "probe":
+            w = win.probe_sent(w)
+        elif event == "ok":
+            w = win.on_ok(w, Ok())
+        elif event == "okT":
+            w = win.on_ok(w, Ok(temperatures={"tool0": (20.0, 0.0)}))
+        elif event.startswith("ok/B"):
+            w = win.on_ok(w, Ok(buffer_free=int(event[4:])))
+        elif event.startswith("rs"):
+            w = win.on_resend(w, int(event[2:]))
+        acked += range(before + 1, w.last_acked + 1)
+    return w, acked
+
+
+def in_flight(w: win.Window) -> list[int | None]:
+    return [f.number for f in w.in_flight]
+
+
+@pytest.mark.parametrize(
+    ("name", "limit", "script", "acked", "next_send", "flying"),
+    [
+        ("one in flight, all accepted", 1, "send ok send ok send ok", [0, 1, 2], (3, False), []),
+        ("four in flight", 4, "send send send send ok ok", [0, 1], (4, False), [2, 3]),
+        # Line 1 corrupted: its answer is Error + rs1 + ok, and the two lines behind it are
+        # rejected as out of order, each with its own rs1 + ok. Only the first rewinds.
+        (
+            "a checksum error with three lines behind it",
+            4,
+            "send send send send ok rs1 ok rs1 ok rs1 ok",
+            [0],
+            (1, True),
+            [],
+        ),
+        (
+            "the rewound lines go out again and are acknowledged once",
+            4,
+            "send send send ok rs1 ok rs1 ok send send ok ok",
+            [0, 1, 2],
+            (3, False),
+            [],
+        ),
+        (
+            "a resend while resending for the new epoch rewinds again",
+            2,
+            "send send ok rs1 ok send send rs1 ok",
+            [0],
+            (1, True),
+            [2],
+        ),
+        (
+            "a Resend naming a later line proves a lost ok",
+            1,
+            "send ok send rs2 ok",
+            [0, 1],
+            (2, False),
+            [],
+        ),
+        (
+            "a probe answered before the line sent before it: the line was lost",
+            2,
+            "send ok send probe okT",
+            [0],
+            (1, True),
+            [],
+        ),
+        (
+            "a probe with nothing lost just retires itself",
+            2,
+            "send probe ok okT",
+            [0],
+            (1, False),
+            [],
+        ),
+        ("a stray ok changes nothing", 1, "ok ok", [], (0, False), []),
+    ],
+)
+def test_the_window(name, limit, script, acked, next_send, flying) -> None:
+    w, got = play(script, win.Window(limit=limit))
+    assert got == acked, name
+    assert win.next_to_send(w) == next_send, name
+    assert in_flight(w) == flying, name
+
+
+def test_a_full_window_sends_no_more() -> None:
+    w, _ = play("send send", win.Window(limit=2))
+    assert not win.can_send(w)
+
+
+def test_advanced_ok_buffer_space_limits_the_window() -> None:
+    w, _ = play("send send ok/B1", win.Window(limit=4))
+    assert in_flight(w) == [1]
+    assert not win.can_send(w)
+    w, _ = play("ok/B3", w)
+    assert win.can_send(w)
+
+
+@pytest.mark.parametrize(
+    ("firmware", "configured", "limit"),
+    [
+        (None, None, 1),
+        (FirmwareInfo(capabilities={"ADVANCED_OK": True}), None, 4),
+        (FirmwareInfo(capabilities={"ADVANCED_OK": False}), None, 1),
+        (FirmwareInfo(capabilities={"ADVANCED_OK": False}), 3, 3),
+        (FirmwareInfo(capabilities={"ADVANCED_OK": True}), 1, 1),
+        (None, 0, 1),
+    ],
+)
+def test_the_window_size_comes_from_settings_or_m115(firmware, configured, limit) -> None:
+    assert win.window_limit(firmware, configured) == limit
+
+
+@pytest.mark.parametrize(
+    ("limit", "resends", "lines", "fall_back"),
+    [
+        (4, 0, 1000, False),
+        (4, 6, 50, True),
+        (4, 6, 40, False),
+        (1, 50, 100, False),
+        (4, 10, 100, False),
+    ],
+)
+def test_it_falls_back_to_one_line_when_windowing_keeps_failing(
+    limit, resends, lines, fall_back
+) -> None:
+    assert win.should_fall_back(limit=limit, resends=resends, lines=lines) is fall_back
