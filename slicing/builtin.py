@@ -1,0 +1,102 @@
+"""The built-in slicer engine: an oriented, placed mesh to a G-code file.
+
+It needs no external program, so it is the embedded default. Output is written to a temporary
+file next to the target and renamed into place, so a crash never leaves half a G-code behind.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from slicing.analysis import analyse_lines
+from slicing.gcode_parse import Limits
+from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_block
+from slicing.layers import layer_heights, slice_mesh
+from slicing.mesh import MeshError
+from slicing.settings import SliceSettings
+from slicing.thumbnail import render_png
+from slicing.toolpaths import plan_layers
+
+THUMBNAIL_SIZES = ((16, 16), (220, 124))
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    gcode_path: Path
+    seconds: float
+    filament_mm: float
+    grams: float
+    layers: int
+    lines: int
+    engine: str = ENGINE_NAME
+
+
+def firmware_limits() -> Limits:
+    """The limits the start G-code sets, so estimates match what the firmware will do."""
+    return Limits()
+
+
+def slice_to_gcode(
+    mesh: trimesh.Trimesh, settings: SliceSettings, out_path: Path, *, copies: int = 1
+) -> SliceResult:
+    """Slice `mesh` (already on the bed: z from 0, inside the bed in XY) into `out_path`."""
+    lo, hi = mesh.bounds
+    if lo[0] < 0 or lo[1] < 0 or hi[0] > settings.bed_mm[0] or hi[1] > settings.bed_mm[1]:
+        raise MeshError("the part does not fit on the bed where it was placed")
+    if hi[2] > settings.max_height_mm:
+        raise MeshError(
+            f"the part is {hi[2]:.0f} mm tall; the printer reaches {settings.max_height_mm:.0f} mm"
+        )
+    tops = layer_heights(float(hi[2] - lo[2]), settings.first_layer_mm, settings.layer_height_mm)
+    mids = tops - np.diff(np.r_[0.0, tops]) / 2.0 + float(lo[2])
+    regions = slice_mesh(mesh, mids)
+    # drop empty layers at the bottom or top (a part starting above z=0 would print in air)
+    filled = [i for i, r in enumerate(regions) if not r.is_empty]
+    if not filled:
+        raise MeshError("slicing found no solid area in any layer: is the mesh closed?")
+    regions = regions[: filled[-1] + 1]
+    tops = tops[: filled[-1] + 1]
+    layers = plan_layers(regions, tops, settings)
+    body = render_body(layers, settings)
+    analysis = analyse_lines(body.lines, filament_diameter_mm=settings.filament_diameter_mm)
+    area = math.pi * (settings.filament_diameter_mm / 2) ** 2
+    grams = body.filament_mm * area * settings.density_g_cm3 / 1000.0
+    lines = header(
+        settings,
+        seconds=analysis.seconds,
+        filament_mm=body.filament_mm,
+        layers=len(layers),
+        copies=copies,
+    )
+    for width, height in THUMBNAIL_SIZES:
+        lines += thumbnail_block(render_png(mesh, width, height), width, height)
+    lines += body.lines
+    _write_atomically(out_path, lines)
+    return SliceResult(
+        gcode_path=out_path,
+        seconds=analysis.seconds,
+        filament_mm=body.filament_mm,
+        grams=grams,
+        layers=len(layers),
+        lines=len(lines),
+    )
+
+
+def _write_atomically(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write("\n".join(lines))
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,177 @@
+"""PrusaSlicer as an external engine: a generated .ini from SliceSettings, `--export-gcode`.
+
+The .ini mirrors the built-in engine's settings key for key (same widths, speeds, solid
+layers, retraction, machine limits), so the two engines' outputs can be compared fairly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import trimesh
+
+from slicing.settings import SliceSettings
+
+TIMEOUT_S = 900
+
+
+class EngineError(RuntimeError):
+    """An external slicer failed; `permanent` says whether retrying could help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def executable() -> str | None:
+    return shutil.which(os.environ.get("PRUSASLICER", "prusa-slicer"))
+
+
+def version() -> str:
+    exe = executable()
+    if exe is None:
+        return ""
+    try:
+        out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    first = (out.stdout or out.stderr).strip().splitlines()
+    return first[0].strip() if first else ""
+
+
+def ini_text(s: SliceSettings) -> str:
+    w = s.line_width_mm
+    width, depth = s.bed_mm
+    fan = s.fan_percent
+    values: dict[str, object] = {
+        "bed_shape": f"0x0,{width:g}x0,{width:g}x{depth:g},0x{depth:g}",
+        "max_print_height": s.max_height_mm,
+        "nozzle_diameter": s.nozzle_mm,
+        "filament_diameter": s.filament_diameter_mm,
+        "filament_density": s.density_g_cm3,
+        "filament_type": s.material,
+        "temperature": s.nozzle_temp_c,
+        "first_layer_temperature": s.nozzle_temp_c,
+        "bed_temperature": s.bed_temp_c,
+        "first_layer_bed_temperature": s.bed_temp_c,
+        "layer_height": s.layer_height_mm,
+        "first_layer_height": s.first_layer_mm,
+        "perimeters": s.perimeters,
+        "top_solid_layers": s.top_layers,
+        "bottom_solid_layers": s.bottom_layers,
+        "fill_density": f"{s.infill * 100:g}%",
+        "fill_pattern": "rectilinear",
+        "top_fill_pattern": "rectilinear",
+        "bottom_fill_pattern": "rectilinear",
+        "fill_angle": 45,
+        "skirts": s.skirts,
+        "skirt_distance": s.skirt_distance_mm,
+        "skirt_height": 1,
+        "brim_width": 0,
+        "perimeter_speed": s.perimeter_speed,
+        "small_perimeter_speed": s.perimeter_speed,
+        "external_perimeter_speed": s.external_perimeter_speed,
+        "infill_speed": s.infill_speed,
+        "solid_infill_speed": s.solid_infill_speed,
+        "top_solid_infill_speed": s.solid_infill_speed,
+        "gap_fill_speed": s.solid_infill_speed,
+        "bridge_speed": s.perimeter_speed,
+        "first_layer_speed": s.first_layer_speed,
+        "travel_speed": s.travel_speed,
+        "retract_length": s.retract_mm,
+        "retract_speed": s.retract_speed,
+        "retract_before_travel": s.retract_min_travel_mm,
+        "retract_layer_change": 1,
+        "wipe": 0,
+        "use_relative_e_distances": 1,
+        "layer_gcode": "G92 E0",
+        "gcode_flavor": "marlin2",
+        "machine_limits_usage": "emit_to_gcode",
+        "machine_max_acceleration_x": 1000,
+        "machine_max_acceleration_y": 1000,
+        "machine_max_acceleration_z": 200,
+        "machine_max_acceleration_e": 5000,
+        "machine_max_acceleration_extruding": 1250,
+        "machine_max_acceleration_retracting": 1250,
+        "machine_max_acceleration_travel": 1250,
+        "machine_max_feedrate_x": 200,
+        "machine_max_feedrate_y": 200,
+        "machine_max_feedrate_z": 12,
+        "machine_max_feedrate_e": 120,
+        "machine_max_jerk_x": 8,
+        "machine_max_jerk_y": 8,
+        "machine_max_jerk_z": 0.4,
+        "machine_max_jerk_e": 4.5,
+        "cooling": 1 if fan else 0,
+        "fan_always_on": 1 if fan else 0,
+        "min_fan_speed": fan,
+        "max_fan_speed": fan,
+        "disable_fan_first_layers": 1,
+        "slowdown_below_layer_time": 0,
+        "fan_below_layer_time": 0,
+        "support_material": 0,
+        "avoid_crossing_perimeters": 0,
+        "thumbnails": "",
+        "start_gcode": s.start_gcode.format(bed=s.bed_temp_c, hotend=s.nozzle_temp_c),
+        "end_gcode": s.end_gcode.format(lift="{max_layer_z + 10}", park_y=f"{depth - 10:.0f}"),
+    }
+    for key in (
+        "extrusion_width", "first_layer_extrusion_width", "perimeter_extrusion_width",
+        "external_perimeter_extrusion_width", "infill_extrusion_width",
+        "solid_infill_extrusion_width", "top_infill_extrusion_width",
+    ):  # fmt: skip
+        values[key] = w
+    return "".join(f"{k} = {_ini_value(v)}\n" for k, v in values.items())
+
+
+def _ini_value(value: object) -> str:
+    return str(value).replace("\n", "\\n")
+
+
+@dataclass(frozen=True)
+class ExternalResult:
+    gcode_path: Path
+    seconds_wall: float
+    version: str
+
+
+def slice_with_prusaslicer(
+    mesh: trimesh.Trimesh, settings: SliceSettings, out_path: Path, *, copies: int = 1
+) -> Path:
+    """Slice the placed `mesh` with PrusaSlicer into `out_path` (written atomically)."""
+    exe = executable()
+    if exe is None:
+        raise EngineError("PrusaSlicer is not installed on this worker", permanent=True)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="prusa-") as tmp:
+        work = Path(tmp)
+        (work / "settings.ini").write_text(ini_text(settings), encoding="utf-8")
+        mesh.export(work / "part.stl")
+        part = work / "out.gcode"
+        command = [exe, "--export-gcode", "--load", str(work / "settings.ini")]
+        if copies > 1:
+            command += ["--duplicate", str(copies)]
+        else:
+            command += ["--dont-arrange"]
+        command += ["--output", str(part), str(work / "part.stl")]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp
+            )
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"PrusaSlicer took over {TIMEOUT_S} s", permanent=False) from None
+        if done.returncode != 0 or not part.exists():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise EngineError(
+                f"PrusaSlicer failed (exit {done.returncode}): {' / '.join(tail)}", permanent=True
+            )
+        # same filesystem for tmp and out_path is not guaranteed: copy, then rename in place
+        staged = out_path.with_name(f".{out_path.name}.part")
+        shutil.copyfile(part, staged)
+        os.replace(staged, out_path)
+    return out_path

@@ -1,0 +1,129 @@
+"""Slicer settings derived from a print profile, shared by every engine.
+
+The built-in engine and the PrusaSlicer .ini are generated from the same SliceSettings, so a
+comparison between engines compares the engines and not two different sets of settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+
+from slicing.profile import PrintProfile
+
+# Marlin limits written into the start G-code, so that the firmware and our time estimate agree
+MACHINE_LIMITS = (
+    "M201 X1000 Y1000 Z200 E5000 ; max acceleration mm/s^2\n"
+    "M203 X200 Y200 Z12 E120 ; max feed rate mm/s\n"
+    "M204 P1250 R1250 T1250 ; print, retract, travel acceleration\n"
+    "M205 X8.00 Y8.00 Z0.40 E4.50 ; jerk mm/s"
+)
+
+DEFAULT_START_GCODE = """M140 S{bed}
+M104 S{hotend}
+G28 ; home all axes
+M190 S{bed}
+M109 S{hotend}
+G90
+M83 ; relative extrusion
+G92 E0
+G1 Z0.2 F720
+G1 X5 Y5 F6000
+G1 X5 Y60 E6 F900 ; prime line
+G1 X5.5 Y60 F900
+G1 X5.5 Y10 E5 F900
+G1 E-0.8 F2100"""
+
+DEFAULT_END_GCODE = """M104 S0
+M140 S0
+M107
+G1 Z{lift} F720
+G1 X5 Y{park_y} F6000
+M84"""
+
+
+@dataclass(frozen=True)
+class SliceSettings:
+    nozzle_mm: float = 0.4
+    line_width_mm: float = 0.45
+    layer_height_mm: float = 0.2
+    first_layer_mm: float = 0.2
+    perimeters: int = 2
+    top_layers: int = 5
+    bottom_layers: int = 4
+    infill: float = 0.2
+    skirts: int = 1
+    skirt_distance_mm: float = 3.0
+    perimeter_speed: float = 45.0  # mm/s
+    external_perimeter_speed: float = 35.0
+    infill_speed: float = 80.0
+    solid_infill_speed: float = 60.0
+    first_layer_speed: float = 20.0
+    travel_speed: float = 150.0
+    retract_mm: float = 0.8
+    retract_speed: float = 35.0
+    retract_min_travel_mm: float = 2.0
+    fan_percent: int = 100
+    nozzle_temp_c: int = 210
+    bed_temp_c: int = 60
+    filament_diameter_mm: float = 1.75
+    density_g_cm3: float = 1.24
+    material: str = "PLA"
+    bed_mm: tuple[float, float] = (250.0, 210.0)
+    max_height_mm: float = 220.0
+    start_gcode: str = DEFAULT_START_GCODE
+    end_gcode: str = DEFAULT_END_GCODE
+
+    @classmethod
+    def from_profile(cls, profile: PrintProfile) -> SliceSettings:
+        nozzle = profile.nozzle_mm
+        return cls(
+            nozzle_mm=nozzle,
+            line_width_mm=round(nozzle * 1.125, 3),
+            layer_height_mm=profile.layer_height_mm,
+            first_layer_mm=max(profile.layer_height_mm, min(0.2, nozzle * 0.75)),
+            infill=profile.infill,
+            nozzle_temp_c=profile.nozzle_temp_c,
+            bed_temp_c=profile.bed_temp_c,
+            filament_diameter_mm=profile.filament_diameter_mm,
+            density_g_cm3=profile.density_g_cm3,
+            material=profile.material,
+            bed_mm=(profile.build_mm[0], profile.build_mm[1]),
+            max_height_mm=profile.build_mm[2],
+            # PLA likes the fan; ABS and ASA warp and crack with it
+            fan_percent=0 if profile.material.upper() in ("ABS", "ASA", "PC") else 100,
+        )
+
+    def spacing(self, height_mm: float | None = None) -> float:
+        """Centre-to-centre distance of neighbouring lines, mm.
+
+        A bead is modelled as a rectangle with semicircular sides (the model PrusaSlicer and
+        Slic3r use): `line_width` wide and `h` high, it lays (w - h(1 - π/4))·h mm³ per mm, and
+        neighbours overlap so that lines this far apart fill a layer exactly.
+        """
+        h = self.layer_height_mm if height_mm is None else height_mm
+        return self.line_width_mm - h * (1.0 - math.pi / 4.0)
+
+    def bead_mm2(self, height_mm: float) -> float:
+        """Cross-section of one extruded line of this layer height, mm²."""
+        return self.spacing(height_mm) * height_mm
+
+    def with_changes(self, **changes: object) -> SliceSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def digest(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def start(self) -> str:
+        return (
+            MACHINE_LIMITS
+            + "\n"
+            + self.start_gcode.format(bed=self.bed_temp_c, hotend=self.nozzle_temp_c)
+        )
+
+    def end(self, top_mm: float) -> str:
+        lift = min(top_mm + 10.0, self.max_height_mm)
+        return self.end_gcode.format(lift=f"{lift:.2f}", park_y=f"{self.bed_mm[1] - 10:.0f}")

@@ -1,0 +1,181 @@
+"""Layer outlines to toolpaths: perimeters, solid top/bottom skins, sparse infill, skirt.
+
+Every operation is a shapely 2 array function over whole layers; the only Python loops are over
+layers and perimeter counts, never over segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from slicing.settings import SliceSettings
+
+EXTERNAL = "External perimeter"
+PERIMETER = "Perimeter"
+SOLID = "Solid infill"
+SPARSE = "Internal infill"
+SKIRT = "Skirt"
+
+
+@dataclass(frozen=True)
+class Toolpath:
+    kind: str
+    points: np.ndarray  # (n, 2) float; a closed loop repeats its first point at the end
+    closed: bool
+    # starts beside the previous path's end inside the same fill area: the travel between
+    # them crosses no perimeter, so it needs no retraction (as PrusaSlicer's linked infill)
+    linked: bool = False
+
+
+@dataclass(frozen=True)
+class Layer:
+    z: float  # top of the layer
+    height: float
+    paths: list[Toolpath] = field(default_factory=list)
+
+
+def _paths(geometry: shapely.Geometry, kind: str, closed: bool) -> list[Toolpath]:
+    """Every line or ring in `geometry` as a Toolpath, in one coordinate extraction."""
+    parts = shapely.get_parts(geometry)
+    if closed:
+        polys = parts[shapely.get_type_id(parts) == 3]
+        parts = shapely.get_rings(polys)
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return []
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    splits = np.flatnonzero(np.diff(index)) + 1
+    return [Toolpath(kind, c, closed) for c in np.split(coords, splits) if len(c) >= 2]
+
+
+def perimeter_paths(
+    region: shapely.Geometry, settings: SliceSettings
+) -> tuple[list[Toolpath], shapely.Geometry]:
+    """Perimeter loops of one layer, innermost first, and the area left inside them."""
+    w, gap = settings.line_width_mm, settings.spacing()
+    loops: list[Toolpath] = []
+    for k in reversed(range(settings.perimeters)):
+        ring_area = shapely.buffer(region, -(w / 2 + k * gap), quad_segs=3)
+        ring_area = shapely.simplify(ring_area, 0.0125)
+        loops += _paths(ring_area, EXTERNAL if k == 0 else PERIMETER, closed=True)
+    inner = shapely.buffer(region, -(w / 2 + (settings.perimeters - 0.5) * gap), quad_segs=3)
+    return loops, inner
+
+
+def solid_areas(
+    regions: Sequence[shapely.Geometry], inners: Sequence[shapely.Geometry], settings: SliceSettings
+) -> list[shapely.Geometry]:
+    """The part of each layer's infill area within `top_layers` of a surface above or
+    `bottom_layers` of one below: wherever a neighbour layer is not solid at that point."""
+    count = len(regions)
+    empty = shapely.Polygon()
+    if settings.infill >= 0.999:
+        return list(inners)
+    solids: list[shapely.Geometry] = []
+    for i in range(count):
+        lo, hi = i - settings.bottom_layers, i + settings.top_layers
+        if lo < 0 or hi >= count:
+            solids.append(inners[i])
+            continue
+        window = [regions[j] for j in range(lo, hi + 1) if j != i]
+        covered = shapely.intersection_all(window)
+        solid = shapely.difference(inners[i], covered)
+        # slivers narrower than a line are better left to the sparse infill
+        solid = shapely.buffer(
+            shapely.buffer(solid, -0.5 * settings.line_width_mm), 0.5 * settings.line_width_mm
+        )
+        solids.append(shapely.intersection(solid, inners[i]) if not solid.is_empty else empty)
+    return solids
+
+
+def fill_lines(
+    area: shapely.Geometry, spacing: float, angle_deg: float, kind: str
+) -> list[Toolpath]:
+    """Parallel lines `spacing` apart at `angle_deg`, clipped to `area`, in zig-zag order.
+
+    The lines sit on a grid fixed to the bed origin, so sparse infill stacks from layer to layer.
+    """
+    if area.is_empty:
+        return []
+    angle = np.radians(angle_deg)
+    cos, sin = np.cos(angle), np.sin(angle)
+    rot = np.array([[cos, sin], [-sin, cos]])  # bed -> scan frame (rotate by -angle)
+    turned = shapely.transform(area, lambda xy: xy @ rot.T)
+    minx, miny, maxx, maxy = turned.bounds
+    first = np.floor(miny / spacing) * spacing + spacing / 2
+    ys = np.arange(first, maxy, spacing)
+    if len(ys) == 0:
+        return []
+    ends = np.empty((len(ys), 2, 2))
+    ends[:, 0, 0], ends[:, 1, 0] = minx - 1.0, maxx + 1.0
+    ends[:, :, 1] = ys[:, None]
+    clipped = shapely.intersection(shapely.linestrings(ends), turned)
+    parts, scan = shapely.get_parts(clipped, return_index=True)
+    keep = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 1e-3)
+    parts, scan = parts[keep], scan[keep]
+    if len(parts) == 0:
+        return []
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    back = coords @ rot  # scan frame -> bed
+    segments = np.split(back, np.flatnonzero(np.diff(index)) + 1)
+    starts_x = coords[np.r_[0, np.flatnonzero(np.diff(index)) + 1], 0]
+    odd = scan % 2 == 1
+    # zig-zag: every other scan line is walked backwards, and so are its pieces
+    order = np.lexsort((np.where(odd, -starts_x, starts_x), scan))
+    pieces = [segments[i][::-1] if odd[i] else segments[i] for i in order]
+    scans = scan[order]
+    linked = [False] + [
+        bool(scans[k] - scans[k - 1] == 1
+             and np.hypot(*(pieces[k][0] - pieces[k - 1][-1])) < 3.0 * spacing)
+        for k in range(1, len(pieces))
+    ]  # fmt: skip
+    return [
+        Toolpath(kind, p, closed=False, linked=link) for p, link in zip(pieces, linked, strict=True)
+    ]
+
+
+def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list[Toolpath]:
+    if settings.skirts <= 0 or first_region.is_empty:
+        return []
+    hull = shapely.convex_hull(first_region)
+    loops: list[Toolpath] = []
+    bed = shapely.box(0.0, 0.0, *settings.bed_mm)
+    for k in range(settings.skirts):
+        ring = shapely.buffer(
+            hull, settings.skirt_distance_mm + k * settings.line_width_mm, quad_segs=4
+        )
+        if not shapely.contains(bed, ring):
+            break  # a skirt that would leave the bed is simply left out
+        loops += _paths(ring, SKIRT, closed=True)
+    return loops
+
+
+def plan_layers(
+    regions: Sequence[shapely.Geometry], tops: np.ndarray, settings: SliceSettings
+) -> list[Layer]:
+    """Toolpaths for every layer. `regions[i]` is the filled outline of layer i, whose top is `tops[i]`."""
+    w = settings.spacing()
+    perimeters: list[list[Toolpath]] = []
+    inners: list[shapely.Geometry] = []
+    for region in regions:
+        loops, inner = perimeter_paths(region, settings)
+        perimeters.append(loops)
+        inners.append(inner)
+    solids = solid_areas(regions, inners, settings)
+    layers: list[Layer] = []
+    for i, region in enumerate(regions):
+        paths: list[Toolpath] = skirt_paths(region, settings) if i == 0 else []
+        paths += perimeters[i]
+        solid = solids[i]
+        angle = 45.0 if i % 2 == 0 else 135.0
+        paths += fill_lines(solid, w, angle, SOLID)
+        if settings.infill > 0.0 and settings.infill < 0.999:
+            sparse = shapely.difference(inners[i], solid) if not solid.is_empty else inners[i]
+            paths += fill_lines(sparse, w / settings.infill, angle, SPARSE)
+        height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
+        layers.append(Layer(z=float(tops[i]), height=height, paths=paths))
+    return layers
