@@ -1,12 +1,29 @@
 """Scheduling, in plain Python: which copy prints on which printer, and when.
 
-`plan()` is the one entry point the farm calls; the algorithm behind it can change without the
-farm noticing. Nothing in this package imports Django.
+`plan()` is the one entry point the farm calls for a full plan; `Engine.next_for_printer()`
+decides one printer's next run without replanning. Nothing in this package imports Django.
 """
 
 from __future__ import annotations
 
+from farm.scheduling.engine import Engine
 from farm.scheduling.planner import plan
-from farm.scheduling.types import Assignment, Plan, PrinterSlot, WorkItem
+from farm.scheduling.types import (
+    Assignment,
+    Plan,
+    PlanOptions,
+    PrinterSlot,
+    SiteRules,
+    WorkItem,
+)
 
-__all__ = ["Assignment", "Plan", "PrinterSlot", "WorkItem", "plan"]
+__all__ = [
+    "Assignment",
+    "Engine",
+    "Plan",
+    "PlanOptions",
+    "PrinterSlot",
+    "SiteRules",
+    "WorkItem",
+    "plan",
+]

@@ -1,8 +1,14 @@
-"""The planner's inputs and outputs. Times are POSIX seconds (floats), durations seconds."""
+"""The planner's inputs and outputs. Times are POSIX seconds (floats), durations seconds.
+
+Every field added after the first planner has a default, so callers that build the original
+fields keep working and get the original behaviour (always staffed, no staggering, no windows).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+Window = tuple[float, float]  # [start, end) in POSIX seconds
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,12 @@ class PrinterSlot:
     colour: str
     nozzle_mm: float
     build_mm: tuple[float, float, float]
+    # Materials it can print at all (enclosure, hardened nozzle...); empty = any.
+    materials: frozenset[str] = frozenset()
+    # A person must clear the bed after the run ending at free_at before the next can start.
+    needs_clearing: bool = False
+    auto_eject: bool = False  # its end script clears the bed: no person needed
+    maintenance: tuple[Window, ...] = ()  # planned windows when it must not print
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,41 @@ class WorkItem:
     due: float | None = None
     submitted: float = 0.0
     site: str | None = None  # must print at this site, if set
+    preferred_site: str | None = None  # nearest to where the part is needed; others cost more
+    copies_per_plate: int = 1  # from slicing: copies printed together in one run
+    # Seconds per copy on a given printer model, where known (learned or sliced per model).
+    model_seconds: tuple[tuple[str, float], ...] = ()
+
+    def seconds_on(self, model: str) -> float:
+        for name, seconds in self.model_seconds:
+            if name == model:
+                return seconds
+        return self.seconds_per_copy
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """What a site's people and power allow. The defaults impose nothing."""
+
+    # Staffed hours each day, local time, as (start hour, end hour); empty = always staffed.
+    staffed_hours: tuple[tuple[float, float], ...] = ()
+    staffed_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)  # Monday = 0
+    utc_offset_hours: float = 0.0
+    clear_seconds: float = 0.0  # a person clearing one bed
+    change_seconds: float = 0.0  # a person swapping material or colour
+    max_heating: int = 0  # printers allowed to heat up at once; 0 = no limit
+    heat_seconds: float = 300.0
+    down: tuple[Window, ...] = ()  # the whole site is offline
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    # False: a printer only gets work for the material and colour it holds now.
+    allow_material_changes: bool = True
+    due_bucket_seconds: float = 86400.0  # due dates closer than this are treated as equal
+    # A run that would end outside staffed hours and leave the bed waiting longer than this
+    # is swapped for a shorter one that ends while people are there, if there is one.
+    night_wait_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -43,31 +90,50 @@ class Assignment:
     copies: int
     start: float
     end: float
+    material_change: bool = False  # a person swaps material/colour before `start`
 
 
 @dataclass
 class Plan:
     assignments: list[Assignment] = field(default_factory=list)
     unplaceable: dict[int, str] = field(default_factory=dict)  # job id -> why no printer fits
+    lower_bound: float | None = None  # no plan can finish all placeable work before this
 
     def for_job(self, job_id: int) -> list[Assignment]:
         return [a for a in self.assignments if a.job_id == job_id]
 
+    def completion(self) -> dict[int, float]:
+        """When each job's last copy ends."""
+        done: dict[int, float] = {}
+        for a in self.assignments:
+            if a.end > done.get(a.job_id, float("-inf")):
+                done[a.job_id] = a.end
+        return done
+
 
 def incompatibility(printer: PrinterSlot, work: WorkItem) -> str | None:
-    """Why `work` cannot print on `printer`, or None when it can."""
+    """Why `work` can never print on `printer`, or None when it can.
+
+    Loaded material and colour are not hard limits: changing them costs operator time, which
+    the planner weighs (see `needs_change`).
+    """
     if work.site is not None and printer.site != work.site:
         return f"restricted to site {work.site}"
-    if printer.material != work.material:
-        return f"needs {work.material} loaded"
-    if work.colour and printer.colour.lower() != work.colour.lower():
-        return f"needs {work.colour} {work.material} loaded"
+    if printer.materials and work.material not in printer.materials:
+        return f"no printer can print {work.material}"
     if work.nozzle_mm is not None and abs(printer.nozzle_mm - work.nozzle_mm) > 1e-6:
         return f"needs a {work.nozzle_mm:g} mm nozzle"
     if not fits(work.size_mm, printer.build_mm):
         x, y, z = work.size_mm
         return f"{x:.0f} x {y:.0f} x {z:.0f} mm does not fit the build volume"
     return None
+
+
+def needs_change(material: str, colour: str, work: WorkItem) -> bool:
+    """Must a person swap filament on a printer holding (material, colour) to print `work`."""
+    if material != work.material:
+        return True
+    return bool(work.colour) and colour.lower() != work.colour.lower()
 
 
 def fits(size: tuple[float, float, float], build: tuple[float, float, float]) -> bool:

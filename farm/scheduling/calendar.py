@@ -1,0 +1,124 @@
+"""Time rules of a site: when people are there, when it is down, how many printers may heat up.
+
+All pure arithmetic on POSIX seconds, cheap enough to call once per planned run.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+from farm.scheduling.types import SiteRules, Window
+
+DAY = 86400.0
+WEEK = 7 * DAY
+# 1970-01-01 was a Thursday: shifting by three days puts week offset 0 on a Monday.
+_MONDAY_SHIFT = 3 * DAY
+
+
+class Staffing:
+    """When a site has people on the floor."""
+
+    def __init__(self, rules: SiteRules) -> None:
+        self.always = not rules.staffed_hours
+        self.offset = rules.utc_offset_hours * 3600.0
+        spans: list[Window] = []
+        for day in rules.staffed_weekdays:
+            for start_h, end_h in rules.staffed_hours:
+                start, end = day * DAY + start_h * 3600.0, day * DAY + end_h * 3600.0
+                if end <= start:  # a night shift running past midnight
+                    end += DAY
+                spans.append((start, end))
+        spans.sort()
+        # The week before and after too, so Sunday's night shift is seen from Monday morning
+        # and next Monday's shift from Sunday evening.
+        self._spans = [(s + k * WEEK, e + k * WEEK) for k in (-1, 0, 1) for s, e in spans]
+        self._starts = [s for s, _ in self._spans]
+
+    def _locate(self, t: float) -> tuple[float, int]:
+        local = t + self.offset + _MONDAY_SHIFT
+        x = local % WEEK
+        return x, bisect_right(self._starts, x) - 1
+
+    def next_staffed(self, t: float) -> float:
+        """The earliest moment >= t when someone is on the floor."""
+        if self.always:
+            return t
+        if not self._spans:
+            return math.inf
+        x, i = self._locate(t)
+        if i >= 0 and x < max(e for _, e in self._spans[max(0, i - 2) : i + 1]):
+            return t
+        return t + (self._starts[i + 1] - x)
+
+    def shift_end(self, t: float) -> float:
+        """When the staffed time running at t ends (t itself when nobody is there)."""
+        if self.always:
+            return math.inf
+        if not self._spans:
+            return t
+        x, i = self._locate(t)
+        ends = [e for _, e in self._spans[max(0, i - 2) : i + 1] if e > x]
+        return t + (max(ends) - x) if ends else t
+
+
+def after_windows(start: float, duration: float, windows: tuple[Window, ...]) -> float:
+    """The earliest start >= `start` such that [start, start + duration) misses every window."""
+    moved = True
+    while moved:
+        moved = False
+        for a, b in windows:
+            if start < b and a < start + duration:
+                start = b
+                moved = True
+    return start
+
+
+class Stagger:
+    """At most `limit` printers of a site heating at once.
+
+    Time is cut into short slots with a cap on starts per slot; a heat-up touches at most
+    `slices + 1` slots, so capping each slot keeps the number heating at any instant within
+    the limit without keeping a list of who is heating.
+    """
+
+    def __init__(self, limit: int, heat_seconds: float) -> None:
+        self.active = limit > 0 and heat_seconds > 0
+        if not self.active:
+            return
+        # A heat window touches at most `slices + 1` slots of length heat/slices. With one
+        # start per slot, limit = slices + 1 keeps at most `limit` heating at once.
+        self.cap = 1 if limit < 8 else limit // 8
+        slices = limit // self.cap - 1
+        # A limit of one cannot be met by counting per slot: starts snap to whole heat-ups.
+        self.align = slices < 1
+        self.slot = heat_seconds / max(1, slices)
+        self._used: dict[int, int] = {}
+        self._next_free: dict[int, int] = {}  # full slot -> a later slot to try (compressed)
+
+    def _find(self, slot: int) -> int:
+        path = []
+        while self._used.get(slot, 0) >= self.cap:
+            path.append(slot)
+            slot = self._next_free.get(slot, slot + 1)
+        for full in path:
+            self._next_free[full] = slot
+        return slot
+
+    def earliest(self, t: float) -> float:
+        """The earliest start >= t with room, without taking it."""
+        if not self.active:
+            return t
+        slot = self._find(self._first(t))
+        return max(t, slot * self.slot)
+
+    def _first(self, t: float) -> int:
+        return math.ceil(t / self.slot) if self.align else math.floor(t / self.slot)
+
+    def take(self, t: float) -> float:
+        """Reserve the earliest start >= t and return it."""
+        if not self.active:
+            return t
+        slot = self._find(self._first(t))
+        self._used[slot] = self._used.get(slot, 0) + 1
+        return max(t, slot * self.slot)

@@ -1,0 +1,437 @@
+"""The planning engine: one dispatch rule, used for the full plan and for single decisions.
+
+When a printer becomes ready it takes, from the queues of its class, the most urgent work
+(priority, then due date in day-wide buckets, then longest first), preferring:
+
+1. work the lower bound's flow routed to its class ("primary") over work it may merely take
+   ("fallback"), within the same urgency: that keeps scarce printers for the jobs only they
+   can print, which is what keeps the makespan near the bound;
+2. work in the material and colour it holds, within the same urgency, so changes are grouped;
+3. near the end of a shift, a run that ends while people are there over one that would leave
+   a finished bed waiting all night (long prints start in the evening, short ones by day).
+
+A full plan is this rule run on a simulated clock over every printer until the queues are
+empty, so the plan and the incremental decisions never disagree. Queues are rank-ordered
+lists with a skip pointer past exhausted jobs, so a decision costs a few list look-ups.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left
+from collections.abc import Mapping
+
+import numpy as np
+
+from farm.scheduling.bound import makespan_bound
+from farm.scheduling.calendar import Staffing, Stagger, after_windows
+from farm.scheduling.classes import build_index, why_unplaceable
+from farm.scheduling.types import (
+    Assignment,
+    Plan,
+    PlanOptions,
+    PrinterSlot,
+    SiteRules,
+    Window,
+    WorkItem,
+)
+
+_NO_DUE = 10**6  # due bucket of work without a due date: after every dated bucket
+_PRIORITY_STEP = 10**7
+
+
+class _Queue:
+    """Jobs in rank order; `skip[i]` points at or before the next live entry after i."""
+
+    __slots__ = ("head", "jobs", "keys", "skip")
+
+    def __init__(self, jobs: list[int], keys: list[tuple[int, float]] | None = None) -> None:
+        self.jobs = jobs
+        self.skip = list(range(1, len(jobs) + 1))
+        self.keys = keys  # (tier, -seconds) per entry, for the shorter-run search
+        self.head = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        printers: list[PrinterSlot],
+        work: list[WorkItem],
+        *,
+        now: float,
+        sites: Mapping[str, SiteRules] | None = None,
+        options: PlanOptions | None = None,
+    ) -> None:
+        self.now = now
+        self.options = options or PlanOptions()
+        self.printers = printers
+        self.work = work
+        self.pos_of = {p.id: i for i, p in enumerate(printers)}
+        rules = dict(sites or {})
+        default = SiteRules()
+        site_names = {p.site for p in printers}
+        self.rules = {s: rules.get(s, default) for s in site_names}
+        self.staffing = {s: Staffing(r) for s, r in self.rules.items()}
+        self.stagger = {s: Stagger(r.max_heating, r.heat_seconds) for s, r in self.rules.items()}
+
+        idx = build_index(printers, work, self.options)
+        self.index = idx
+        self.class_of = idx.class_of
+        n_jobs = len(work)
+        self.remaining = [max(0, w.copies) if w.seconds_per_copy > 0 else 0 for w in work]
+        self.unplaceable: dict[int, str] = {}
+        for j in np.nonzero(idx.group_of < 0)[0].tolist():
+            if self.remaining[j]:
+                reps = [printers[m[0]] for m in idx.class_members]
+                self.unplaceable[work[j].job_id] = why_unplaceable(reps, work[j], self.options)
+                self.remaining[j] = 0
+
+        # Per job: seconds per copy on each class's model (most jobs: one number for all).
+        self.base = [w.seconds_per_copy for w in work]
+        self.by_model = [dict(w.model_seconds) if w.model_seconds else None for w in work]
+        # Longest plate first within equal urgency (LPT): what keeps the end of the plan even.
+        self.plate_seconds = [
+            w.seconds_per_copy * min(max(1, w.copies), max(1, w.copies_per_plate)) for w in work
+        ]
+        self.site_code = {s: i for i, s in enumerate(sorted(site_names))}
+        self.pref = [
+            self.site_code.get(w.preferred_site, -1) if w.preferred_site else -1 for w in work
+        ]
+        self.class_site_code = [self.site_code[s] for s in idx.class_site]
+        self.tier = self._tiers()
+
+        # Printer state.
+        self.free = [max(p.free_at, now) for p in printers]
+        self.loaded = [(p.material, p.colour.lower()) for p in printers]
+        for i, p in enumerate(printers):
+            if p.needs_clearing and not p.auto_eject:
+                self.free[i] = self._cleared(p.site, self.free[i])
+        self.windows: list[tuple[Window, ...]] = [
+            p.maintenance + self.rules[p.site].down for p in printers
+        ]
+        # A printer inside a window (its site down, say) is free only when the window ends.
+        for i, windows in enumerate(self.windows):
+            for _ in windows:
+                inside = [b for a, b in windows if a <= self.free[i] < b]
+                if not inside:
+                    break
+                self.free[i] = max(inside)
+        self.free_at_start = list(self.free)
+
+        self.lower_bound = self._bound_and_primary(n_jobs)
+        self.latest_end = self.lower_bound  # stealing must never push the plan past this
+        self._queues_built = False
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _tiers(self) -> list[int]:
+        """Urgency per job, smaller first: priority, then the due date's day-wide bucket."""
+        due = np.array([np.nan if w.due is None else w.due for w in self.work], dtype=float)
+        priority = np.clip(np.array([w.priority for w in self.work], dtype=np.int64), -10, 10)
+        bucket = np.full(len(self.work), _NO_DUE, dtype=np.int64)
+        dated = ~np.isnan(due)
+        bucket[dated] = np.maximum(
+            0, (due[dated] - self.now) // self.options.due_bucket_seconds
+        ).astype(np.int64)
+        return ((10 - priority) * _PRIORITY_STEP + bucket).tolist()
+
+    def seconds(self, j: int, k: int) -> float:
+        by_model = self.by_model[j]
+        if by_model is None:
+            return self.base[j]
+        return by_model.get(self.index.class_model[k], self.base[j])
+
+    def _bound_and_primary(self, n_jobs: int) -> float:
+        idx = self.index
+        n_groups = len(idx.group_classes)
+        class_free = [
+            np.sort(np.array([self.free[m] - self.now for m in mem])) for mem in idx.class_members
+        ]
+        earliest = [float(f[0]) if len(f) else math.inf for f in class_free]
+        group_first = [min(earliest[k] for k in classes) for classes in idx.group_classes]
+        group_of = idx.group_of.tolist()
+        # Each job's work counts at its fastest eligible model: the bound must stay a bound.
+        best = np.array(self.base, dtype=float)
+        first = np.array([group_first[g] if g >= 0 else 0.0 for g in group_of])
+        for j, by_model in enumerate(self.by_model):
+            if by_model is not None and group_of[j] >= 0:
+                classes = idx.group_classes[group_of[j]]
+                best[j] = min(self.seconds(j, k) for k in classes)
+                first[j] = min(earliest[k] + self.seconds(j, k) for k in classes) - best[j]
+        remaining = np.array(self.remaining, dtype=float)
+        per_plate = np.array([max(1, w.copies_per_plate) for w in self.work], dtype=float)
+        live = remaining > 0
+        longest_plate = float(
+            (first + best * np.minimum(remaining, per_plate))[live].max() if live.any() else 0.0
+        )
+        job_work = best * remaining
+        group_work = np.bincount(
+            idx.group_of[live], weights=job_work[live], minlength=n_groups
+        ).tolist()
+        bound = makespan_bound(idx.group_classes, group_work, class_free, floor=longest_plate)
+
+        # Hand each group's jobs to classes in the proportions of the flow, longest first to
+        # the class with the most quota left (LPT over classes), near sites first.
+        heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        for (g, k), amount in bound.share.items():
+            heaps.setdefault((g, -1), []).append((-amount, k))
+            heaps.setdefault((g, self.class_site_code[k]), []).append((-amount, k))
+        for heap in heaps.values():
+            heapq.heapify(heap)
+        left = dict(bound.share)
+        slack = list(bound.slack)
+        self.primary = [-1] * n_jobs
+        lpt = np.lexsort((-job_work,)).tolist()
+        work_list = job_work.tolist()
+        for j in lpt:
+            g = group_of[j]
+            if g < 0 or not self.remaining[j]:
+                continue
+            pref = self.pref[j]
+            heap = heaps.get((g, pref), []) if pref >= 0 else []
+            if pref >= 0 and (not heap or heap[0][0] >= 0):
+                # The flow sent none of this group to the preferred site; spare capacity
+                # there (the flow's slack at the bound) may still take it at no cost.
+                spare = [k for k in idx.group_classes[g] if self.class_site_code[k] == pref]
+                k = max(spare, key=slack.__getitem__, default=-1)
+                if k >= 0 and slack[k] >= work_list[j]:
+                    slack[k] -= work_list[j]
+                    self.primary[j] = k
+                    continue
+            if not heap or heap[0][0] >= 0:
+                heap = heaps.get((g, -1), [])
+            if not heap:
+                self.primary[j] = idx.group_classes[g][0]
+                continue
+            # Entries go stale when the other heap of the group took from the same class.
+            while -heap[0][0] != left[(g, heap[0][1])]:
+                heapq.heapreplace(heap, (-left[(g, heap[0][1])], heap[0][1]))
+            k = heap[0][1]
+            left[(g, k)] -= work_list[j]
+            heapq.heapreplace(heap, (-left[(g, k)], k))
+            self.primary[j] = k
+        return self.now + bound.seconds
+
+    def _rank_order(self) -> list[int]:
+        if not hasattr(self, "_order"):
+            tier = np.array(self.tier, dtype=np.int64)
+            base = np.array(self.plate_seconds, dtype=float)
+            ids = np.array([w.job_id for w in self.work], dtype=np.int64)
+            self._order: list[int] = np.lexsort((ids, -base, tier)).tolist()
+            self.rank = [0] * len(self._order)
+            for r, j in enumerate(self._order):
+                self.rank[j] = r
+        return self._order
+
+    def _build_queues(self) -> None:
+        idx = self.index
+        n_classes = len(idx.class_members)
+        order = self._rank_order()
+        by_class: list[list[int]] = [[] for _ in range(n_classes)]
+        by_state: dict[tuple[int, str, str], list[int]] = {}
+        for j in order:
+            k = self.primary[j]
+            if k < 0 or not self.remaining[j]:
+                continue
+            by_class[k].append(j)
+            w = self.work[j]
+            by_state.setdefault((k, w.material, w.colour.lower()), []).append(j)
+        self.q_class = [_Queue(q, self._keys(q)) for q in by_class]
+        self.q_state = {key: _Queue(q, self._keys(q)) for key, q in by_state.items()}
+
+        # Fallback (every eligible job, rank order) is built per class on first use: most
+        # classes never need it before the plan's tail.
+        self.q_fallback: list[_Queue | None] = [None] * n_classes
+        self._order_array = np.array(order, dtype=np.int64)
+        self._queues_built = True
+
+    def _fallback(self, k: int) -> _Queue:
+        q = self.q_fallback[k]
+        if q is None:
+            column = self.index.eligible[self._order_array, k]
+            q = self.q_fallback[k] = _Queue(self._order_array[column].tolist())
+        return q
+
+    def _keys(self, jobs: list[int]) -> list[tuple[int, float]]:
+        return [(self.tier[j], -self.plate_seconds[j]) for j in jobs]
+
+    # -- queues ---------------------------------------------------------------------------
+
+    def _find(self, q: _Queue, i: int) -> int:
+        """The first live entry at or after i (len(q.jobs) if none), compressing the path."""
+        jobs, skip, rem = q.jobs, q.skip, self.remaining
+        n = len(jobs)
+        start = i
+        while i < n and rem[jobs[i]] == 0:
+            i = skip[i]
+        while start < i:
+            nxt = skip[start]
+            skip[start] = i
+            start = nxt
+        return i
+
+    def _head(self, q: _Queue | None) -> int:
+        if q is None:
+            return -1
+        q.head = self._find(q, q.head)
+        return q.head if q.head < len(q.jobs) else -1
+
+    def _eff_tier(self, j: int, k: int) -> int:
+        pref = self.pref[j]
+        # Away from the site the part is needed at, it counts as one due bucket later.
+        return self.tier[j] + (1 if pref >= 0 and pref != self.class_site_code[k] else 0)
+
+    # -- the decision ---------------------------------------------------------------------
+
+    def decide(self, i: int, at: float) -> Assignment | None:
+        """Choose and commit printer position i's next run, the printer being ready at `at`."""
+        k = self.class_of[i]
+        material, colour = self.loaded[i]
+        best: tuple[tuple[int, int, int], _Queue, int] | None = None
+        q = self.q_class[k]
+        h = self._head(q)
+        if h >= 0:
+            j = q.jobs[h]
+            best = ((0, self._eff_tier(j, k), self.rank[j]), q, h)
+        else:
+            stolen = self._steal(i, k, at)
+            if stolen is None:
+                return None
+            best = stolen
+        same = None
+        for c in (colour, ""):
+            sq = self.q_state.get((k, material, c))
+            h = self._head(sq)
+            if sq is not None and h >= 0:
+                j = sq.jobs[h]
+                key = (0, self._eff_tier(j, k), self.rank[j])
+                if same is None or key < same[0]:
+                    same = (key, sq, h)
+        if same is not None and same[0][:2] <= best[0][:2]:
+            best = same
+        _, q, h = best
+        j = q.jobs[h]
+        change = self._needs_change(i, j)
+        if change and not self.options.allow_material_changes:
+            return None
+        run = self._timing(i, j, k, at, change)
+        if q.keys is not None and run[2] > self.options.night_wait_seconds:
+            h2 = self._shorter(q, h, i, at, change)
+            if h2 >= 0:
+                j = q.jobs[h2]
+                run = self._timing(i, j, k, at, change)
+        return self._commit(i, j, k, run, change)
+
+    def _steal(self, i: int, k: int, at: float) -> tuple[tuple[int, int, int], _Queue, int] | None:
+        """Work routed elsewhere that printer i can finish without extending the plan.
+
+        Looks at the first few live entries only: stealing is for the plan's tail, and a
+        bounded look keeps the decision cheap.
+        """
+        q = self._fallback(k)
+        h = self._head(q)
+        looked = 0
+        while 0 <= h < len(q.jobs) and looked < 16:
+            j = q.jobs[h]
+            copies = min(self.remaining[j], max(1, self.work[j].copies_per_plate))
+            if max(at, self.now) + self.seconds(j, k) * copies <= self.latest_end:
+                return ((1, self._eff_tier(j, k), self.rank[j]), q, h)
+            looked += 1
+            h = self._find(q, h + 1)
+        return None
+
+    def _needs_change(self, i: int, j: int) -> bool:
+        material, colour = self.loaded[i]
+        w = self.work[j]
+        return material != w.material or (bool(w.colour) and colour != w.colour.lower())
+
+    def _cleared(self, site: str, end: float) -> float:
+        return self.staffing[site].next_staffed(end) + self.rules[site].clear_seconds
+
+    def _timing(
+        self, i: int, j: int, k: int, at: float, change: bool
+    ) -> tuple[float, float, float]:
+        """(start, end, wait for a person after the end) of job j's next plate on printer i."""
+        p = self.printers[i]
+        site = p.site
+        copies = min(self.remaining[j], max(1, self.work[j].copies_per_plate))
+        duration = self.seconds(j, k) * copies
+        start = max(at, self.now)
+        if change:
+            start = self.staffing[site].next_staffed(start) + self.rules[site].change_seconds
+        windows = self.windows[i]
+        stagger = self.stagger[site]
+        for _ in range(4):  # windows and heat-up slots push each other; settle in a few rounds
+            moved = after_windows(start, duration, windows) if windows else start
+            moved = stagger.earliest(moved)
+            if moved == start:
+                break
+            start = moved
+        end = start + duration
+        wait = 0.0 if p.auto_eject else self.staffing[site].next_staffed(end) - end
+        return start, end, wait
+
+    def _shorter(self, q: _Queue, h: int, i: int, at: float, change: bool) -> int:
+        """A live entry of the same tier whose run ends before the shift does, or -1."""
+        assert q.keys is not None
+        site = self.printers[i].site
+        start = max(at, self.now)
+        left = self.staffing[site].shift_end(start) - start
+        if left <= 0 or math.isinf(left):
+            return -1
+        tier = q.keys[h][0]
+        h2 = self._find(q, bisect_left(q.keys, (tier, -left), lo=h))
+        if h2 < len(q.jobs) and q.keys[h2][0] == tier:
+            return h2
+        return -1
+
+    def _commit(
+        self, i: int, j: int, k: int, run: tuple[float, float, float], change: bool
+    ) -> Assignment:
+        start, end, wait = run
+        p = self.printers[i]
+        start = self.stagger[p.site].take(start)
+        end = start + (end - run[0])
+        copies = min(self.remaining[j], max(1, self.work[j].copies_per_plate))
+        self.remaining[j] -= copies
+        w = self.work[j]
+        if change:
+            self.loaded[i] = (w.material, w.colour.lower())
+        self.free[i] = end if p.auto_eject else end + wait + self.rules[p.site].clear_seconds
+        if end > self.latest_end:
+            self.latest_end = end
+        return Assignment(w.job_id, p.id, copies, start, end, change)
+
+    # -- whole plans and single decisions ---------------------------------------------------
+
+    def run(self) -> Plan:
+        """Plan every remaining copy (the engine's queues are consumed)."""
+        if not self._queues_built:
+            self._build_queues()
+        plan = Plan(unplaceable=dict(self.unplaceable), lower_bound=self.lower_bound)
+        ready = [(self.free[i], i) for i in range(len(self.printers))]
+        heapq.heapify(ready)
+        out = plan.assignments
+        while ready:
+            at, i = heapq.heappop(ready)
+            a = self.decide(i, at)
+            if a is not None:
+                out.append(a)
+                heapq.heappush(ready, (self.free[i], i))
+        return plan
+
+    def next_for_printer(
+        self, printer_id: int, *, at: float, material: str | None = None, colour: str | None = None
+    ) -> Assignment | None:
+        """The run printer `printer_id` should start next, it being ready at `at`."""
+        if not self._queues_built:
+            self._build_queues()
+        i = self.pos_of[printer_id]
+        if material is not None:
+            self.loaded[i] = (material, (colour or "").lower())
+        self.free[i] = at
+        return self.decide(i, at)
+
+    def copies_left(self) -> int:
+        return sum(self.remaining)
