@@ -1,17 +1,36 @@
-"""Turn an uploaded file into what the scheduler needs: time, material, size (and G-code).
+"""Turn an uploaded file into what the scheduler needs: time, material, size, and G-code.
 
-This is the one entry point the farm's slicing task calls. A mesh gets a rough estimate from
-its volume (marked as such); an uploaded G-code is analysed.
+This is the one entry point the farm's slicing task calls. A mesh is checked, repaired,
+oriented, packed onto a plate and sliced (through the cache); an uploaded G-code is analysed
+with the motion model and refused when it does not belong on the printer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from slicing.gcode_summary import summarise_gcode
-from slicing.mesh import MeshError, load_mesh
+import trimesh
+
+from slicing import prusaslicer
+from slicing.analysis import GcodeRefused, analyse_file, check_for_printer
+from slicing.builtin import slice_to_gcode
+from slicing.cache import SliceCache, cache_key, default_dir, file_digest, write_atomically
+from slicing.checks import check_and_repair, fits
+from slicing.engines import choose_engine
+from slicing.gcode_writer import ENGINE_VERSION
+from slicing.loader import load_trimesh
+from slicing.mesh import MeshError
+from slicing.orient import orient, place_on_bed
+from slicing.packing import build_plate, pack
 from slicing.profile import PrintProfile
+from slicing.settings import SliceSettings
+from slicing.thumbnail import render_png
+
+Box = tuple[float, float, float]
 
 
 class PrepareError(ValueError):
@@ -28,38 +47,194 @@ class Prepared:
     nozzle_mm: float | None = None  # set when the G-code fixes it
     engine: str = ""
     notes: list[str] = field(default_factory=list)
+    engine_reason: str = ""
+    copies_per_plate: int = 1  # copies in the one G-code (one print run prints them all)
+    thumbnail_path: Path | None = None  # PNG of the oriented part, for the job page
+    layers: int = 0
+    filament_mm_per_copy: float = 0.0
+    stated_seconds: float | None = None  # the slicer's own estimate, for comparison
+    cached: bool = False
 
 
-# A rough, honest-about-itself model: a 0.4 mm nozzle at typical speeds lays about 6 mm^3 of
-# plastic a second, averaged over perimeters, infill and travel.
-ROUGH_FLOW_MM3_S = 6.0
-ROUGH_OVERHEAD_S = 120.0  # heating and homing
-SHELL_MM = 1.2  # perimeters + top/bottom skins, as a thickness
+def prepare(
+    path: Path,
+    kind: str,
+    profile: PrintProfile,
+    *,
+    out_dir: Path | None = None,
+    copies: int = 1,
+    build_volumes: Sequence[Box] = (),
+    engine: str | None = None,
+) -> Prepared:
+    """Check and slice (mesh) or analyse (G-code) `path` for a printer with `profile`.
 
-
-def prepare(path: Path, kind: str, profile: PrintProfile) -> Prepared:
+    `out_dir` holds the slice cache (default: SLICING_CACHE_DIR, else `gcode/` beside the
+    upload). `copies` asks for a plate of up to that many copies; `build_volumes` are every
+    printer's (x, y, z) in mm, to refuse parts that fit none (default: this profile's only).
+    `engine` overrides `profile.engine` ("auto", "builtin", "prusaslicer").
+    Raises PrepareError with a message for people when the file cannot be printed.
+    """
     if kind == "gcode":
-        summary = summarise_gcode(path)
-        return Prepared(
-            seconds_per_copy=summary.seconds,
-            grams_per_copy=summary.filament_mm3 * profile.density_g_cm3 / 1000.0,
-            size_mm=summary.size_mm,
-            estimate_source="gcode",
-            gcode_path=path,
-            nozzle_mm=summary.nozzle_mm,
-            engine=summary.slicer,
-            notes=summary.notes,
-        )
+        return _prepare_gcode(path, profile)
     try:
-        mesh = load_mesh(path)
+        return _prepare_mesh(
+            path,
+            profile,
+            out_dir=out_dir or default_dir(path),
+            copies=max(1, copies),
+            build_volumes=list(build_volumes) or [profile.build_mm],
+            engine=engine or profile.engine,
+        )
     except MeshError as exc:
         raise PrepareError(str(exc)) from exc
-    shell = min(mesh.volume_mm3, mesh.area_mm2 * SHELL_MM)
-    extruded = shell + profile.infill * max(0.0, mesh.volume_mm3 - shell)
+
+
+def _prepare_gcode(path: Path, profile: PrintProfile) -> Prepared:
+    try:
+        analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)
+        warnings = check_for_printer(
+            analysis,
+            build_mm=profile.build_mm,
+            nozzle_mm=profile.nozzle_mm,
+            material=profile.material,
+        )
+    except GcodeRefused as exc:
+        raise PrepareError(str(exc)) from exc
+    notes = analysis.notes + warnings
+    seconds = analysis.seconds
+    if analysis.stated_seconds is not None:
+        notes.append(
+            f"time: {analysis.slicer}'s own estimate {analysis.stated_seconds:.0f} s, "
+            f"our motion model {analysis.seconds:.0f} s"
+        )
     return Prepared(
-        seconds_per_copy=ROUGH_OVERHEAD_S + extruded / ROUGH_FLOW_MM3_S,
-        grams_per_copy=extruded * profile.density_g_cm3 / 1000.0,
-        size_mm=mesh.size_mm,
-        estimate_source="mesh_volume",
-        notes=mesh.notes,
+        seconds_per_copy=seconds,
+        grams_per_copy=analysis.grams(profile.density_g_cm3),
+        size_mm=analysis.size_mm,
+        estimate_source="gcode",
+        gcode_path=path,
+        nozzle_mm=analysis.nozzle_mm,
+        engine=analysis.slicer,
+        notes=notes,
+        layers=analysis.layers,
+        filament_mm_per_copy=analysis.filament_mm,
+        stated_seconds=analysis.stated_seconds,
     )
+
+
+def _engine_identity(engine: str) -> str:
+    if engine == "prusaslicer":
+        exe = prusaslicer.executable() or ""
+        # the binary's size and mtime change with every upgrade; calling it costs 300 ms
+        stat = os.stat(exe) if exe else None
+        return f"prusaslicer:{exe}:{stat.st_size if stat else 0}:{stat.st_mtime if stat else 0}"
+    return f"builtin:{ENGINE_VERSION}"
+
+
+def _prepare_mesh(
+    path: Path,
+    profile: PrintProfile,
+    *,
+    out_dir: Path,
+    copies: int,
+    build_volumes: list[Box],
+    engine: str,
+) -> Prepared:
+    choice = choose_engine(engine)
+    settings = SliceSettings.from_profile(profile)
+    cache = SliceCache(out_dir)
+    key = cache_key(
+        file_digest(path), settings.digest(), _engine_identity(choice.engine), str(copies)
+    )
+    if (record := cache.load(key)) is not None:
+        return _from_record(record, cached=True)
+    mesh = load_trimesh(path)
+    checked = check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
+    notes = list(checked.notes)
+    if checked.scale_hint is not None:
+        mesh.apply_scale(checked.scale_hint)
+        notes.append(f"scaled by {checked.scale_hint:g} to millimetres, as the note suggests")
+        check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
+    pose = orient(mesh)
+    notes.append(pose.describe())
+    _fit_this_printer(mesh, profile.build_mm)
+    x, y, z = (float(v) for v in mesh.extents)
+    thumbnail = cache.path(key, ".png")
+    write_atomically(thumbnail, render_png(mesh, 300, 300))
+    layout = pack((x, y), settings.bed_mm, wanted=copies)
+    if layout.copies == 0:
+        raise PrepareError(f"the part ({x:.0f} × {y:.0f} mm) leaves no safe margin on the bed")
+    if layout.copies < copies:
+        notes.append(f"{layout.copies} of the {copies} copies fit on one plate")
+    if layout.copies > 1:
+        plate = build_plate(mesh, layout)
+    else:
+        plate = mesh
+        place_on_bed(plate, settings.bed_mm)
+    gcode = cache.path(key, ".gcode")
+    used_engine, reason = choice.engine, choice.reason
+    stated: float | None = None
+    if used_engine == "prusaslicer":
+        try:
+            prusaslicer.slice_with_prusaslicer(plate, settings, gcode, copies=1)
+        except prusaslicer.EngineError as exc:
+            used_engine, reason = "builtin", f"PrusaSlicer failed ({exc}): built-in engine"
+    if used_engine == "prusaslicer":
+        analysis = analyse_file(gcode, filament_diameter_mm=settings.filament_diameter_mm)
+        seconds, filament, layers = analysis.seconds, analysis.filament_mm, analysis.layers
+        stated = analysis.stated_seconds
+    else:
+        result = slice_to_gcode(plate, settings, gcode, copies=layout.copies)
+        seconds, filament, layers = result.seconds, result.filament_mm, result.layers
+    n = layout.copies
+    area = 3.141592653589793 * (settings.filament_diameter_mm / 2) ** 2
+    prepared = Prepared(
+        seconds_per_copy=seconds / n,
+        grams_per_copy=filament * area * settings.density_g_cm3 / 1000.0 / n,
+        size_mm=(x, y, z),
+        estimate_source="sliced",
+        gcode_path=gcode,
+        nozzle_mm=profile.nozzle_mm,
+        engine="PrusaSlicer" if used_engine == "prusaslicer" else "built-in",
+        notes=notes,
+        engine_reason=reason,
+        copies_per_plate=n,
+        thumbnail_path=thumbnail,
+        layers=layers,
+        filament_mm_per_copy=filament / n,
+        stated_seconds=stated / n if stated else None,
+    )
+    cache.store(key, _to_record(prepared))
+    return prepared
+
+
+def _fit_this_printer(mesh: trimesh.Trimesh, build: Box) -> None:
+    """Turn the part 90° about Z when that makes it fit; refuse it when nothing does."""
+    x, y, z = (float(v) for v in mesh.extents)
+    if x <= build[0] and y <= build[1] and z <= build[2]:
+        return
+    if y <= build[0] and x <= build[1] and z <= build[2]:
+        mesh.apply_transform(trimesh.transformations.rotation_matrix(1.5707963267948966, (0, 0, 1)))
+        return
+    hint = " (it would fit lying another way)" if fits((x, y, z), build) else ""
+    raise PrepareError(
+        f"the part, oriented to print well, is {x:.0f} × {y:.0f} × {z:.0f} mm: it does not fit "
+        f"this printer's {build[0]:g} × {build[1]:g} × {build[2]:g} mm build volume{hint}."
+    )
+
+
+def _to_record(prepared: Prepared) -> dict[str, Any]:
+    record = asdict(prepared)
+    for key in ("gcode_path", "thumbnail_path"):
+        record[key] = str(record[key]) if record[key] is not None else None
+    return record
+
+
+def _from_record(record: dict[str, Any], *, cached: bool) -> Prepared:
+    record = dict(record)
+    for key in ("gcode_path", "thumbnail_path"):
+        record[key] = Path(record[key]) if record.get(key) else None
+    record["size_mm"] = tuple(record["size_mm"])
+    record["cached"] = cached
+    known = Prepared.__dataclass_fields__
+    return Prepared(**{k: v for k, v in record.items() if k in known})

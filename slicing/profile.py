@@ -18,6 +18,7 @@ class PrintProfile:
     layer_height_mm: float = 0.2
     infill: float = 0.2
     material: str = "PLA"
+    engine: str = "auto"  # "auto" (PrusaSlicer when installed), "builtin" or "prusaslicer"
 
     def digest(self) -> str:
         """A stable hash of every setting, for the slice cache key."""

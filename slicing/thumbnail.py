@@ -20,7 +20,7 @@ LIGHT = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
 
 def render_png(mesh: trimesh.Trimesh, width: int = 220, height: int = 124) -> bytes:
     """Look at `mesh` from the front right, above; return PNG bytes of width × height."""
-    count = max(6 * width * height, 5_000)
+    count = max(3 * width * height, 2_000)
     points, face_index = trimesh.sample.sample_surface(mesh, count, seed=7)
     normals = mesh.face_normals[face_index]
     view = _view_rotation()
@@ -39,7 +39,7 @@ def render_png(mesh: trimesh.Trimesh, width: int = 220, height: int = 124) -> by
     image[:] = BACKGROUND
     image[py[inside][order], px[inside][order]] = colours
     buffer = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buffer, format="PNG", optimize=True)
+    Image.fromarray(image, "RGB").save(buffer, format="PNG")
     return buffer.getvalue()
 
 

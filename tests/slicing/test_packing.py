@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+import trimesh
+
+from slicing import prusaslicer
+from slicing.engines import EngineChoice, choose_engine
+from slicing.packing import build_plate, pack
+
+BED = (250.0, 210.0)
+
+
+def test_it_fills_the_bed_with_small_parts() -> None:
+    layout = pack((20.0, 20.0), BED)
+    # 240 / 26 -> 9 columns, 200 / 26 -> 7 rows (6 mm gaps, 5 mm edges)
+    assert layout.copies == 63
+
+
+def test_it_turns_a_long_part_when_that_fits_more() -> None:
+    layout = pack((200.0, 30.0), (200.0, 250.0))
+    assert layout.turned
+    assert layout.copies == 5  # (190 + 6) // (30 + 6) across, one row deep
+
+
+def test_it_places_only_the_copies_wanted_centred_and_apart() -> None:
+    layout = pack((20.0, 20.0), BED, wanted=3)
+    assert layout.copies == 3
+    xs = sorted(x for x, _ in layout.centres)
+    assert xs[1] - xs[0] >= 26.0 - 1e-9
+    assert sum(xs) / 3 == 125.0
+
+
+def test_a_part_bigger_than_the_bed_fits_no_copies() -> None:
+    assert pack((260.0, 20.0), BED).copies == 0
+
+
+def test_a_plate_holds_every_copy_without_overlap() -> None:
+    part = trimesh.creation.box(extents=(20.0, 20.0, 10.0))
+    plate = build_plate(part, pack((20.0, 20.0), BED, wanted=4))
+    assert plate.body_count == 4
+    assert plate.bounds[0][2] == 0.0
+    assert plate.volume == 4 * part.volume
+
+
+def test_the_built_in_engine_can_be_chosen_explicitly() -> None:
+    choice = choose_engine("builtin")
+    assert choice.engine == "builtin"
+    assert "built-in" in choice.reason
+
+
+def test_auto_prefers_prusaslicer_only_when_it_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SLICING_ENGINE", raising=False)
+    monkeypatch.setattr(prusaslicer, "executable", lambda: None)
+    assert choose_engine("auto") == EngineChoice(
+        "builtin", "auto: PrusaSlicer is not installed, built-in engine"
+    )
+    monkeypatch.setattr(prusaslicer, "executable", lambda: "/usr/bin/prusa-slicer")
+    assert choose_engine("auto").engine == "prusaslicer"
+
+
+def test_curaengine_falls_back_to_the_built_in_engine_with_a_reason() -> None:
+    choice = choose_engine("curaengine")
+    assert choice.engine == "builtin"
+    assert "CuraEngine" in choice.reason
