@@ -33,7 +33,7 @@ typecheck: install
 	$(VENV)/bin/mypy .
 
 pytest: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	FARM_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

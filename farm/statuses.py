@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import models
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A status enum that is also a Django `choices` source (plain StrEnum, so mypy sees str)."""
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member.value.replace("_", " ").capitalize()) for member in cls]
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [member.value for member in cls]
 
 
 class IllegalTransition(Exception):
@@ -12,13 +24,13 @@ class IllegalTransition(Exception):
         self.target = target
 
 
-class JobStatus(models.TextChoices):
-    SUBMITTED = "submitted", "Submitted"  # saved; the file is being checked and sliced
-    QUEUED = "queued", "Queued"  # ready to print, copies waiting for printers
-    PRINTING = "printing", "Printing"  # at least one copy is on a printer
-    DONE = "done", "Done"  # every copy printed and taken off the bed
-    REJECTED = "rejected", "Rejected"  # the file cannot be printed (the reason is on the job)
-    CANCELLED = "cancelled", "Cancelled"
+class JobStatus(Status):
+    SUBMITTED = "submitted"  # saved; the file is being checked and sliced
+    QUEUED = "queued"  # ready to print, copies waiting for printers
+    PRINTING = "printing"  # at least one copy is on a printer
+    DONE = "done"  # every copy printed and taken off the bed
+    REJECTED = "rejected"  # the file cannot be printed (the reason is on the job)
+    CANCELLED = "cancelled"
 
 
 JOB_TRANSITIONS: dict[str, set[str]] = {
@@ -32,14 +44,14 @@ JOB_TRANSITIONS: dict[str, set[str]] = {
 JOB_OPEN = frozenset({JobStatus.SUBMITTED, JobStatus.QUEUED, JobStatus.PRINTING})
 
 
-class RunStatus(models.TextChoices):
-    DISPATCHING = "dispatching", "Dispatching"  # claimed a printer; G-code on its way
-    PRINTING = "printing", "Printing"
-    PAUSED = "paused", "Paused"
-    AWAITING_REMOVAL = "awaiting_removal", "Awaiting removal"  # printed; parts on the bed
-    DONE = "done", "Done"  # parts taken off; the printer is free
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+class RunStatus(Status):
+    DISPATCHING = "dispatching"  # claimed a printer; G-code on its way
+    PRINTING = "printing"
+    PAUSED = "paused"
+    AWAITING_REMOVAL = "awaiting_removal"  # printed; parts on the bed
+    DONE = "done"  # parts taken off; the printer is free
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 RUN_TRANSITIONS: dict[str, set[str]] = {

@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from farm.models import PrintRun
 from farm.services.dispatch import printer_command, run_dispatch
+from farm.services.enqueue import SCHEDULE_PASS_PENDING
 from farm.services.jobs import job_prepare
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import schedule_pass
@@ -31,10 +32,7 @@ def job_prepare_task(job_id: int) -> None:
 
 @shared_task
 def schedule_pass_task() -> None:
-    # Passes are idempotent, but many queued at once (every finished print asks for one) would
-    # repeat the same work: skip when another pass started in the last second.
-    if not cache.add("schedule-pass-running", 1, timeout=1):
-        return
+    cache.delete(SCHEDULE_PASS_PENDING)
     result = schedule_pass()
     if result.runs_started:
         log.info("scheduling pass started %d runs", result.runs_started)

@@ -7,7 +7,7 @@ needs was not reached, which is a failure of the CI set-up, not a pass.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -20,13 +20,13 @@ from farm.roles import EMPLOYEE, OPERATOR
 CI = os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, Any]:
+    report: Any = yield
     if CI and report.skipped and item.get_closest_marker("integration"):
         report.outcome = "failed"
         report.longrepr = f"integration test skipped in CI (CI=true): {report.longrepr}"
+    return report
 
 
 @pytest.fixture(autouse=True)

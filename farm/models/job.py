@@ -60,7 +60,9 @@ class Job(models.Model):
         help_text="Print only at this site.",
     )
 
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.SUBMITTED)
+    status = models.CharField(
+        max_length=20, choices=JobStatus.choices(), default=JobStatus.SUBMITTED
+    )
     status_reason = models.TextField(blank=True, help_text="Why it was rejected, for example.")
     submitted_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -12,7 +12,7 @@ class PrintRun(models.Model):
     printer = models.ForeignKey("farm.Printer", on_delete=models.PROTECT, related_name="runs")
     copies = models.PositiveIntegerField(default=1)
     status = models.CharField(
-        max_length=20, choices=RunStatus.choices, default=RunStatus.DISPATCHING
+        max_length=20, choices=RunStatus.choices(), default=RunStatus.DISPATCHING
     )
     created_at = models.DateTimeField(auto_now_add=True)
     planned_start = models.DateTimeField()

@@ -6,6 +6,7 @@ rows a rollback then removes; on_commit closes both races.
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import transaction
 
 
@@ -15,10 +16,24 @@ def enqueue_job_prepare(job_id: int) -> None:
     transaction.on_commit(lambda: job_prepare_task.delay(job_id))
 
 
+SCHEDULE_PASS_PENDING = "schedule-pass-pending"
+
+
 def enqueue_schedule_pass() -> None:
+    """Ask for a scheduling pass, unless one is already waiting to start.
+
+    Every finished print asks for a pass; a burst of them needs one pass, not one each. The
+    flag is cleared when the pass starts, so a request made during a pass gets a new one.
+    It expires, so a lost message cannot block passes for longer than a minute (and the
+    periodic pass runs anyway).
+    """
     from farm.tasks import schedule_pass_task
 
-    transaction.on_commit(lambda: schedule_pass_task.delay())
+    def send() -> None:
+        if cache.add(SCHEDULE_PASS_PENDING, 1, timeout=60):
+            schedule_pass_task.delay()
+
+    transaction.on_commit(send)
 
 
 def enqueue_run_dispatch(run_id: int) -> None:

@@ -143,9 +143,6 @@ def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
         printer.bed_clear = True
         printer.current_run = None
         printer.save(update_fields=["bed_clear", "current_run"])
-        if run is not None and run.status == RunStatus.AWAITING_REMOVAL:
-            _transition(run, RunStatus.DONE, cleared_at=timezone.now())
-            job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         event_record(
             "printer.bed_cleared",
             printer=printer,
@@ -153,6 +150,9 @@ def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
             actor=actor,
             message=reason or "bed cleared",
         )
+        if run is not None and run.status == RunStatus.AWAITING_REMOVAL:
+            _transition(run, RunStatus.DONE, cleared_at=timezone.now())
+            job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.state == "error":
             enqueue_printer_command(printer.pk, "clear_error")
         enqueue_schedule_pass()

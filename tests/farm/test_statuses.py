@@ -56,5 +56,5 @@ def test_it_refuses_illegal_run_transitions(current: str, target: str) -> None:
 def test_every_status_has_a_transition_entry() -> None:
     from farm.statuses import JOB_TRANSITIONS, RUN_TRANSITIONS
 
-    assert set(JOB_TRANSITIONS) == set(JobStatus.values)
-    assert set(RUN_TRANSITIONS) == set(RunStatus.values)
+    assert set(JOB_TRANSITIONS) == set(JobStatus.values())
+    assert set(RUN_TRANSITIONS) == set(RunStatus.values())

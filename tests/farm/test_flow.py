@@ -1,0 +1,170 @@
+"""One job through the services, with a simulated printer and one fleet-link pass at a time:
+submit, prepare, plan, dispatch, print, finish, clear the bed, done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from farm.models import Job, Printer, PrintRun
+from farm.services.dispatch import run_dispatch
+from farm.services.jobs import job_prepare, job_submit
+from farm.services.printer_secrets import connection_settings
+from farm.services.printers import printer_observe
+from farm.services.runs import bed_clear
+from farm.services.scheduling import schedule_pass
+from farm.statuses import JobStatus, RunStatus
+from printers.fleetlink import FleetLink, Target
+from printers.models import SimulatedDevice
+
+
+def fleet_pass() -> None:
+    """One pass of the fleet link over every printer, recording through the farm service."""
+
+    def targets() -> list[Target]:
+        return [
+            Target(p.pk, p.connection_kind, p.device_id, connection_settings(p))
+            for p in Printer.objects.all()
+        ]
+
+    def observe(target: Target, status: Any) -> None:
+        printer_observe(printer=Printer.objects.get(pk=target.key), status=status)
+
+    FleetLink(targets=targets, observe=observe, threads=1).run_once()
+
+
+def dispatch_all() -> None:
+    for run in PrintRun.objects.filter(status=RunStatus.DISPATCHING):
+        run_dispatch(run_id=run.pk)
+
+
+@pytest.fixture
+def queued_job(alice: Any, pla: Any, cube_upload: Any) -> Job:
+    job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=2, colour="black")
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_goes_from_submission_to_done(
+    queued_job: Job, make_printer: Any, operator: Any
+) -> None:
+    p1, p2 = make_printer("p1"), make_printer("p2")
+    result = schedule_pass()
+    assert result.runs_started == 2
+    queued_job.refresh_from_db()
+    assert queued_job.status == JobStatus.PRINTING
+    assert queued_job.planned_end is not None
+
+    dispatch_all()
+    assert set(PrintRun.objects.values_list("status", flat=True)) == {RunStatus.PRINTING}
+    fleet_pass()  # speed-up 1e6: the prints are already over
+    assert set(PrintRun.objects.values_list("status", flat=True)) == {RunStatus.AWAITING_REMOVAL}
+    queued_job.refresh_from_db()
+    assert queued_job.status == JobStatus.PRINTING  # printed, but the parts are on the beds
+
+    for printer in (p1, p2):
+        bed_clear(printer=printer, actor=operator)
+    queued_job.refresh_from_db()
+    assert queued_job.status == JobStatus.DONE
+    kinds = list(queued_job.events.order_by("id").values_list("kind", flat=True))
+    assert kinds[:3] == ["job.submitted", "job.prepared", "run.created"]
+    assert kinds[-1] == "job.done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_auto_eject_printer_clears_its_own_bed(queued_job: Job, make_printer: Any) -> None:
+    make_printer("ejector", auto_eject=True)
+    schedule_pass()
+    dispatch_all()
+    fleet_pass()
+    printer = Printer.objects.get(name="ejector")
+    assert printer.bed_clear and printer.current_run is None
+    assert PrintRun.objects.get().status == RunStatus.DONE
+    schedule_pass()  # the second copy goes to the same printer with nobody clicking
+    dispatch_all()
+    fleet_pass()
+    queued_job.refresh_from_db()
+    assert queued_job.status == JobStatus.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_print_returns_its_copy_to_the_queue(
+    queued_job: Job, make_printer: Any, operator: Any
+) -> None:
+    printer = make_printer("flaky", connection_settings={"speedup": 1e6, "fail_at": 0.5})
+    schedule_pass()
+    dispatch_all()
+    fleet_pass()
+    run = PrintRun.objects.get()
+    assert run.status == RunStatus.FAILED
+    assert "simulated failure" in run.failure_reason
+    queued_job.refresh_from_db()
+    assert queued_job.status == JobStatus.QUEUED
+    printer.refresh_from_db()
+    assert not printer.bed_clear  # someone must look at the failed print
+    assert schedule_pass().runs_started == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_printer_that_vanishes_mid_print_interrupts_the_run(
+    queued_job: Job, make_printer: Any, settings: Any
+) -> None:
+    settings.FARM_OFFLINE_GRACE_SECONDS = 0
+    make_printer("vanishing", connection_settings={"speedup": 1})
+    schedule_pass()
+    dispatch_all()
+    fleet_pass()
+    assert PrintRun.objects.get().status == RunStatus.PRINTING
+    SimulatedDevice.objects.update(online=False)
+    fleet_pass()  # records the printer as offline
+    fleet_pass()  # past the grace period: the run is interrupted, never silently lost
+    run = PrintRun.objects.get()
+    assert run.status == RunStatus.FAILED
+    assert "offline" in run.failure_reason
+    queued_job.refresh_from_db()
+    assert queued_job.status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatching_twice_starts_the_print_once(queued_job: Job, make_printer: Any) -> None:
+    make_printer("p1", connection_settings={"speedup": 1})
+    schedule_pass()
+    run = PrintRun.objects.get()
+    run_dispatch(run_id=run.pk)
+    started = SimulatedDevice.objects.get().started_at
+    PrintRun.objects.filter(pk=run.pk).update(status=RunStatus.DISPATCHING)  # a redelivered task
+    run_dispatch(run_id=run.pk)
+    assert SimulatedDevice.objects.get().started_at == started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_that_fits_no_printer_says_why(queued_job: Job, make_printer: Any, pla: Any) -> None:
+    make_printer("tiny", build_x_mm=10, build_y_mm=10, build_z_mm=10)
+    result = schedule_pass()
+    assert result.runs_started == 0
+    queued_job.refresh_from_db()
+    assert "does not fit" in queued_job.plan_note
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_passes_racing_for_one_printer_create_one_run(
+    queued_job: Job, make_printer: Any
+) -> None:
+    from farm.services.runs import PrinterBusy, run_create
+
+    printer = make_printer("p1")
+    stale = Printer.objects.get(pk=printer.pk)
+    schedule_pass()
+    with pytest.raises(PrinterBusy):
+        run_create(
+            job=queued_job,
+            printer=stale,
+            copies=1,
+            planned_start=queued_job.submitted_at,
+            planned_end=queued_job.submitted_at,
+        )
+    assert PrintRun.objects.count() == 1
