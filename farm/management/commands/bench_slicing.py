@@ -1,0 +1,53 @@
+"""Benchmark the slicing engines: `manage.py bench_slicing --mesh PATH [--engine all] --json`.
+
+Slices one mesh with the built-in engine and PrusaSlicer (each in its own process, same placed
+mesh, same settings) and prints per engine: wall seconds, peak memory, layers, G-code lines,
+our estimated print seconds, filament grams; for PrusaSlicer also its own stated estimate next
+to ours. `--out DIR` keeps each engine's G-code. The work is slicing.bench.bench().
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from slicing.bench import ENGINES, bench
+from slicing.mesh import MeshError
+
+
+class Command(BaseCommand):
+    help = "Measure the slicing engines' speed, memory and output on one mesh."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--mesh", type=Path, required=True)
+        parser.add_argument("--engine", choices=[*ENGINES, "all"], default="all")
+        parser.add_argument("--out", type=Path, help="keep each engine's G-code in this folder")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **o: Any) -> None:
+        engines = ENGINES if o["engine"] == "all" else (o["engine"],)
+        if not o["mesh"].is_file():
+            raise CommandError(f"no such mesh: {o['mesh']}")
+        try:
+            report = bench(o["mesh"], engines=tuple(engines), out_dir=o["out"])
+        except MeshError as exc:
+            raise CommandError(str(exc)) from exc
+        if o["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+            return
+        self.stdout.write(f"{report['mesh']}: {report['faces']} faces")
+        for engine, result in report["engines"].items():
+            if "skipped" in result or "error" in result:
+                self.stdout.write(f"  {engine}: {result.get('skipped') or result.get('error')}")
+                continue
+            self.stdout.write(
+                f"  {engine}: {result['wall_seconds']:.2f} s wall, "
+                f"{result['peak_memory_mb']:.0f} MB peak, {result['layers']} layers, "
+                f"{result['gcode_lines']} lines, estimate {result['estimated_seconds']:.0f} s "
+                f"(its own: {result['stated_seconds']}), {result['filament_grams']:.2f} g"
+            )
+        if "comparison" in report:
+            self.stdout.write("  comparison: " + json.dumps(report["comparison"]))

@@ -1,0 +1,181 @@
+"""Benchmark the slicing engines on one mesh, each in its own process, measured honestly.
+
+The mesh is loaded, checked, oriented and placed once; every engine then slices the very same
+placed mesh with the same SliceSettings in a fresh child process, so each engine's wall time
+and peak memory (the child's max RSS, including the Python interpreter for the built-in
+engine) are its own. Every G-code is read back by our analyser.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trimesh
+
+from slicing import prusaslicer
+from slicing.analysis import analyse_file
+from slicing.checks import check_and_repair
+from slicing.loader import load_trimesh
+from slicing.orient import orient, place_on_bed
+from slicing.profile import PrintProfile
+from slicing.settings import SliceSettings
+
+ENGINES = ("builtin", "prusaslicer", "curaengine")
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def run_engine(engine: str, stl: Path, out: Path, settings: SliceSettings) -> dict[str, Any]:
+    """Slice `stl` with `engine` in this process; called inside the child process."""
+    started = time.perf_counter()
+    if engine == "builtin":
+        from slicing.builtin import slice_to_gcode
+
+        mesh = trimesh.load(stl, force="mesh")
+        assert isinstance(mesh, trimesh.Trimesh)
+        slice_to_gcode(mesh, settings, out)
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    elif engine == "prusaslicer":
+        mesh = trimesh.load(stl, force="mesh")
+        assert isinstance(mesh, trimesh.Trimesh)
+        started = time.perf_counter()  # time PrusaSlicer itself, not our STL read
+        prusaslicer.slice_with_prusaslicer(mesh, settings, out)
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    else:
+        raise ValueError(f"no such engine {engine!r}")
+    return {"wall_seconds": time.perf_counter() - started, "peak_memory_mb": peak_kb / 1024}
+
+
+def _child(engine: str, stl: Path, out: Path, settings_json: Path) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "slicing.bench",
+        engine,
+        str(stl),
+        str(out),
+        str(settings_json),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench(
+    mesh_path: Path,
+    *,
+    engines: tuple[str, ...] = ("builtin", "prusaslicer"),
+    out_dir: Path | None = None,
+    profile: PrintProfile | None = None,
+) -> dict[str, Any]:
+    """Slice `mesh_path` with each engine; return a JSON-ready report."""
+    profile = profile or PrintProfile()
+    settings = SliceSettings.from_profile(profile)
+    report: dict[str, Any] = {"mesh": str(mesh_path), "engines": {}}
+    started = time.perf_counter()
+    mesh = load_trimesh(mesh_path)
+    checked = check_and_repair(mesh, build_volumes=[profile.build_mm], nozzle_mm=profile.nozzle_mm)
+    if checked.scale_hint:
+        mesh.apply_scale(checked.scale_hint)
+    orient(mesh)
+    place_on_bed(mesh, settings.bed_mm)
+    report["faces"] = len(mesh.faces)
+    report["prepare_seconds"] = time.perf_counter() - started
+    report["settings"] = {
+        "layer_height_mm": settings.layer_height_mm,
+        "line_width_mm": settings.line_width_mm,
+        "perimeters": settings.perimeters,
+        "infill": settings.infill,
+        "top_layers": settings.top_layers,
+        "bottom_layers": settings.bottom_layers,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        stl = work / "placed.stl"
+        mesh.export(stl)
+        settings_json = work / "settings.json"
+        settings_json.write_text(json.dumps(_settings_dict(settings)))
+        target = out_dir or work
+        target.mkdir(parents=True, exist_ok=True)
+        for engine in engines:
+            report["engines"][engine] = _bench_one(engine, stl, target, settings_json, settings)
+    _compare(report)
+    return report
+
+
+def _bench_one(
+    engine: str, stl: Path, target: Path, settings_json: Path, settings: SliceSettings
+) -> dict[str, Any]:
+    if engine == "curaengine":
+        return {"skipped": "CuraEngine is not supported yet"}
+    if engine == "prusaslicer" and prusaslicer.executable() is None:
+        return {"skipped": "PrusaSlicer is not installed"}
+    out = target / f"{stl.stem}.{engine}.gcode"
+    result = _child(engine, stl, out, settings_json)
+    if "error" in result:
+        return result
+    analysis = analyse_file(out, filament_diameter_mm=settings.filament_diameter_mm)
+    area = math.pi * (settings.filament_diameter_mm / 2) ** 2
+    result.update(
+        layers=analysis.layers,
+        gcode_lines=_count_lines(out),
+        estimated_seconds=analysis.seconds,
+        stated_seconds=analysis.stated_seconds,
+        filament_mm=analysis.filament_mm,
+        filament_grams=analysis.filament_mm * area * settings.density_g_cm3 / 1000.0,
+        slicer=analysis.slicer,
+    )
+    if analysis.stated_seconds:
+        result["estimate_vs_stated_percent"] = 100.0 * (
+            analysis.seconds / analysis.stated_seconds - 1.0
+        )
+    if target != stl.parent:
+        result["gcode"] = str(out)
+    return result
+
+
+def _compare(report: dict[str, Any]) -> None:
+    ours = report["engines"].get("builtin", {})
+    prusa = report["engines"].get("prusaslicer", {})
+    if "wall_seconds" not in ours or "wall_seconds" not in prusa:
+        return
+    report["comparison"] = {
+        "builtin_wall_over_prusaslicer": ours["wall_seconds"] / prusa["wall_seconds"],
+        "builtin_peak_memory_mb": ours["peak_memory_mb"],
+        "filament_difference_percent": 100.0
+        * (ours["filament_grams"] / prusa["filament_grams"] - 1),
+        "our_estimate_of_prusaslicer_gcode_s": prusa["estimated_seconds"],
+        "prusaslicer_own_estimate_s": prusa.get("stated_seconds"),
+        "estimate_difference_percent": prusa.get("estimate_vs_stated_percent"),
+    }
+
+
+def _settings_dict(settings: SliceSettings) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(settings)
+
+
+def _main(argv: list[str]) -> None:
+    engine, stl, out, settings_json = argv
+    raw = json.loads(Path(settings_json).read_text())
+    raw["bed_mm"] = tuple(raw["bed_mm"])
+    result = run_engine(engine, Path(stl), Path(out), SliceSettings(**raw))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
