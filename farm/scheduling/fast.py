@@ -12,6 +12,7 @@ a shared clock, so it is much faster for the whole farm.
 from __future__ import annotations
 
 import heapq
+from itertools import chain
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from farm.scheduling.calendar import after_windows
 from farm.scheduling.engine import Engine
 from farm.scheduling.types import Assignment, Plan
 
+SWAPS = 300  # each swap search looks at a few thousand pairs: bounded, so the plan stays fast
 Run = tuple[int, int, int, float]  # (place in sequence, job position, copies, seconds)
 
 
@@ -102,31 +104,69 @@ def _sequence_order(engine: Engine) -> list[int]:
 
 
 def _sequence(engine: Engine, runs_of: list[list[Run]], clear: list[float]) -> Plan:
-    """Each printer's runs, most urgent first, back to back from when it is free."""
+    """Each printer's runs, most urgent first, back to back from when it is free.
+
+    Vectorised over all runs: sort by (printer, place), then each start is the printer's
+    free time plus the running sum of the runs (and bed clearings) before it. Printers with
+    maintenance windows are redone one run at a time, since a window can push any run.
+    """
     plan = Plan(unplaceable=dict(engine.unplaceable), lower_bound=engine.lower_bound)
-    out = plan.assignments
-    work = engine.work
-    state = [(w.material, w.colour.lower()) for w in work]
-    ids = [w.job_id for w in work]
-    for i, runs in enumerate(runs_of):
-        if not runs:
-            continue
-        pid = engine.printers[i].id
-        held = engine.loaded[i]
+    lengths = np.array([len(r) for r in runs_of], dtype=np.int64)
+    if not lengths.sum():
+        return plan
+    keys, jobs, copies, durations = (
+        np.array(column) for column in zip(*chain.from_iterable(runs_of), strict=True)
+    )
+    printer = np.repeat(np.arange(len(runs_of)), lengths)
+    order = np.lexsort((keys, printer))
+    printer, jobs, copies, durations = printer[order], jobs[order], copies[order], durations[order]
+    step = durations + np.array(clear)[printer]
+    before = np.cumsum(step) - step  # sum of all earlier steps, across printers
+    first = np.concatenate(([0], np.cumsum(lengths)[:-1]))  # index of each printer's first run
+    start = np.array(engine.free_at_start)[printer] + before - before[first[printer]]
+    for i in [i for i, w in enumerate(engine.windows) if w and lengths[i]]:
         at = engine.free_at_start[i]
-        gap = clear[i]
-        windows = engine.windows[i]
-        runs.sort()
-        for _, j, copies, duration in runs:
-            start = after_windows(at, duration, windows) if windows else at
-            want = state[j]
-            change = held[0] != want[0] or (bool(want[1]) and held[1] != want[1])
-            if change:
-                held = want
-            out.append(Assignment(ids[j], pid, copies, start, start + duration, change))
-            at = start + duration + gap
-        engine.loaded[i] = held
-        engine.free[i] = at
+        for r in range(int(first[i]), int(first[i] + lengths[i])):
+            start[r] = after_windows(at, float(durations[r]), engine.windows[i])
+            at = start[r] + step[r]
+    end = start + durations
+
+    # A change wherever the material differs from what the printer holds, or a colour is
+    # asked for that differs from the last colour loaded ("any colour" keeps what is there).
+    materials: dict[str, int] = {}
+    colours: dict[str, int] = {"": -1}
+    job_material = np.array([materials.setdefault(w.material, len(materials)) for w in engine.work])
+    job_colour = np.array(
+        [colours.setdefault(w.colour.lower(), len(colours) - 1) for w in engine.work]
+    )
+    held_m = np.array([materials.setdefault(m, len(materials)) for m, _ in engine.loaded])
+    held_c = np.array([colours.setdefault(c, len(colours) - 1) for _, c in engine.loaded])
+    run_m, run_c = job_material[jobs], job_colour[jobs]
+    is_first = np.zeros(len(jobs), dtype=bool)
+    is_first[first[lengths > 0]] = True
+    prev_m = np.where(is_first, held_m[printer], np.roll(run_m, 1))
+    # The colour on the printer before each run: the last colour explicitly asked for.
+    c_seen = np.where(run_c >= 0, run_c, -1)
+    c_seen = np.where(is_first & (c_seen < 0), held_c[printer], c_seen)
+    idx = np.maximum.accumulate(np.where(is_first | (c_seen >= 0), np.arange(len(jobs)), 0))
+    colour_after = c_seen[idx]
+    colour_before = np.where(is_first, held_c[printer], np.roll(colour_after, 1))
+    change = (run_m != prev_m) | ((run_c >= 0) & (run_c != colour_before))
+
+    ids = np.array([w.job_id for w in engine.work])[jobs].tolist()
+    pids = np.array([p.id for p in engine.printers])[printer].tolist()
+    plan.assignments = [
+        Assignment(*row)
+        for row in zip(
+            ids,
+            pids,
+            copies.tolist(),
+            start.tolist(),
+            end.tolist(),
+            change.tolist(),
+            strict=True,
+        )
+    ]
     return plan
 
 
@@ -145,12 +185,16 @@ def _even_the_tail(engine: Engine, runs_of: list[list[Run]], clear: list[float])
     soonest = [[(free[i], i) for i in members] for members in idx.class_members]
     for heap in soonest:
         heapq.heapify(heap)
-    moves = 0
+    moves = swaps = 0
+    # Close enough to the bound: the rest of the search would cost more than it could gain.
+    good_enough = engine.lower_bound + 0.0005 * (engine.lower_bound - engine.now)
     while latest and moves < 20 * len(runs_of):
         neg, i = latest[0]
         if -neg != free[i] or not runs_of[i]:
             heapq.heappop(latest)  # stale entry
             continue
+        if free[i] - clear[i] <= good_enough:
+            return
         key, job, copies, duration = runs_of[i][-1]
         end = free[i] - clear[i]
         best: tuple[float, int, float] | None = None
@@ -167,7 +211,17 @@ def _even_the_tail(engine: Engine, runs_of: list[list[Run]], clear: list[float])
             if best is None or at + new_duration < best[0]:
                 best = (at + new_duration, m, new_duration)
         if best is None or best[0] >= end - 1e-6:
-            return  # the plan's last run cannot end sooner anywhere: the tail is even
+            # No single run can go: try swapping one of its runs for a shorter one of a
+            # printer that ends early. Failing that too, the tail is as even as it gets.
+            swapped = _swap(engine, runs_of, clear, i, soonest) if swaps < SWAPS else None
+            if swapped is None:
+                return
+            swaps += 1
+            for m in (i, swapped):
+                heapq.heappush(latest, (-free[m], m))
+                heapq.heappush(soonest[engine.class_of[m]], (free[m], m))
+            moves += 1
+            continue
         new_end, m, new_duration = best
         runs_of[i].pop()
         runs_of[m].append((key, job, copies, new_duration))
@@ -178,3 +232,56 @@ def _even_the_tail(engine: Engine, runs_of: list[list[Run]], clear: list[float])
         heapq.heappush(soonest[engine.class_of[m]], (free[m], m))
         heapq.heappush(soonest[engine.class_of[i]], (free[i], i))
         moves += 1
+
+
+def _swap(
+    engine: Engine,
+    runs_of: list[list[Run]],
+    clear: list[float],
+    i: int,
+    soonest: list[list[tuple[float, int]]],
+) -> int | None:
+    """Swap a run of printer i for a shorter one of the earliest printer that can take it.
+
+    Returns the other printer, or None when no swap makes both end before i ends now.
+    """
+    idx = engine.index
+    free = engine.free
+    eligible = idx.eligible
+    k_i = engine.class_of[i]
+    limit = free[i]
+    best: tuple[float, int, int, int] | None = None
+    earliest_of: dict[int, list[tuple[float, int, int]]] = {}
+    for a, (_, job, copies, d_r) in enumerate(runs_of[i]):
+        g = int(idx.group_of[job])
+        if g not in earliest_of:
+            tops = []
+            for k in idx.group_classes[g]:
+                heap = soonest[k]
+                while heap and heap[0][0] != free[heap[0][1]]:
+                    heapq.heappop(heap)
+                if heap and heap[0][1] != i and not engine.windows[heap[0][1]]:
+                    tops.append((heap[0][0], heap[0][1], k))
+            earliest_of[g] = heapq.nsmallest(2, tops)
+        for _, m, k in earliest_of[g]:
+            d_r_on_m = engine.seconds(job, k) * copies
+            for b, (_, other, other_copies, d_s) in enumerate(runs_of[m]):
+                if d_s >= d_r_on_m or not eligible[other, k_i]:
+                    continue
+                d_s_on_i = engine.seconds(other, k_i) * other_copies
+                worst = max(limit - d_r + d_s_on_i, free[m] + d_r_on_m - d_s)
+                if worst < limit - 1e-6 and (best is None or worst < best[0]):
+                    best = (worst, m, a, b)
+    if best is None or engine.windows[i]:
+        return None
+    _, m, a, b = best
+    key_r, job, copies, d_r = runs_of[i][a]
+    key_s, other, other_copies, d_s = runs_of[m][b]
+    k_m = engine.class_of[m]
+    d_r_on_m = engine.seconds(job, k_m) * copies
+    d_s_on_i = engine.seconds(other, k_i) * other_copies
+    runs_of[i][a] = (key_s, other, other_copies, d_s_on_i)
+    runs_of[m][b] = (key_r, job, copies, d_r_on_m)
+    free[i] += d_s_on_i - d_r
+    free[m] += d_r_on_m - d_s
+    return m

@@ -5,6 +5,7 @@ See `engine.py` for the dispatch rule and `bound.py` for the lower bound it is m
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 
 from farm.scheduling.engine import Engine
@@ -26,7 +27,15 @@ def plan(
     limit or site downtime), the class-by-class plan in `fast.py` is used; otherwise the
     engine runs its dispatch rule on a simulated clock over the whole farm.
     """
-    engine = Engine(printers, work, now=now, sites=sites, options=options)
-    if is_simple(engine):
-        return plan_fast(engine)
-    return engine.run()
+    # A plan allocates ~100k small objects that all live until it returns: the cyclic
+    # collector would walk them over and over for nothing (10-20% of the time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        engine = Engine(printers, work, now=now, sites=sites, options=options)
+        if is_simple(engine):
+            return plan_fast(engine)
+        return engine.run()
+    finally:
+        if collecting:
+            gc.enable()

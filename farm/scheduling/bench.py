@@ -1,0 +1,106 @@
+"""The scheduler benchmark behind `manage.py bench_scheduler`: speed and quality of one plan.
+
+Timing thresholds live here, not in unit tests: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+
+from farm.scheduling.engine import Engine
+from farm.scheduling.instance import Instance
+from farm.scheduling.planner import plan
+from farm.scheduling.quality import assess, violations
+from farm.scheduling.types import Plan, SiteRules
+
+# Rules of a staffed farm, for `--setups`: two shifts, people clear beds and swap spools,
+# and at most 50 printers per site heat up in any five minutes.
+STAFFED = SiteRules(
+    staffed_hours=((6.0, 22.0),),
+    staffed_weekdays=(0, 1, 2, 3, 4, 5),
+    clear_seconds=120.0,
+    change_seconds=600.0,
+    max_heating=50,
+    heat_seconds=300.0,
+)
+
+
+def with_setups(instance: Instance) -> Instance:
+    sites = {p.site: STAFFED for p in instance.printers}
+    return replace(instance, sites=sites)
+
+
+def run(
+    instance: Instance, *, decisions: int = 2000, check: bool = True
+) -> tuple[dict[str, Any], Plan]:
+    """Plan the whole instance once, then time `decisions` single-printer decisions."""
+    started = time.perf_counter()
+    result = plan(
+        instance.printers,
+        instance.jobs,
+        now=instance.now,
+        sites=instance.sites,
+        options=instance.options,
+    )
+    full_seconds = time.perf_counter() - started
+    quality = assess(result, instance.jobs, now=instance.now)
+    problems = (
+        violations(result, instance.printers, instance.jobs, now=instance.now) if check else []
+    )
+
+    started = time.perf_counter()
+    engine = Engine(
+        instance.printers,
+        instance.jobs,
+        now=instance.now,
+        sites=instance.sites,
+        options=instance.options,
+    )
+    engine.next_for_printer(instance.printers[0].id, at=instance.now) if instance.printers else None
+    setup_seconds = time.perf_counter() - started
+    timings = _time_decisions(engine, instance, decisions)
+
+    report: dict[str, Any] = {
+        "printers": len(instance.printers),
+        "jobs": len(instance.jobs),
+        "copies": sum(max(0, w.copies) for w in instance.jobs),
+        "full_plan_seconds": round(full_seconds, 3),
+        "incremental_p50_ms": round(float(np.percentile(timings, 50)), 3) if timings else None,
+        "incremental_p99_ms": round(float(np.percentile(timings, 99)), 3) if timings else None,
+        "incremental_max_ms": round(max(timings), 3) if timings else None,
+        "incremental_decisions": len(timings),
+        "incremental_setup_seconds": round(setup_seconds, 3),
+        "makespan_hours": round(quality.makespan_hours, 3),
+        "lower_bound_hours": round(quality.lower_bound_hours, 3),
+        "gap": round(quality.gap, 5),
+        "weighted_tardiness_hours": round(quality.weighted_tardiness_hours, 1),
+        "jobs_with_due": quality.jobs_with_due,
+        "due_dates_met": round(quality.due_met_share, 4),
+        "runs": quality.runs,
+        "material_changes": quality.material_changes,
+        "unplaceable_jobs": quality.unplaceable_jobs,
+        "site_rules": bool(instance.sites),
+        "plan_violations": len(problems),
+        "quality": asdict(quality),
+    }
+    return report, result
+
+
+def _time_decisions(engine: Engine, instance: Instance, decisions: int) -> list[float]:
+    """Printers become ready in time order; each asks for its next run, as the farm would."""
+    ready = [(max(p.free_at, instance.now), p.id) for p in instance.printers]
+    heapq.heapify(ready)
+    timings: list[float] = []
+    while ready and len(timings) < decisions:
+        at, pid = heapq.heappop(ready)
+        started = time.perf_counter()
+        run = engine.next_for_printer(pid, at=at)
+        timings.append((time.perf_counter() - started) * 1000.0)
+        if run is not None:
+            heapq.heappush(ready, (run.end, pid))
+    return timings
