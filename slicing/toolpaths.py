@@ -167,15 +167,103 @@ def plan_layers(
         inners.append(inner)
     solids = solid_areas(regions, inners, settings)
     layers: list[Layer] = []
+    position = np.array([0.0, 0.0])
     for i, region in enumerate(regions):
-        paths: list[Toolpath] = skirt_paths(region, settings) if i == 0 else []
-        paths += perimeters[i]
+        paths: list[Toolpath] = list(perimeters[i])
         solid = solids[i]
         angle = 45.0 if i % 2 == 0 else 135.0
         paths += fill_lines(solid, w, angle, SOLID)
         if settings.infill > 0.0 and settings.infill < 0.999:
             sparse = shapely.difference(inners[i], solid) if not solid.is_empty else inners[i]
             paths += fill_lines(sparse, w / settings.infill, angle, SPARSE)
+        skirt = skirt_paths(region, settings) if i == 0 else []
+        links = {SOLID: 3.0 * w, SPARSE: 3.0 * w / max(settings.infill, 0.01)}
+        ordered, position = order_paths(skirt, paths, region, position, links)
         height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
-        layers.append(Layer(z=float(tops[i]), height=height, paths=paths))
+        layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
     return layers
+
+
+def order_paths(
+    first: list[Toolpath],
+    paths: list[Toolpath],
+    region: shapely.Geometry,
+    position: np.ndarray,
+    links: dict[str, float],
+) -> tuple[list[Toolpath], np.ndarray]:
+    """Print island by island, nearest island next, each loop starting nearest the nozzle.
+
+    Within an island perimeters come first (inner, then outer), then solid, then sparse infill,
+    each kind's lines in nearest-neighbour order; finishing one island before the next halves
+    travel and retractions on parts with several islands or plates with several copies.
+    `links[kind]`: a fill line starting this close to the previous one's end needs no
+    retraction (the travel stays inside the fill area).
+    """
+    islands = shapely.get_parts(region)
+    ordered: list[Toolpath] = []
+    for path in first:
+        path = _start_near(path, position)
+        ordered.append(path)
+        position = path.points[-1]
+    if not paths:
+        return ordered, position
+    starts = np.array([p.points[0] for p in paths])
+    owner = np.full(len(paths), -1)
+    for k, island in enumerate(islands):
+        inside = shapely.contains_xy(island, starts[:, 0], starts[:, 1]) & (owner < 0)
+        owner[inside] = k
+    groups = [np.flatnonzero(owner == k) for k in range(-1, len(islands))]
+    groups = [g for g in groups if len(g)]
+    while groups:
+        # the next island is the one whose first path starts nearest the nozzle
+        gaps = [float(np.hypot(*(starts[g[0]] - position))) for g in groups]
+        group = groups.pop(int(np.argmin(gaps)))
+        loops = [paths[i] for i in group if paths[i].closed]
+        for path in loops:
+            path = _start_near(path, position)
+            ordered.append(path)
+            position = path.points[-1]
+        for kind in (SOLID, SPARSE):
+            lines = [paths[i] for i in group if not paths[i].closed and paths[i].kind == kind]
+            for path in _nearest_first(lines, position):
+                gap = float(np.hypot(*(path.points[0] - position)))
+                link = bool(ordered) and ordered[-1].kind == kind and gap < links.get(kind, 0.0)
+                ordered.append(Toolpath(kind, path.points, False, link))
+                position = path.points[-1]
+    return ordered, position
+
+
+def _nearest_first(lines: list[Toolpath], position: np.ndarray) -> list[Toolpath]:
+    """Greedy tour of open lines: next the line with an end nearest the nozzle, walked from it."""
+    if len(lines) < 2:
+        return lines
+    heads = np.array([p.points[0] for p in lines])
+    tails = np.array([p.points[-1] for p in lines])
+    left = np.ones(len(lines), dtype=bool)
+    out: list[Toolpath] = []
+    for _ in range(len(lines)):
+        d_head = ((heads - position) ** 2).sum(axis=1)
+        d_tail = ((tails - position) ** 2).sum(axis=1)
+        d_head[~left] = np.inf
+        d_tail[~left] = np.inf
+        h, t = int(np.argmin(d_head)), int(np.argmin(d_tail))
+        if d_head[h] <= d_tail[t]:
+            chosen, points = h, lines[h].points
+        else:
+            chosen, points = t, lines[t].points[::-1]
+        left[chosen] = False
+        out.append(Toolpath(lines[chosen].kind, points, False))
+        position = points[-1]
+    return out
+
+
+def _start_near(path: Toolpath, position: np.ndarray) -> Toolpath:
+    """A closed loop rotated to start at its vertex nearest `position` (a nearest seam)."""
+    if not path.closed or len(path.points) < 3:
+        return path
+    ring = path.points[:-1]
+    k = int(np.argmin(((ring - position) ** 2).sum(axis=1)))
+    if k == 0:
+        return path
+    rolled = np.roll(ring, -k, axis=0)
+    return Toolpath(path.kind, np.vstack([rolled, rolled[:1]]), True, path.linked)

@@ -124,3 +124,18 @@ def test_the_header_estimate_is_the_analysers(tube_gcode: Path) -> None:
         _, meta = parse_gcode(handle)
     assert meta.slicer.startswith("farm-builtin")
     assert meta.stated_seconds is not None and meta.stated_seconds > 60
+
+
+def test_it_finishes_one_island_before_moving_to_the_next(tmp_path: Path) -> None:
+    left = trimesh.creation.box(extents=(10.0, 10.0, 2.0))
+    right = trimesh.creation.box(extents=(10.0, 10.0, 2.0))
+    right.apply_translation((40.0, 0.0, 0.0))
+    pair = trimesh.util.concatenate([left, right])
+    assert isinstance(pair, trimesh.Trimesh)
+    moves = _moves(_slice(tmp_path, pair, SETTINGS.with_changes(skirts=0)))
+    planar = np.hypot(moves.x - moves.x0, moves.y - moves.y0) > 0
+    printing = (moves.de > 0) & planar & (moves.z > 0.3)  # past the prime line
+    middle = SETTINGS.bed_mm[0] / 2  # the pair is centred on the bed
+    for z in np.unique(moves.z[printing]):
+        side = moves.x[printing & (moves.z == z)] > middle
+        assert np.count_nonzero(np.diff(side.astype(int))) == 1  # one hop per layer
