@@ -15,9 +15,11 @@ import numpy as np
 import trimesh
 
 OVERHANG_DEG = 45.0
+CONTACT_WEIGHT = 3.0  # mm² of overhang one mm² of bed contact is worth (adhesion, stability)
 MAX_CANDIDATES = 24
-CONTACT_TOLERANCE_MM = 0.1
-CONTACT_COS = 0.97  # within 14 degrees of flat: scanned parts have no perfectly flat faces
+CONTACT_TOLERANCE_MM = 0.3  # the squashed first layer reaches this far up
+MIN_CONTACT_MM2 = 100.0
+CONTACT_COS = 0.9  # within 25° of flat: scanned parts have no perfectly flat faces
 KEEP_DRAWN_POSE_BONUS = 0.10  # fraction of the best score the drawn pose may lose and still win
 
 
@@ -29,7 +31,7 @@ class Pose:
     changed: bool
 
     def describe(self) -> str:
-        how = "turned to rest on its largest stable face" if self.changed else "kept as drawn"
+        how = "turned to rest on a stable face" if self.changed else "kept as drawn"
         return (
             f"orientation: {how} ({self.contact_mm2:.0f} mm² on the bed, "
             f"{self.overhang_mm2:.0f} mm² of overhang steeper than {OVERHANG_DEG:.0f}°)"
@@ -86,7 +88,10 @@ def choose_pose(mesh: trimesh.Trimesh) -> Pose:
         contact_sum[i] = areas[(cos_down > CONTACT_COS) & on_bed].sum()
         overhang_sum[i] = areas[(cos_down > steep_cos) & ~on_bed].sum()
     # a little contact is worth much overhang: without contact the part falls over or warps
-    score = overhang_sum - 2.0 * np.minimum(contact_sum, areas.sum() * 0.1)
+    score = overhang_sum - CONTACT_WEIGHT * np.minimum(contact_sum, areas.sum() * 0.1)
+    # a part standing on a few mm² comes loose mid-print, however little overhang it has
+    weak = contact_sum < min(MIN_CONTACT_MM2, 0.02 * areas.sum())
+    score = score + weak * areas.sum()
     best = int(np.argmin(score))
     margin = abs(score[best]) * KEEP_DRAWN_POSE_BONUS + 1e-9
     if contact_sum[0] > 0 and score[0] <= score[best] + margin:
