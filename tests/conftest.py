@@ -34,6 +34,14 @@ def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # Live printer state and the "pass pending" flag must not leak from one test to the next.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _user(username: str, group: str | None = None, **extra: Any) -> User:
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)
     if group:
