@@ -36,7 +36,16 @@ def is_simple(engine: Engine) -> bool:
 
 
 def plan_fast(engine: Engine) -> Plan:
-    """Assign by LPT per class, even the tail, then order each printer's runs by urgency.
+    """Assign by LPT per class, even the tail, then order each printer's runs by urgency."""
+    return _sequence(engine, assign(engine), clear_seconds(engine))
+
+
+def clear_seconds(engine: Engine) -> list[float]:
+    return [0.0 if p.auto_eject else engine.rules[p.site].clear_seconds for p in engine.printers]
+
+
+def assign(engine: Engine) -> list[list[Run]]:
+    """Each printer's runs as (place in sequence, job, copies, seconds), in LPT order.
 
     Which printer runs what decides the makespan; in which order a printer runs its share
     decides tardiness, and (without setups or staffed hours) reordering a printer's runs does
@@ -59,7 +68,7 @@ def plan_fast(engine: Engine) -> Plan:
     free = engine.free
     work = engine.work
     windows = engine.windows
-    clear = [0.0 if p.auto_eject else engine.rules[p.site].clear_seconds for p in engine.printers]
+    clear = clear_seconds(engine)
     heapreplace = heapq.heapreplace
     for k in range(n_classes):
         heap = [(free[i], i) for i in idx.class_members[k]]
@@ -84,7 +93,7 @@ def plan_fast(engine: Engine) -> Plan:
         for at, i in heap:
             free[i] = at  # when its last run ends and the bed is clear
     _even_the_tail(engine, runs_of, clear)
-    return _sequence(engine, runs_of, clear)
+    return runs_of
 
 
 def _sequence_order(engine: Engine) -> list[int]:
