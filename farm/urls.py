@@ -10,6 +10,7 @@ urlpatterns = [
     path("jobs/", employee.my_jobs, name="my-jobs"),
     path("jobs/new/", employee.job_new, name="job-new"),
     path("jobs/<int:job_id>/", employee.job_detail, name="job-detail"),
+    path("jobs/<int:job_id>/thumbnail.png", employee.job_thumbnail, name="job-thumbnail"),
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
     path("operator/", operator.dashboard, name="operator-dashboard"),
     path(

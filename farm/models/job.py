@@ -77,6 +77,9 @@ class Job(models.Model):
     size_y_mm = models.FloatField(null=True, blank=True)
     size_z_mm = models.FloatField(null=True, blank=True)
     nozzle_mm = models.FloatField(null=True, blank=True, help_text="Set when G-code fixes it.")
+    engine = models.CharField(max_length=100, blank=True, help_text="What made the G-code.")
+    engine_reason = models.CharField(max_length=300, blank=True)
+    thumbnail = models.FileField(max_length=300, blank=True)
     # From the latest scheduling pass.
     planned_start = models.DateTimeField(null=True, blank=True)
     planned_end = models.DateTimeField(null=True, blank=True)

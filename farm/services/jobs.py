@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from farm.models import Job, Material, Site
+from farm.models import Job, Material, Printer, Site
 from farm.models.job import EstimateSource, FileKind
 from farm.roles import is_operator
 from farm.services.enqueue import (
@@ -127,11 +127,25 @@ def job_prepare(*, job_id: int) -> None:
     if job.status != JobStatus.SUBMITTED:
         return
     try:
-        result = prepare(Path(job.file.path), job.file_kind, profile_for(job))
+        result = prepare(
+            Path(job.file.path),
+            job.file_kind,
+            profile_for(job),
+            out_dir=Path(settings.MEDIA_ROOT) / "gcode",
+            build_volumes=farm_build_volumes(),
+        )
     except (PrepareError, ValueError) as exc:
         job_reject(job_id=job.pk, reason=str(exc))
         return
     job_accept_prepared(job_id=job.pk, prepared=result)
+
+
+def farm_build_volumes() -> list[tuple[float, float, float]]:
+    """Every distinct build volume in the farm, so a part that fits no printer is refused."""
+    rows = Printer.objects.filter(enabled=True).values_list(
+        "build_x_mm", "build_y_mm", "build_z_mm"
+    )
+    return sorted(set(rows))
 
 
 def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
@@ -150,8 +164,12 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job.grams_per_copy = prepared.grams_per_copy
         job.size_x_mm, job.size_y_mm, job.size_z_mm = prepared.size_mm
         job.nozzle_mm = prepared.nozzle_mm
+        job.engine = prepared.engine[:100]
+        job.engine_reason = prepared.engine_reason[:300]
         if prepared.gcode_path is not None:
             job.gcode.name = _storage_name(prepared.gcode_path)
+        if prepared.thumbnail_path is not None:
+            job.thumbnail.name = _storage_name(prepared.thumbnail_path)
         job.save()
         event_record(
             "job.prepared",

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -114,6 +114,14 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     if request.GET.get("partial"):
         return render(request, "farm/_job_status.html", context)
     return render(request, "farm/job_detail.html", context)
+
+
+@login_required
+def job_thumbnail(request: HttpRequest, job_id: int) -> FileResponse:
+    job = _visible_job(request, job_id)
+    if not job.thumbnail:
+        raise Http404("No picture of this part yet.")
+    return FileResponse(job.thumbnail.open("rb"), content_type="image/png")
 
 
 @login_required

@@ -107,3 +107,17 @@ def test_the_admin_lists_printers_without_their_secrets(
     response = client.get(f"/admin/farm/printer/{printer.pk}/change/")
     assert response.status_code == 200
     assert b"gAAAA-ciphertext-here" not in response.content
+
+
+def test_the_part_picture_is_shown_only_to_those_who_may_see_the_job(
+    client: Client, alice: Any, bob: Any, alices_job: Job
+) -> None:
+    from farm.services.jobs import job_prepare
+
+    job_prepare(job_id=alices_job.pk)
+    client.force_login(alice)
+    response = client.get(f"/jobs/{alices_job.pk}/thumbnail.png")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+    client.force_login(bob)
+    assert client.get(f"/jobs/{alices_job.pk}/thumbnail.png").status_code == 404
