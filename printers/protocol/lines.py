@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
+from operator import xor
 from pathlib import Path
 
 
 def checksum(payload: str) -> int:
     """Marlin's checksum: the XOR of every byte before the `*`."""
-    value = 0
-    for byte in payload.encode("ascii", "replace"):
-        value ^= byte
-    return value
+    return reduce(xor, payload.encode("ascii", "replace"), 0)
 
 
 def frame(number: int, command: str) -> bytes:

@@ -13,7 +13,8 @@ construction every line is acknowledged once and in order, whatever the wire doe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
+from typing import Any
 
 from printers.protocol.firmware import FirmwareInfo
 from printers.protocol.responses import Ok
@@ -41,6 +42,17 @@ class Window:
     buffer_free: int | None = None  # `B` of the last ADVANCED_OK answer
 
 
+_FIELDS = tuple(f.name for f in fields(Window))
+
+
+def _with(w: Window, **changes: Any) -> Window:
+    """dataclasses.replace without its per-call field introspection: this runs per line."""
+    for name in _FIELDS:
+        if name not in changes:
+            changes[name] = getattr(w, name)
+    return Window(**changes)
+
+
 def window_limit(firmware: FirmwareInfo | None, configured: int | None) -> int:
     """A configured window wins; ADVANCED_OK firmware gets its buffer size; anything else one."""
     if configured is not None:
@@ -57,11 +69,23 @@ def should_fall_back(*, limit: int, resends: int, lines: int) -> bool:
     return limit > 1 and lines >= 50 and resends * 10 > lines
 
 
+def capacity(w: Window) -> int:
+    """Lines that may be in flight now: the window, or less when ADVANCED_OK says so."""
+    if w.buffer_free is None:
+        return w.limit
+    return min(w.limit, max(w.buffer_free, 1))
+
+
 def can_send(w: Window) -> bool:
-    count = len(w.in_flight)
-    if count >= w.limit:
-        return False
-    return w.buffer_free is None or count < max(w.buffer_free, 1)
+    return len(w.in_flight) < capacity(w)
+
+
+def worth_sending(w: Window) -> bool:
+    """Wait until two slots are free (when the window has two): half the writes, and so half
+    the system calls, for the same throughput, since the lines still in flight keep the
+    firmware busy meanwhile. A window of one sends as soon as its slot is free."""
+    cap = capacity(w)
+    return cap - len(w.in_flight) >= min(2, cap)
 
 
 def next_to_send(w: Window) -> tuple[int, bool]:
@@ -76,16 +100,16 @@ def sent(w: Window) -> Window:
     flights = (*w.in_flight, Flight(number, w.epoch))
     if resend:
         following = number + 1
-        return replace(
+        return _with(
             w,
             in_flight=flights,
             resend_from=following if following < w.next_number else None,
         )
-    return replace(w, in_flight=flights, next_number=number + 1)
+    return _with(w, in_flight=flights, next_number=number + 1)
 
 
 def probe_sent(w: Window) -> Window:
-    return replace(w, in_flight=(*w.in_flight, Flight(None, w.epoch)))
+    return _with(w, in_flight=(*w.in_flight, Flight(None, w.epoch)))
 
 
 def on_ok(w: Window, ok: Ok) -> Window:
@@ -97,7 +121,7 @@ def on_ok(w: Window, ok: Ok) -> Window:
     last = w.last_acked
     if not w.head_rejected and head.number is not None and head.number == last + 1:
         last = head.number
-    return replace(
+    return _with(
         w,
         in_flight=rest,
         head_rejected=False,
@@ -113,9 +137,9 @@ def _probe_answered(w: Window, ok: Ok) -> Window:
     lost = [f.number for f in w.in_flight[:probe_at] if f.number is not None]
     rest = w.in_flight[probe_at + 1 :]
     if not lost:
-        return replace(w, in_flight=rest)
+        return _with(w, in_flight=rest)
     oldest = min(lost)
-    return replace(
+    return _with(
         w,
         in_flight=tuple(f for f in rest if f.number is None),
         resend_from=oldest,
@@ -128,11 +152,11 @@ def on_resend(w: Window, number: int) -> Window:
     """`Resend: number`: the firmware accepted everything before `number` and wants it next."""
     head = w.in_flight[0] if w.in_flight else None
     if head is not None and head.epoch != w.epoch:
-        return replace(w, head_rejected=True)  # stale: this stream was already rewound
+        return _with(w, head_rejected=True)  # stale: this stream was already rewound
     # A Resend that names a later line than we think proves the lines before it arrived
     # (their oks were lost on the way back).
     last = max(w.last_acked, min(number, w.next_number) - 1)
-    return replace(
+    return _with(
         w,
         head_rejected=head is not None,
         resend_from=number if number < w.next_number else None,

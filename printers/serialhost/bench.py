@@ -10,6 +10,7 @@ nothing can stream faster, so lines/s divided by it says how much of the wire a 
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,12 @@ from printers.serialhost.host import SerialHost
 from printers.serialhost.link import PortLink
 from printers.serialhost.settings import LinkSettings
 from printers.states import DeviceState
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wire_limit(program: GcodeProgram, baud: int) -> float:
@@ -139,7 +146,11 @@ def run_bench(
             processes=sim_processes,
         )
         try:
+            cpu, wall = time.process_time(), time.monotonic()
+            sims_cpu = sum(_cpu_seconds(p.pid) for p in sims.processes)
             rates = stream(sims.paths, multi_program, baud=baud, window=window)
+            cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+            sims_cpu = sum(_cpu_seconds(p.pid) for p in sims.processes) - sims_cpu
         finally:
             sims.stop()
     result["multi_port"] = {
@@ -150,6 +161,13 @@ def run_bench(
         "median_lines_per_s": round(statistics.median(rates), 1),
         "min_ratio_to_single": round(min(rates) / single, 3),
         "ports_dropped": sum(1 for r in rates if r == 0),
+        # How busy the one host process was: the part of a core it used while streaming,
+        # and its CPU time per line. The simulators' CPU is reported apart (they stand for
+        # the printers). On a shared machine the rates above also depend on everyone else.
+        "host_cpu_percent_of_one_core": round(100 * cpu / wall, 1),
+        "host_cpu_us_per_line": round(1e6 * cpu / (ports * len(multi_program.commands)), 1),
+        "simulators_cpu_percent_of_one_core": round(100 * sims_cpu / wall, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     result["targets_met"] = {
         "windowed_at_least_90pct_of_wire": result["windowed"]["ratio"] >= 0.9,

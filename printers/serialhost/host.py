@@ -41,6 +41,7 @@ class SerialHost:
         self._registered: dict[str, tuple[int, object]] = {}
         self._stop = threading.Event()
         self._next_on_tick = 0.0
+        self._next_tick = 0.0
         for link in links:
             self.add(link)
 
@@ -68,15 +69,21 @@ class SerialHost:
 
     def run_once(self) -> None:
         self._sync_registrations()
-        for key, _ in self._selector.select(self.tick_s):
-            link = key.data
+        ready = [key.data for key, _ in self._selector.select(self.tick_s)]
+        for link in ready:
             if link.port is not None:
                 link.on_readable()
-        for link in list(self.links.values()):
-            link.pump()
-            link.tick()
+        for link in ready:
             link.pump()
         now = time.monotonic()
+        # Only the ports that answered need a pump on each wake-up; time-driven work (and
+        # lines queued by commands) waits at most one tick. With 50 busy ports this keeps the
+        # loop's cost per wake-up proportional to the work, not to the number of ports.
+        if now >= self._next_tick:
+            self._next_tick = now + self.tick_s
+            for link in list(self.links.values()):
+                link.tick()
+                link.pump()
         if self.on_tick is not None and now >= self._next_on_tick:
             self._next_on_tick = now + self.on_tick_every_s
             try:

@@ -56,6 +56,22 @@ class JobReport:
     ended_at: float | None = None
 
 
+@dataclass
+class _Books:
+    """The job's counters while it runs (mutable: they change on every line)."""
+
+    job_name: str
+    outcome: str = "printing"
+    message: str = ""
+    lines_total: int = 0
+    lines_acked: int = 0
+    lines_sent: int = 0
+    resends: int = 0
+    errors: int = 0
+    started_at: float = 0.0
+    ended_at: float | None = None
+
+
 @dataclass(frozen=True)
 class LinkStatus:
     device_id: str
@@ -71,8 +87,12 @@ class LinkStatus:
 
 
 def open_serial(port: str, baud: int) -> serial.Serial:
-    # timeout=0: reads return what is there; the selector does the waiting.
-    return serial.Serial(port, baud, timeout=0, write_timeout=2)
+    """pyserial opens and configures the port (raw mode, baud, non-blocking).
+
+    The link then reads and writes the port's file descriptor itself: pyserial's read() and
+    write() add a select() per call, which at 50 busy ports costs more than the work.
+    """
+    return serial.Serial(port, baud, timeout=0, write_timeout=0)
 
 
 class PortLink:
@@ -94,12 +114,14 @@ class PortLink:
         self.window = win.Window()
         self.firmware: FirmwareInfo | None = None
         self.temperatures: dict[str, float] = {}
-        self.job: JobReport | None = None
+        self._books: _Books | None = None
         self._program: GcodeProgram | None = None
         self._program_next = 0  # index of the next program command to send
         self._history: dict[int, tuple[str, int | None, str]] = {}  # number -> cmd, index, tag
         self._injected: deque[tuple[str, str]] = deque()  # (command, tag) before the program
         self._rx = b""
+        self._fd = -1
+        self._pending = bytearray()  # written to the port but not yet taken by the driver
         self._report_lines: list[str] = []
         self._last_rx = 0.0
         self._timeouts = 0
@@ -107,6 +129,10 @@ class PortLink:
         self._reconnect_at = 0.0
         self._next_temp_poll = 0.0
         self._span_lines = self._span_resends = 0  # for falling back to one line in flight
+
+    @property
+    def job(self) -> JobReport | None:
+        return JobReport(**vars(self._books)) if self._books is not None else None
 
     # ---- connection --------------------------------------------------------------------
 
@@ -123,6 +149,7 @@ class PortLink:
         try:
             self.port = self._opener(self.settings.port, self.settings.baud)
             self.port.reset_input_buffer()
+            self._fd = self.port.fileno()
         except (serial.SerialException, OSError) as exc:
             self.port = None
             self.message = f"cannot open {self.settings.port}: {exc}"
@@ -139,6 +166,7 @@ class PortLink:
         self._injected.extend([("M110 N0", ""), ("M115", "m115")])
         self._report_lines = []
         self._rx = b""
+        self._pending.clear()
         self._connect_started = self._last_rx = now
         self._timeouts = 0
 
@@ -147,6 +175,7 @@ class PortLink:
             with contextlib.suppress(serial.SerialException, OSError):
                 self.port.close()
         self.port = None
+        self._pending.clear()
         self._reconnect_at = self._clock() + self.settings.reconnect_interval_s
         if self.state in ACTIVE:
             self._end_job("interrupted", f"{reason}; print interrupted at {self._percent()}")
@@ -157,12 +186,12 @@ class PortLink:
     # ---- jobs --------------------------------------------------------------------------
 
     def start_job(self, job_name: str, program: GcodeProgram) -> None:
-        if self.job is not None and self.job.job_name == job_name:
+        if self._books is not None and self._books.job_name == job_name:
             return  # a repeated dispatch of the same run
         if self.state not in (DeviceState.READY, DeviceState.FINISHED):
             raise RuntimeError(f"cannot start {job_name}: printer is {self.state.value}")
         self._program, self._program_next = program, 0
-        self.job = JobReport(job_name, lines_total=len(program.commands), started_at=self._wall())
+        self._books = _Books(job_name, lines_total=len(program.commands), started_at=self._wall())
         self.state = DeviceState.PRINTING
         self.message = ""
         self._finish_if_done()
@@ -189,7 +218,7 @@ class PortLink:
         """An operator fixed the fault and cleared the bed: forget the job, reset the firmware."""
         if self.state is not DeviceState.ERROR:
             return
-        self.job, self._program = None, None
+        self._books, self._program = None, None
         if self.port is not None:
             self._write(b"M999\n")  # Marlin's "go on after a stop"
             self._handshake(self._clock())
@@ -199,14 +228,15 @@ class PortLink:
             self._injected.append((command, tag if i == len(commands) - 1 else ""))
 
     def _end_job(self, outcome: str, message: str) -> None:
-        if self.job is not None and self.job.outcome == "printing":
-            self.job = replace(self.job, outcome=outcome, message=message, ended_at=self._wall())
+        b = self._books
+        if b is not None and b.outcome == "printing":
+            b.outcome, b.message, b.ended_at = outcome, message, self._wall()
 
     def _finish_if_done(self) -> None:
         if (
             self.state is DeviceState.PRINTING
-            and self.job is not None
-            and self.job.lines_acked >= self.job.lines_total
+            and self._books is not None
+            and self._books.lines_acked >= self._books.lines_total
             and not self._injected
         ):
             self._end_job("finished", "")
@@ -216,19 +246,24 @@ class PortLink:
         return f"{100 * (self.progress() or 0):.0f}%"
 
     def progress(self) -> float | None:
-        if self._program is None or self.job is None:
+        if self._program is None or self._books is None:
             return None
-        return self._program.progress(self.job.lines_acked)
+        return self._program.progress(self._books.lines_acked)
 
     # ---- I/O ---------------------------------------------------------------------------
 
     def on_readable(self) -> None:
         try:
-            data = self.port.read(4096)
-        except (serial.SerialException, OSError) as exc:
+            data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:
             self._lost(f"serial port {self.settings.port} lost ({exc})")
             return
         if not data:
+            # Readable yet empty: the device went away (pyserial says "device reports
+            # readiness to read but returned no data").
+            self._lost(f"serial port {self.settings.port} lost (no data)")
             return
         self._last_rx = self._clock()
         self._timeouts = 0
@@ -252,8 +287,8 @@ class PortLink:
             self.window = win.on_resend(self.window, response.line)
             if self.window.epoch != epoch:
                 self._span_resends += 1
-                if self.job is not None:
-                    self.job = replace(self.job, resends=self.job.resends + 1)
+                if self._books is not None:
+                    self._books.resends += 1
             self._acked(before)
         elif isinstance(response, FirmwareError):
             self._firmware_error(response)
@@ -270,8 +305,8 @@ class PortLink:
             self._report_lines.append(line)
 
     def _firmware_error(self, error: FirmwareError) -> None:
-        if self.job is not None and self.state in ACTIVE:
-            self.job = replace(self.job, errors=self.job.errors + 1)
+        if self._books is not None and self.state in ACTIVE:
+            self._books.errors += 1
         if error.halted:
             if self.state in ACTIVE:
                 self._end_job("failed", f"firmware error: {error.text}")
@@ -286,8 +321,8 @@ class PortLink:
             if entry is None:
                 continue
             _, index, tag = entry
-            if index is not None and self.job is not None:
-                self.job = replace(self.job, lines_acked=index + 1)
+            if index is not None and self._books is not None:
+                self._books.lines_acked = index + 1
             if tag:
                 self._tag_done(tag)
         if self.window.last_acked > HISTORY and self.window.last_acked % HISTORY == 0:
@@ -302,10 +337,11 @@ class PortLink:
             limit = win.window_limit(self.firmware, self.settings.window)
             self.window = replace(self.window, limit=limit)
             self.state, self.message = DeviceState.READY, ""
-            if self.job is not None and self.job.outcome in ("interrupted", "failed"):
+            b = self._books
+            if b is not None and b.outcome in ("interrupted", "failed"):
                 # Back after an unplug or a reset: half a print is on the bed, so a person must
                 # look before the next one starts.
-                self.state, self.message = DeviceState.ERROR, self.job.message
+                self.state, self.message = DeviceState.ERROR, b.message
             if self.firmware.autoreport_temp:
                 self._inject((f"M155 S{max(1, round(self.settings.temperature_interval_s))}",), "")
         elif tag == "paused" and self.state is DeviceState.PAUSING:
@@ -332,6 +368,9 @@ class PortLink:
         """Put on the wire as many lines as the window allows, in one write."""
         if self.port is None or self.state in (DeviceState.OFFLINE, DeviceState.ERROR):
             return
+        self._flush_pending()
+        if self.port is None or not win.worth_sending(self.window):
+            return
         out = bytearray()
         sent = 0
         while win.can_send(self.window):
@@ -351,8 +390,8 @@ class PortLink:
             sent += 1
         if out:
             self._check_fall_back(sent)
-            if self.job is not None and self.state in ACTIVE:
-                self.job = replace(self.job, lines_sent=self.job.lines_sent + sent)
+            if self._books is not None and self.state in ACTIVE:
+                self._books.lines_sent += sent
             self._write(bytes(out))
 
     def _check_fall_back(self, sent: int) -> None:
@@ -369,10 +408,20 @@ class PortLink:
         self._span_lines = self._span_resends = 0
 
     def _write(self, data: bytes) -> None:
+        self._pending += data
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if not self._pending or self.port is None:
+            return
         try:
-            self.port.write(data)
-        except (serial.SerialException, OSError) as exc:
+            written = os.write(self._fd, self._pending)
+        except BlockingIOError:
+            return  # the driver's buffer is full: the rest goes on the next pump or tick
+        except OSError as exc:
             self._lost(f"serial port {self.settings.port} lost ({exc})")
+            return
+        del self._pending[:written]
 
     def tick(self) -> None:
         """Time-driven work: reconnecting, time-outs with recovery, temperature polling."""
