@@ -1,8 +1,7 @@
-"""Printer drivers. Importing this package registers the built-in kinds."""
+"""Printer drivers: one interface (`base.Driver`), a registry of kinds, and the kinds."""
 
 from __future__ import annotations
 
-from printers.drivers import simulated  # noqa: F401
 from printers.drivers.base import (
     Capabilities,
     DeviceStatus,

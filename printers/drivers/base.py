@@ -7,6 +7,7 @@ file refused, firmware halted) fails the run at once with the driver's message.
 from __future__ import annotations
 
 import abc
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,23 @@ def register(cls: type[Driver]) -> type[Driver]:
     return cls
 
 
+BUILTIN_DRIVERS = (
+    "printers.drivers.simulated",
+    "printers.drivers.octoprint",
+    "printers.drivers.serial",
+)
+
+
+def _load_builtin_drivers() -> None:
+    # Imported on first use, not at import time: the drivers import Django models and
+    # octorest/pyserial, which the pure modules that import this one must not need.
+    for module in BUILTIN_DRIVERS:
+        importlib.import_module(module)
+
+
 def driver_for(kind: str, *, device_id: str, settings: dict[str, Any]) -> Driver:
     """The driver for a connection kind ("simulated", "octoprint", "serial")."""
-    import printers.drivers  # noqa: F401  (imports the built-in drivers, which register)
+    _load_builtin_drivers()
 
     try:
         cls = _REGISTRY[kind]
@@ -110,6 +125,6 @@ def driver_for(kind: str, *, device_id: str, settings: dict[str, Any]) -> Driver
 
 
 def driver_kinds() -> list[str]:
-    import printers.drivers  # noqa: F401
+    _load_builtin_drivers()
 
     return sorted(_REGISTRY)
