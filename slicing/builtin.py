@@ -64,6 +64,9 @@ def slice_to_gcode(
     regions = regions[: filled[-1] + 1]
     tops = tops[: filled[-1] + 1]
     layers = plan_layers(regions, tops, settings)
+    # a sliver at the very top can be thinner than one line: no toolpath, no layer
+    while layers and not layers[-1].paths:
+        layers.pop()
     body = render_body(layers, settings)
     analysis = analyse_lines(body.lines, filament_diameter_mm=settings.filament_diameter_mm)
     area = math.pi * (settings.filament_diameter_mm / 2) ** 2

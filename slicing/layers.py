@@ -32,11 +32,11 @@ def section_segments(
 
     vertices: (v, 3) float; faces: (f, 3) int; planes: (k,) sorted float Z heights.
     Returns segments (s, 2, 2) float (XY end points) and plane index (s,) int, sorted by plane.
+    Each segment runs with the solid on its left (outer outlines counter-clockwise, holes
+    clockwise), judged from its triangle's winding, so layers can be filled by winding number.
     """
     z = vertices[:, 2]
-    # a vertex exactly on a plane would make a zero-length or doubled segment
-    if np.isin(z, planes).any():
-        planes = planes + 1e-7
+    planes = _clear_of_vertices(planes, z)
     fz = z[faces]
     lo = np.searchsorted(planes, fz.min(axis=1), side="right")
     hi = np.searchsorted(planes, fz.max(axis=1), side="left")
@@ -65,7 +65,26 @@ def section_segments(
         found += crosses.astype(np.int8)
     ok = np.flatnonzero(found == 2)
     ok = ok[np.argsort(plane_idx[ok], kind="stable")]
-    return points[ok], plane_idx[ok]
+    points, tri = points[ok], tri[ok]
+    corners = vertices[tri]  # (s, 3, 3)
+    normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])[:, :2]
+    direction = points[:, 1] - points[:, 0]
+    # the outward normal must be on the segment's right: (dy, -dx) · n > 0
+    flip = direction[:, 1] * normal[:, 0] - direction[:, 0] * normal[:, 1] < 0
+    points[flip] = points[flip][:, ::-1]
+    return points, plane_idx[ok]
+
+
+def _clear_of_vertices(planes: np.ndarray, z: np.ndarray, gap: float = 1e-4) -> np.ndarray:
+    """Move each plane that passes within `gap` of a vertex up by 2·gap.
+
+    A vertex on (or a hair from) a plane makes zero-length segments that, once rounded, break
+    the outline: CAD parts put whole rows of vertices at round heights like 2.3 mm.
+    """
+    levels = np.unique(z)
+    idx = np.clip(np.searchsorted(levels, planes), 1, len(levels) - 1)
+    near = np.minimum(np.abs(levels[idx] - planes), np.abs(levels[idx - 1] - planes))
+    return np.where(near < gap, planes + 2 * gap, planes)
 
 
 def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geometry]:
@@ -83,8 +102,20 @@ def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geomet
     try:
         areas = shapely.build_area(lines)
     except shapely.errors.GEOSException:
-        # one bad layer (crossing segments of a self-intersecting mesh) must not sink the rest
-        areas = np.array([_build_area_robust(line) for line in lines], dtype=object)
+        areas = np.array([_safe_build_area(line) for line in lines], dtype=object)
+    # Even-odd filling (build_area) is right for clean outlines and fast. Where outlines
+    # cross or overlap (intersecting shells, non-manifold edges) or do not close, its area
+    # differs from the signed area of the oriented segments; those layers are filled again
+    # by winding number, as PrusaSlicer does, so overlapping shells are unions, not holes.
+    signed = np.bincount(
+        plane_idx,
+        weights=0.5
+        * (segments[:, 0, 0] * segments[:, 1, 1] - segments[:, 1, 0] * segments[:, 0, 1]),
+        minlength=len(planes),
+    )
+    suspect = np.abs(shapely.area(areas) - signed) > 0.01 + 1e-4 * np.abs(signed)
+    for layer in np.flatnonzero(suspect).tolist():
+        areas[layer] = fill_by_winding(segments[bounds[layer] : bounds[layer + 1]])
     areas = shapely.make_valid(areas)
     # scanned and finely tessellated meshes give outlines with thousands of 10 µm segments;
     # 12.5 µm (PrusaSlicer's default resolution) is far below what a nozzle can draw, and
@@ -93,12 +124,37 @@ def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geomet
     return [_polygons_only(a) for a in areas]
 
 
-def _build_area_robust(lines: shapely.Geometry) -> shapely.Geometry:
+def _safe_build_area(lines: shapely.Geometry) -> shapely.Geometry:
     try:
         return shapely.build_area(lines)
     except shapely.errors.GEOSException:
-        # noding on a 1 µm grid resolves crossing and overlapping segments
-        return shapely.build_area(shapely.set_precision(shapely.node(lines), 1e-3))
+        return shapely.Polygon()  # the signed-area check sends it to fill_by_winding
+
+
+def fill_by_winding(segments: np.ndarray) -> shapely.Geometry:
+    """Fill oriented segments (s, 2, 2) by non-zero winding: the faces of the noded linework
+    whose inner point is wound around at least once. Gaps under 1 µm are closed by snapping."""
+    if len(segments) == 0:
+        return shapely.Polygon()
+    lines = shapely.set_precision(shapely.multilinestrings(segments), 1e-3)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.node(lines))))
+    if len(faces) == 0:
+        return shapely.Polygon()
+    probes = shapely.get_coordinates(shapely.point_on_surface(faces))  # (f, 2)
+    winding = _winding_numbers(probes, segments)
+    return shapely.union_all(faces[winding > 0])
+
+
+def _winding_numbers(points: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """(p,) int: how many times the oriented segments wind counter-clockwise around each point."""
+    a, b = segments[None, :, 0], segments[None, :, 1]  # (1, s, 2)
+    p = points[:, None, :]  # (p, 1, 2)
+    side = (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (p[..., 0] - a[..., 0]) * (
+        b[..., 1] - a[..., 1]
+    )
+    up = (a[..., 1] <= p[..., 1]) & (b[..., 1] > p[..., 1]) & (side > 0)
+    down = (b[..., 1] <= p[..., 1]) & (a[..., 1] > p[..., 1]) & (side < 0)
+    return np.asarray(up.sum(axis=1) - down.sum(axis=1))
 
 
 def _polygons_only(geometry: shapely.Geometry) -> shapely.Geometry:

@@ -66,6 +66,7 @@ def ini_text(s: SliceSettings) -> str:
         "bottom_solid_layers": s.bottom_layers,
         "fill_density": f"{s.infill * 100:g}%",
         "fill_pattern": "rectilinear",
+        "solid_infill_below_area": s.solid_below_mm2,
         "top_fill_pattern": "rectilinear",
         "bottom_fill_pattern": "rectilinear",
         "fill_angle": 45,

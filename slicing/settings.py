@@ -54,6 +54,7 @@ class SliceSettings:
     top_layers: int = 5
     bottom_layers: int = 4
     infill: float = 0.2
+    solid_below_mm2: float = 70.0  # sparse islands smaller than this are filled solid
     skirts: int = 1
     skirt_distance_mm: float = 3.0
     perimeter_speed: float = 45.0  # mm/s

@@ -81,15 +81,26 @@ def solid_areas(
         if lo < 0 or hi >= count:
             solids.append(inners[i])
             continue
-        window = [regions[j] for j in range(lo, hi + 1) if j != i]
+        window = [inners[j] for j in range(lo, hi + 1) if j != i]
         covered = shapely.intersection_all(window)
         solid = shapely.difference(inners[i], covered)
-        # slivers narrower than a line are better left to the sparse infill
-        solid = shapely.buffer(
-            shapely.buffer(solid, -0.5 * settings.line_width_mm), 0.5 * settings.line_width_mm
+        sparse = _parts(shapely.difference(inners[i], solid))
+        # sparse islands too small to hold infill are made solid (PrusaSlicer's
+        # solid_infill_below_area), and crumbs of solid smaller than a line are dropped
+        small = sparse[shapely.area(sparse) < settings.solid_below_mm2]
+        solid_parts = _parts(solid)
+        solid_parts = solid_parts[shapely.area(solid_parts) > settings.line_width_mm**2]
+        solids.append(
+            shapely.union_all(np.concatenate([solid_parts, small]))
+            if len(solid_parts) + len(small)
+            else empty
         )
-        solids.append(shapely.intersection(solid, inners[i]) if not solid.is_empty else empty)
     return solids
+
+
+def _parts(geometry: shapely.Geometry) -> np.ndarray:
+    parts = shapely.get_parts(geometry)
+    return parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
 
 
 def fill_lines(
