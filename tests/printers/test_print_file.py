@@ -1,0 +1,62 @@
+"""`manage.py print_file`: a file goes through the farm's dispatch path and a run is recorded."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from farm.models import PrintRun
+from printers.firmware_sim.gcode_gen import realistic_gcode
+
+
+@pytest.fixture
+def gcode(tmp_path: Path) -> Path:
+    path = tmp_path / "bracket.gcode"
+    path.write_text(realistic_gcode(400))
+    return path
+
+
+def print_file(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("print_file", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_it_prints_on_a_simulated_printer_and_records_the_run(
+    db: Any, admin_user: Any, make_printer: Any, gcode: Path
+) -> None:
+    make_printer("sim-1")
+    result = print_file(str(gcode), "--printer", "sim-1", "--wait")
+    run = PrintRun.objects.get(pk=result["run"])
+    assert result["status"] == run.status == "awaiting_removal"
+    assert run.job.name == "bracket.gcode"
+    assert result["file"] == f"farm-run-{run.pk}.gcode"
+    assert result["duration_s"] is not None
+
+
+def test_without_wait_it_reports_the_run_started(
+    db: Any, admin_user: Any, make_printer: Any, gcode: Path
+) -> None:
+    make_printer("sim-1", connection_settings={"speedup": 1})
+    result = print_file(str(gcode), "--printer", "sim-1")
+    assert result["status"] == "printing"
+
+
+def test_an_unknown_printer_is_refused(db: Any, admin_user: Any, gcode: Path) -> None:
+    with pytest.raises(CommandError, match="no printer named"):
+        print_file(str(gcode), "--printer", "nope")
+
+
+def test_a_busy_printer_is_refused(
+    db: Any, admin_user: Any, make_printer: Any, gcode: Path
+) -> None:
+    make_printer("sim-1", connection_settings={"speedup": 1})
+    print_file(str(gcode), "--printer", "sim-1")
+    with pytest.raises(CommandError, match="busy"):
+        print_file(str(gcode), "--printer", "sim-1")

@@ -1,0 +1,131 @@
+"""Serial printers end to end: the serial driver hands a run to a serial host (running in a
+thread here, as it would in the fleet link's process), which streams it to a simulated Marlin
+on a pty; `print_file --wait` follows it through the farm's services."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from farm.models import Printer, PrintRun
+from printers.drivers.serial import SerialDriver
+from printers.firmware_sim.gcode_gen import realistic_gcode
+from printers.firmware_sim.model import Faults, MarlinModel
+from printers.firmware_sim.pty_runner import PtyFirmware
+from printers.serialhost.channel import PortConfig, build_host
+from printers.states import DeviceState
+from tests.printers.serial_helpers import HANG_GUARD_S
+
+
+@pytest.fixture(autouse=True)
+def _local_cache(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.FARM_OFFLINE_GRACE_SECONDS = 0
+
+
+@pytest.fixture
+def gcode(tmp_path: Path) -> Path:
+    path = tmp_path / "bracket.gcode"
+    path.write_text(realistic_gcode(400))
+    return path
+
+
+@pytest.fixture
+def serial_printer(transactional_db: Any, make_printer: Any, boards: PtyFirmware) -> Iterator[Any]:
+    def make(model: MarlinModel) -> Printer:
+        path = boards.add_port("ttyUSB0", model)
+        printer = make_printer(
+            "ender-1",
+            connection_kind="serial",
+            connection_settings={"port": path, "timeout_s": 0.3, "reconnect_interval_s": 0.1},
+            state="offline",
+        )
+        host = build_host(
+            [PortConfig(printer.device_id, printer.connection_settings)],
+            tick_s=0.01,
+            on_tick_every_s=0.05,
+        )
+
+        def serve() -> None:
+            try:
+                host.serve()
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        hosts.append((host, thread))
+        driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
+        wait(lambda: driver.status().state is DeviceState.READY)
+        return printer
+
+    hosts: list[tuple[Any, threading.Thread]] = []
+    yield make
+    for host, thread in hosts:
+        host.stop()
+        thread.join(timeout=10)
+
+
+def wait(done: Any) -> None:
+    import time
+
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not done():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
+
+
+def print_file(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command(
+        "print_file", *args, "--json", "--wait", "--timeout", str(HANG_GUARD_S), stdout=out
+    )
+    return json.loads(out.getvalue())
+
+
+def test_print_file_streams_a_whole_print_with_resends(
+    admin_user: Any, serial_printer: Any, gcode: Path
+) -> None:
+    serial_printer(MarlinModel(faults=Faults(checksum_error_every=23)))
+    result = print_file(str(gcode), "--printer", "ender-1")
+    assert result["status"] == "awaiting_removal"
+    assert result["lines_acked"] == result["lines_total"] == 400
+    assert result["resends"] > 0 and result["lines_sent"] > 400
+
+
+def test_a_repeated_dispatch_hands_the_run_over_once(
+    admin_user: Any, serial_printer: Any, gcode: Path
+) -> None:
+    printer = serial_printer(MarlinModel())
+    driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
+    driver.start(job_name="farm-run-9.gcode", gcode_path=gcode, expected_seconds=10)
+    driver.start(job_name="farm-run-9.gcode", gcode_path=gcode, expected_seconds=10)
+    from printers.models import SerialCommand
+
+    assert SerialCommand.objects.filter(job_name="farm-run-9.gcode").count() == 1
+
+
+def test_a_halted_firmware_fails_the_run(admin_user: Any, serial_printer: Any, gcode: Path) -> None:
+    serial_printer(MarlinModel(faults=Faults(halt_after_line=120)))
+    result = print_file(str(gcode), "--printer", "ender-1")
+    assert result["status"] == "failed"
+    assert "halted" in result["failure_reason"]
+
+
+def test_an_unplugged_printer_interrupts_the_run(
+    admin_user: Any, serial_printer: Any, gcode: Path
+) -> None:
+    serial_printer(MarlinModel(faults=Faults(unplug_after_line=120)))
+    result = print_file(str(gcode), "--printer", "ender-1")
+    run = PrintRun.objects.get(pk=result["run"])
+    assert result["status"] == run.status == "failed"
+    assert "interrupted" in run.failure_reason
+    assert Printer.objects.get(name="ender-1").state == "offline"
