@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from slicing.analysis import analyse_lines
-from slicing.gcode_parse import Limits
+from slicing.gcode_parse import Limits, parse_gcode
 from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_block
 from slicing.layers import layer_heights, slice_mesh
 from slicing.mesh import MeshError
+from slicing.motion import move_times
 from slicing.settings import SliceSettings
 from slicing.thumbnail import render_png
 from slicing.toolpaths import plan_layers
@@ -68,12 +68,13 @@ def slice_to_gcode(
     while layers and not layers[-1].paths:
         layers.pop()
     body = render_body(layers, settings)
-    analysis = analyse_lines(body.lines, filament_diameter_mm=settings.filament_diameter_mm)
+    end_moves, _ = parse_gcode(settings.end(float(tops[-1])).splitlines(), body.moves.limits[0])
+    seconds = float(sum(move_times(m).sum() for m in (body.start_moves, body.moves, end_moves)))
     area = math.pi * (settings.filament_diameter_mm / 2) ** 2
     grams = body.filament_mm * area * settings.density_g_cm3 / 1000.0
     lines = header(
         settings,
-        seconds=analysis.seconds,
+        seconds=seconds,
         filament_mm=body.filament_mm,
         layers=len(layers),
         copies=copies,
@@ -84,7 +85,7 @@ def slice_to_gcode(
     _write_atomically(out_path, lines)
     return SliceResult(
         gcode_path=out_path,
-        seconds=analysis.seconds,
+        seconds=seconds,
         filament_mm=body.filament_mm,
         grams=grams,
         layers=len(layers),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slicing.gcode_parse import Limits, Moves, parse_gcode
 from slicing.settings import SliceSettings
 from slicing.toolpaths import EXTERNAL, PERIMETER, SKIRT, SOLID, SPARSE, Layer, Toolpath
 
@@ -25,6 +26,49 @@ ENGINE_VERSION = "0.1"
 class Body:
     lines: list[str]
     filament_mm: float
+    moves: Moves  # the layers' motion, for the estimate without parsing `lines` again
+    start_moves: Moves  # the start G-code's motion
+
+
+class _MoveLog:
+    """Columns of every move as it is written: (x0, y0, z0, x, y, z, de, feed) chunks."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+
+    def add(
+        self, start: np.ndarray, end: np.ndarray, z0: float, z: float, de: np.ndarray, feed: float
+    ) -> None:
+        n = len(end)
+        chunk = np.empty((n, 8))
+        chunk[:, 0:2] = start
+        chunk[:, 2] = z0
+        chunk[:, 3:5] = end
+        chunk[:, 5] = z
+        chunk[:, 6] = de
+        chunk[:, 7] = feed
+        self.chunks.append(chunk)
+
+    def point(
+        self,
+        xy: np.ndarray,
+        z0: float,
+        z: float,
+        de: float,
+        feed: float,
+        to: np.ndarray | None = None,
+    ) -> None:
+        self.add(xy[None], (xy if to is None else to)[None], z0, z, np.array([de]), feed)
+
+    def moves(self, limits: Limits) -> Moves:
+        cols = np.concatenate(self.chunks) if self.chunks else np.zeros((0, 8))
+        n = len(cols)
+        zeros = np.zeros(n, dtype=np.int32)
+        col = [np.ascontiguousarray(cols[:, k]) for k in range(8)]
+        return Moves(
+            x0=col[0], y0=col[1], z0=col[2], x=col[3], y=col[4], z=col[5], de=col[6], feed=col[7],
+            limits_idx=zeros, feature_idx=zeros, line_no=zeros, limits=[limits], features=["Unknown"],
+        )  # fmt: skip
 
 
 def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
@@ -39,8 +83,10 @@ def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
     }.get(kind, s.perimeter_speed)
 
 
-def _extrusion_moves(points: np.ndarray, e_per_mm: float) -> tuple[list[str], float]:
-    """G1 lines drawing `points` (n, 2) from its first point, and the filament they use."""
+def _extrusion_moves(
+    points: np.ndarray, e_per_mm: float
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """G1 lines drawing `points` (n, 2) from its first point; their end points and E values."""
     seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
     keep = seg > 1e-4
     e = seg[keep] * e_per_mm
@@ -49,19 +95,24 @@ def _extrusion_moves(points: np.ndarray, e_per_mm: float) -> tuple[list[str], fl
         f"G1 X{px:.3f} Y{py:.3f} E{pe:.5f}"
         for px, py, pe in zip(xy[:, 0].tolist(), xy[:, 1].tolist(), e.tolist(), strict=True)
     ]
-    return lines, float(e.sum())
+    return lines, xy, e
 
 
 def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
     """Start G-code, every layer, end G-code; returns the lines and the filament used."""
     filament_area = math.pi * (s.filament_diameter_mm / 2.0) ** 2
-    out: list[str] = s.start().splitlines()
+    start_lines = s.start().splitlines()
+    start_moves, _ = parse_gcode(start_lines)
+    out: list[str] = list(start_lines)
+    log = _MoveLog()
     filament = 0.0
     retracted = True  # the start G-code ends with a retraction
-    pos = np.array([5.5, 10.0])
-    travel_f = f"F{s.travel_speed * 60:.0f}"
-    retract = f"G1 E-{s.retract_mm:.3f} F{s.retract_speed * 60:.0f}"
-    unretract = f"G1 E{s.retract_mm:.3f} F{s.retract_speed * 60:.0f}"
+    pos = np.array([start_moves.x[-1], start_moves.y[-1]]) if len(start_moves.x) else np.zeros(2)
+    z_now = float(start_moves.z[-1]) if len(start_moves.x) else 0.0
+    travel, pull = s.travel_speed, s.retract_speed
+    travel_f = f"F{travel * 60:.0f}"
+    retract = f"G1 E-{s.retract_mm:.3f} F{pull * 60:.0f}"
+    unretract = f"G1 E{s.retract_mm:.3f} F{pull * 60:.0f}"
     top = 0.0
     for index, layer in enumerate(layers):
         first = index == 0
@@ -73,8 +124,11 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
         ]
         if not retracted:
             out.append(retract)
+            log.point(pos, z_now, z_now, -s.retract_mm, pull)
             retracted = True
         out.append(f"G1 Z{layer.z:.3f} F720")
+        log.point(pos, z_now, layer.z, 0.0, 12.0)
+        z_now = layer.z
         if index == 1 and s.fan_percent > 0:
             out.append(f"M106 S{round(255 * s.fan_percent / 100)}")
         e_per_mm = s.bead_mm2(layer.height) / filament_area
@@ -85,24 +139,31 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
             if gap > 1e-4:
                 if gap > s.retract_min_travel_mm and not retracted and not path.linked:
                     out.append(retract)
+                    log.point(pos, z_now, z_now, -s.retract_mm, pull)
                     retracted = True
                 out.append(f"G0 X{start[0]:.3f} Y{start[1]:.3f} {travel_f}")
+                log.point(pos, z_now, z_now, 0.0, travel, to=start)
             if retracted:
                 out.append(unretract)
+                log.point(start, z_now, z_now, s.retract_mm, pull)
                 retracted = False
             if path.kind != kind:
                 kind = path.kind
                 out.append(f";TYPE:{kind}")
-            out.append(f"G1 F{_speed(kind, first, s) * 60:.0f}")
-            moves, used = _extrusion_moves(path.points, e_per_mm)
-            out += moves
-            filament += used
+            speed = _speed(kind, first, s)
+            out.append(f"G1 F{speed * 60:.0f}")
+            lines, xy, e = _extrusion_moves(path.points, e_per_mm)
+            out += lines
+            if len(xy):
+                log.add(np.vstack([start[None], xy[:-1]]), xy, z_now, z_now, e, speed)
+            filament += float(e.sum())
             pos = path.points[-1]
         top = layer.z
     if not retracted:
         out.append(retract)
+        log.point(pos, z_now, z_now, -s.retract_mm, pull)
     out += s.end(top).splitlines()
-    return Body(out, filament)
+    return Body(out, filament, log.moves(start_moves.limits[-1]), start_moves)
 
 
 def thumbnail_block(png: bytes, width: int, height: int) -> list[str]:
