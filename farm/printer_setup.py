@@ -76,7 +76,7 @@ def _verify_serial(settings: dict[str, Any]) -> Verification:
     return Verification(
         summary=f"{info.name or 'unnamed firmware'} (capabilities: {caps})",
         firmware=info.name,
-        details={"capabilities": info.capabilities, "machine": info.fields.get("MACHINE_TYPE")},
+        details={"capabilities": info.capabilities, "model": info.fields.get("MACHINE_TYPE")},
     )
 
 
@@ -119,6 +119,9 @@ def printer_add(
     checked = printer_verify(kind=kind, settings=settings, secret=secret) if verify else None
     if checked is not None and checked.build_volume_mm and "build_x_mm" not in fields:
         fields["build_x_mm"], fields["build_y_mm"], fields["build_z_mm"] = checked.build_volume_mm
+    if not fields.get("model"):
+        found = checked.details.get("model") if checked is not None else None
+        fields["model"] = str(found or "unknown")[:100]
     printer = Printer(
         name=name,
         site=site,

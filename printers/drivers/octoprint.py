@@ -194,7 +194,11 @@ class OctoPrintDriver(Driver):
         return Capabilities(
             firmware=f"OctoPrint {version.get('server', '?')}",
             build_volume_mm=build,
-            extras={"api": version.get("api"), "profile": chosen.get("id", "")},
+            extras={
+                "api": version.get("api"),
+                "profile": chosen.get("id", ""),
+                "model": chosen.get("model", ""),
+            },
         )
 
     def connection_state(self) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,8 @@ from django.utils import timezone
 from printers.models import SerialCommand
 from printers.protocol.lines import load_program
 from printers.serialhost.host import SerialHost
-from printers.serialhost.link import JobReport, LinkStatus, PortLink
-from printers.serialhost.settings import LinkSettings
+from printers.serialhost.link import ACTIVE, JobReport, LinkStatus, PortLink
+from printers.serialhost.settings import LinkSettings, SettingsError
 from printers.states import DeviceState
 
 log = logging.getLogger(__name__)
@@ -91,11 +93,45 @@ class PortConfig:
     settings: dict[str, Any]
 
 
-def build_host(ports: list[PortConfig], **options: Any) -> SerialHost:
+def build_host(
+    ports: list[PortConfig],
+    *,
+    ports_source: Callable[[], list[PortConfig]] | None = None,
+    refresh_s: float = 10.0,
+    **options: Any,
+) -> SerialHost:
     """A serial host for these printers, wired to the command channel and the status cache.
 
     The fleet link runs `host.serve()` for the serial printers of its shard (in a thread of its
     own, or a process) and calls `host.stop()` on SIGTERM: the loop finishes its iteration.
+    With `ports_source`, the host asks it every `refresh_s` which printers to serve, so
+    printers added, removed or re-configured in the admin are picked up without a restart.
     """
     links = [PortLink(p.device_id, LinkSettings.from_dict(p.settings)) for p in ports]
-    return SerialHost(links, on_tick=channel_tick, **options)
+    next_refresh = time.monotonic() + refresh_s
+
+    def on_tick(host: SerialHost) -> None:
+        nonlocal next_refresh
+        if ports_source is not None and time.monotonic() >= next_refresh:
+            next_refresh = time.monotonic() + refresh_s
+            sync_ports(host, ports_source())
+        channel_tick(host)
+
+    return SerialHost(links, on_tick=on_tick, **options)
+
+
+def sync_ports(host: SerialHost, ports: list[PortConfig]) -> None:
+    """Serve exactly these printers. A printer in the middle of a print keeps its link until
+    the print ends, even when its settings changed: pulling the port would ruin the print."""
+    wanted: dict[str, LinkSettings] = {}
+    for p in ports:
+        try:
+            wanted[p.device_id] = LinkSettings.from_dict(p.settings)
+        except SettingsError as exc:
+            log.warning("%s: not served: %s", p.device_id, exc)
+    for device_id, link in list(host.links.items()):
+        if wanted.get(device_id) != link.settings and link.state not in ACTIVE:
+            host.remove(device_id)
+    for device_id, settings in wanted.items():
+        if device_id not in host.links:
+            host.add(PortLink(device_id, settings))

@@ -21,21 +21,11 @@ from printers.drivers.base import PermanentDriverError, TransientDriverError
 from printers.drivers.octoprint import OctoPrintDriver
 from printers.states import DeviceState
 from tests.printers import octoprint_server
-from tests.printers.octoprint_server import OctoPrintServer, OctoPrintUnavailable
+from tests.printers.octoprint_server import OctoPrintServer
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 30.0  # a hang guard for state changes on the server, not a timing assertion
-
-
-@pytest.fixture(scope="session")
-def octoprint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrintServer]:
-    try:
-        server = octoprint_server.start(tmp_path_factory.mktemp("octoprint"))
-    except OctoPrintUnavailable as exc:
-        pytest.skip(f"OctoPrint cannot be installed here: {exc}")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -170,3 +170,16 @@ def test_one_host_serves_many_ports_and_survives_one_unplugged(boards: PtyFirmwa
     ]
     for i in (1, 2):
         assert printed(boards.model(f"ttyUSB{i}")) == list(program().commands)
+
+
+def test_the_host_serves_printers_added_later_and_drops_removed_ones(boards: PtyFirmware) -> None:
+    from printers.serialhost.channel import PortConfig, sync_ports
+
+    first = boards.add_port("ttyUSB0", MarlinModel())
+    second = boards.add_port("ttyUSB1", MarlinModel())
+    host = SerialHost(tick_s=0.01)
+    sync_ports(host, [PortConfig("a", {"port": first})])
+    sync_ports(host, [PortConfig("a", {"port": first}), PortConfig("b", {"port": second})])
+    run_until(host, lambda: all(x.state is DeviceState.READY for x in host.links.values()), "both")
+    sync_ports(host, [PortConfig("b", {"port": second})])
+    assert list(host.links) == ["b"]
