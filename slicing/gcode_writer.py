@@ -30,45 +30,8 @@ class Body:
     start_moves: Moves  # the start G-code's motion
 
 
-class _MoveLog:
-    """Columns of every move as it is written: (x0, y0, z0, x, y, z, de, feed) chunks."""
-
-    def __init__(self) -> None:
-        self.chunks: list[np.ndarray] = []
-
-    def add(
-        self, start: np.ndarray, end: np.ndarray, z0: float, z: float, de: np.ndarray, feed: float
-    ) -> None:
-        n = len(end)
-        chunk = np.empty((n, 8))
-        chunk[:, 0:2] = start
-        chunk[:, 2] = z0
-        chunk[:, 3:5] = end
-        chunk[:, 5] = z
-        chunk[:, 6] = de
-        chunk[:, 7] = feed
-        self.chunks.append(chunk)
-
-    def point(
-        self,
-        xy: np.ndarray,
-        z0: float,
-        z: float,
-        de: float,
-        feed: float,
-        to: np.ndarray | None = None,
-    ) -> None:
-        self.add(xy[None], (xy if to is None else to)[None], z0, z, np.array([de]), feed)
-
-    def moves(self, limits: Limits) -> Moves:
-        cols = np.concatenate(self.chunks) if self.chunks else np.zeros((0, 8))
-        n = len(cols)
-        zeros = np.zeros(n, dtype=np.int32)
-        col = [np.ascontiguousarray(cols[:, k]) for k in range(8)]
-        return Moves(
-            x0=col[0], y0=col[1], z0=col[2], x=col[3], y=col[4], z=col[5], de=col[6], feed=col[7],
-            limits_idx=zeros, feature_idx=zeros, line_no=zeros, limits=[limits], features=["Unknown"],
-        )  # fmt: skip
+def _rows(rows: list[tuple[float, ...]]) -> np.ndarray:
+    return np.array(rows, dtype=float).reshape(-1, 8)
 
 
 def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
@@ -83,19 +46,39 @@ def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
     }.get(kind, s.perimeter_speed)
 
 
-def _extrusion_moves(
-    points: np.ndarray, e_per_mm: float
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """G1 lines drawing `points` (n, 2) from its first point; their end points and E values."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    keep = seg > 1e-4
-    e = seg[keep] * e_per_mm
-    xy = points[1:][keep]
+@dataclass(frozen=True)
+class _LayerSegments:
+    """Every extrusion segment of one layer, computed at once: (m,) arrays and G1 lines."""
+
+    lines: list[str]
+    rows: np.ndarray  # (m, 8): x0, y0, z0, x, y, z, de, feed
+    bounds: np.ndarray  # (paths + 1,): path k's segments are rows[bounds[k]:bounds[k + 1]]
+
+
+def _layer_segments(layer: Layer, e_per_mm: float, speeds: np.ndarray) -> _LayerSegments:
+    """`speeds`: (paths,) mm/s of each path."""
+    counts = np.array([len(p.points) for p in layer.paths])
+    points = np.concatenate([p.points for p in layer.paths])
+    firsts = np.r_[0, np.cumsum(counts)]
+    length = np.hypot(*np.diff(points, axis=0).T)
+    keep = length > 1e-4
+    keep[firsts[1:-1] - 1] = False  # no segment joins the end of one path to the next
+    index = np.flatnonzero(keep)
+    owner = np.searchsorted(firsts, index, side="right") - 1
+    rows = np.empty((len(index), 8))
+    rows[:, 0:2] = points[index]
+    rows[:, 3:5] = points[index + 1]
+    rows[:, 2] = rows[:, 5] = layer.z
+    rows[:, 6] = length[index] * e_per_mm
+    rows[:, 7] = speeds[owner]
     lines = [
-        f"G1 X{px:.3f} Y{py:.3f} E{pe:.5f}"
-        for px, py, pe in zip(xy[:, 0].tolist(), xy[:, 1].tolist(), e.tolist(), strict=True)
+        f"G1 X{x:.3f} Y{y:.3f} E{e:.5f}"
+        for x, y, e in zip(
+            rows[:, 3].tolist(), rows[:, 4].tolist(), rows[:, 6].tolist(), strict=True
+        )
     ]
-    return lines, xy, e
+    bounds = np.searchsorted(owner, np.arange(len(counts) + 1))
+    return _LayerSegments(lines, rows, bounds)
 
 
 def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
@@ -104,18 +87,20 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
     start_lines = s.start().splitlines()
     start_moves, _ = parse_gcode(start_lines)
     out: list[str] = list(start_lines)
-    log = _MoveLog()
+    blocks: list[np.ndarray] = []  # move rows in the order they are written
+    pending: list[tuple[float, ...]] = []  # single moves not yet in `blocks`
     filament = 0.0
     retracted = True  # the start G-code ends with a retraction
-    pos = np.array([start_moves.x[-1], start_moves.y[-1]]) if len(start_moves.x) else np.zeros(2)
-    z_now = float(start_moves.z[-1]) if len(start_moves.x) else 0.0
-    travel, pull = s.travel_speed, s.retract_speed
+    x, y = (
+        (float(start_moves.x[-1]), float(start_moves.y[-1])) if len(start_moves.x) else (0.0, 0.0)
+    )
+    z = float(start_moves.z[-1]) if len(start_moves.x) else 0.0
+    travel, pull, r = s.travel_speed, s.retract_speed, s.retract_mm
     travel_f = f"F{travel * 60:.0f}"
-    retract = f"G1 E-{s.retract_mm:.3f} F{pull * 60:.0f}"
-    unretract = f"G1 E{s.retract_mm:.3f} F{pull * 60:.0f}"
+    retract = f"G1 E-{r:.3f} F{pull * 60:.0f}"
+    unretract = f"G1 E{r:.3f} F{pull * 60:.0f}"
     top = 0.0
     for index, layer in enumerate(layers):
-        first = index == 0
         out += [
             ";LAYER_CHANGE",
             f";Z:{layer.z:.3f}",
@@ -124,46 +109,60 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
         ]
         if not retracted:
             out.append(retract)
-            log.point(pos, z_now, z_now, -s.retract_mm, pull)
+            pending.append((x, y, z, x, y, z, -r, pull))
             retracted = True
         out.append(f"G1 Z{layer.z:.3f} F720")
-        log.point(pos, z_now, layer.z, 0.0, 12.0)
-        z_now = layer.z
+        pending.append((x, y, z, x, y, layer.z, 0.0, 12.0))
+        z = layer.z
         if index == 1 and s.fan_percent > 0:
             out.append(f"M106 S{round(255 * s.fan_percent / 100)}")
-        e_per_mm = s.bead_mm2(layer.height) / filament_area
+        if not layer.paths:
+            continue
+        speeds = np.array([_speed(p.kind, index == 0, s) for p in layer.paths])
+        segs = _layer_segments(layer, s.bead_mm2(layer.height) / filament_area, speeds)
+        filament += float(segs.rows[:, 6].sum())
         kind = ""
-        for path in layer.paths:
-            start = path.points[0]
-            gap = float(np.hypot(*(start - pos)))
+        for k, path in enumerate(layer.paths):
+            sx, sy = float(path.points[0, 0]), float(path.points[0, 1])
+            gap = math.hypot(sx - x, sy - y)
             if gap > 1e-4:
                 if gap > s.retract_min_travel_mm and not retracted and not path.linked:
                     out.append(retract)
-                    log.point(pos, z_now, z_now, -s.retract_mm, pull)
+                    pending.append((x, y, z, x, y, z, -r, pull))
                     retracted = True
-                out.append(f"G0 X{start[0]:.3f} Y{start[1]:.3f} {travel_f}")
-                log.point(pos, z_now, z_now, 0.0, travel, to=start)
+                out.append(f"G0 X{sx:.3f} Y{sy:.3f} {travel_f}")
+                pending.append((x, y, z, sx, sy, z, 0.0, travel))
             if retracted:
                 out.append(unretract)
-                log.point(start, z_now, z_now, s.retract_mm, pull)
+                pending.append((sx, sy, z, sx, sy, z, r, pull))
                 retracted = False
             if path.kind != kind:
                 kind = path.kind
                 out.append(f";TYPE:{kind}")
-            speed = _speed(kind, first, s)
-            out.append(f"G1 F{speed * 60:.0f}")
-            lines, xy, e = _extrusion_moves(path.points, e_per_mm)
-            out += lines
-            if len(xy):
-                log.add(np.vstack([start[None], xy[:-1]]), xy, z_now, z_now, e, speed)
-            filament += float(e.sum())
-            pos = path.points[-1]
+            out.append(f"G1 F{speeds[k] * 60:.0f}")
+            lo, hi = int(segs.bounds[k]), int(segs.bounds[k + 1])
+            out += segs.lines[lo:hi]
+            if pending:
+                blocks.append(_rows(pending))
+                pending = []
+            blocks.append(segs.rows[lo:hi])
+            x, y = float(path.points[-1, 0]), float(path.points[-1, 1])
         top = layer.z
     if not retracted:
         out.append(retract)
-        log.point(pos, z_now, z_now, -s.retract_mm, pull)
+        pending.append((x, y, z, x, y, z, -r, pull))
+    blocks.append(_rows(pending))
     out += s.end(top).splitlines()
-    return Body(out, filament, log.moves(start_moves.limits[-1]), start_moves)
+    return Body(out, filament, _moves(np.concatenate(blocks), start_moves.limits[-1]), start_moves)
+
+
+def _moves(rows: np.ndarray, limits: Limits) -> Moves:
+    zeros = np.zeros(len(rows), dtype=np.int32)
+    col = [np.ascontiguousarray(rows[:, k]) for k in range(8)]
+    return Moves(
+        x0=col[0], y0=col[1], z0=col[2], x=col[3], y=col[4], z=col[5], de=col[6], feed=col[7],
+        limits_idx=zeros, feature_idx=zeros, line_no=zeros, limits=[limits], features=["Unknown"],
+    )  # fmt: skip
 
 
 def thumbnail_block(png: bytes, width: int, height: int) -> list[str]:
