@@ -1,0 +1,367 @@
+"""The digital twin: a discrete-event simulation of the farm, driven by the real planner.
+
+Printers print, fail, get repaired; people on shift clear beds and swap filament; sites go
+down and come back; jobs and orders arrive. Every time a printer is ready it asks the same
+`Engine.next_for_printer` the farm uses, and the engine is rebuilt (a full replan) when work
+arrives, a run fails or a site changes, as the farm does. Actual print times differ from the
+estimates by a random factor, so the plan is tested against a farm that does not follow it.
+
+The scenario format is documented in `farm/scheduling/scenario.py`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from farm.scheduling.calendar import Staffing
+from farm.scheduling.engine import Engine
+from farm.scheduling.planner import plan
+from farm.scheduling.scenario import Order, Scenario
+from farm.scheduling.types import PrinterSlot, SiteRules, WorkItem
+
+H = 3600.0
+DAY = 24 * H
+
+# Event kinds, in the order they are handled when they fall at the same moment.
+ARRIVE, PROMISE, SITE, END, BREAK, READY, TICK = range(7)
+
+
+@dataclass
+class _Job:
+    item: WorkItem
+    arrived: float
+    order: str | None
+    unstarted: int
+    done: int = 0
+    finished: float | None = None
+
+
+@dataclass
+class _Printer:
+    slot: PrinterSlot
+    material: str
+    colour: str
+    token: int = 0  # bumped whenever a planned event for it becomes void
+    busy_until: float = 0.0  # end of the run it prints, or when it is back from repair
+    printing: tuple[int, int] | None = None  # (job id, copies)
+    broken: bool = False
+    printing_seconds: float = 0.0
+
+
+@dataclass
+class _Stats:
+    runs: int = 0
+    failed_runs: int = 0
+    breakdowns: int = 0
+    material_changes: int = 0
+    replans: int = 0
+    replan_seconds: float = 0.0
+    decisions: int = 0
+    pieces_per_day: list[int] = field(default_factory=list)
+
+
+class Twin:
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.rng = np.random.default_rng(scenario.seed)
+        self.now = scenario.start
+        self.end = scenario.start + scenario.days * DAY
+        self.printers = {p.id: _Printer(p, p.material, p.colour) for p in scenario.printers}
+        self.rules = dict(scenario.sites)
+        self.staffing = {site: Staffing(r) for site, r in self.rules.items()}
+        self.down_sites: set[str] = set()
+        self.jobs: dict[int, _Job] = {}
+        self.events: list[tuple[float, int, int, int, Any]] = []
+        self.seq = 0
+        self.stats = _Stats(pieces_per_day=[0] * max(1, math.ceil(scenario.days)))
+        self.engine: Engine | None = None
+        self.dirty = True
+        self.idle: set[int] = set(self.printers)
+        self.eta: dict[str, float] = {}
+
+    # -- events ---------------------------------------------------------------------------
+
+    def push(self, at: float, kind: int, data: Any = None, token: int = 0) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (at, kind, self.seq, token, data))
+
+    def run(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        for arrival in self.s.arrivals:
+            self.push(arrival[0], ARRIVE, arrival)
+        for outage in self.s.outages:
+            self.push(outage.start, SITE, (outage.site, False))
+            self.push(outage.end, SITE, (outage.site, True))
+        if self.s.mtbf_hours > 0:
+            for pid in self.printers:
+                self.push(self.now + self.rng.exponential(self.s.mtbf_hours * H), BREAK, pid)
+        t = self.now
+        while t <= self.end:
+            self.push(t, TICK)
+            t += self.s.replan_hours * H
+        while self.events and self.events[0][0] <= self.end:
+            at, kind, _, token, data = heapq.heappop(self.events)
+            self.now = at
+            if kind == ARRIVE:
+                self._arrive(data)
+            elif kind == PROMISE:
+                self._replan()
+                self.eta[data] = self._promise(data)
+                self._ask_idle()
+            elif kind == SITE:
+                self._site(*data)
+            elif kind == END:
+                self._end(data, token)
+            elif kind == BREAK:
+                self._break(data)
+            elif kind == READY:
+                self._ready(data, token)
+            elif kind == TICK:
+                self._tick()
+        return self._report(time.perf_counter() - started)
+
+    def _arrive(self, arrival: tuple[float, WorkItem, str | None]) -> None:
+        at, item, order = arrival
+        self.jobs[item.job_id] = _Job(replace(item, submitted=at), at, order, item.copies)
+        self.dirty = True
+        if order is not None and order not in self.eta:
+            self.eta[order] = math.nan
+            # After every part of the order has arrived (same moment, earlier kind).
+            self.push(at, PROMISE, order)
+
+    def _site(self, site: str, up: bool) -> None:
+        if up:
+            self.down_sites.discard(site)
+            for p in self.printers.values():
+                if p.slot.site == site and not p.broken:
+                    self._schedule_ready(p, self.now)
+        else:
+            self.down_sites.add(site)
+            for p in self.printers.values():
+                if p.slot.site == site and p.printing is not None:
+                    self._abort(p)  # a power cut loses the run; the site coming up clears it
+        self.dirty = True
+        self._replan()
+        self._ask_idle()
+
+    def _abort(self, p: _Printer) -> None:
+        """The run on `p` is lost (power cut, breakdown): its copies go back to the queue."""
+        p.token += 1
+        if p.printing is not None:
+            job_id, copies = p.printing
+            self.jobs[job_id].unstarted += copies
+            self.stats.failed_runs += 1
+            self.dirty = True
+        p.printing = None
+        self.idle.discard(p.slot.id)
+
+    def _end(self, pid: int, token: int) -> None:
+        p = self.printers[pid]
+        if token != p.token or p.printing is None:
+            return
+        job_id, copies = p.printing
+        p.printing = None
+        job = self.jobs[job_id]
+        failed = self.rng.random() < self.s.run_failure_rate
+        if failed:
+            job.unstarted += copies
+            self.stats.failed_runs += 1
+            self.dirty = True
+        else:
+            job.done += copies
+            day = int((self.now - self.s.start) // DAY)
+            if 0 <= day < len(self.stats.pieces_per_day):
+                self.stats.pieces_per_day[day] += copies
+            if job.done >= job.item.copies and job.finished is None:
+                job.finished = self.now
+        rules = self.rules.get(p.slot.site, SiteRules())
+        cleared = self.now
+        if not p.slot.auto_eject:
+            cleared = self._staff(p.slot.site).next_staffed(self.now) + rules.clear_seconds
+        self._schedule_ready(p, cleared)
+
+    def _break(self, pid: int) -> None:
+        p = self.printers[pid]
+        self.stats.breakdowns += 1
+        self._abort(p)
+        p.broken = True
+        back = self.now + self.rng.exponential(self.s.repair_hours * H)
+        p.busy_until = back
+        self.push(back, READY, pid, p.token)
+        self.push(back + self.rng.exponential(self.s.mtbf_hours * H), BREAK, pid)
+
+    def _ready(self, pid: int, token: int) -> None:
+        p = self.printers[pid]
+        if token != p.token:
+            return
+        p.broken = False
+        if p.slot.site in self.down_sites:
+            return  # its site coming back up makes it ready again
+        self._ask(p)
+
+    def _tick(self) -> None:
+        if self.dirty:
+            self._replan()
+        self._ask_idle()
+
+    def _ask_idle(self) -> None:
+        for pid in sorted(self.idle):
+            self._ask(self.printers[pid])
+
+    # -- the planner ----------------------------------------------------------------------
+
+    def _staff(self, site: str) -> Staffing:
+        if site not in self.staffing:
+            self.staffing[site] = Staffing(self.rules.get(site, SiteRules()))
+        return self.staffing[site]
+
+    def _schedule_ready(self, p: _Printer, at: float) -> None:
+        p.token += 1
+        p.busy_until = at
+        self.idle.discard(p.slot.id)
+        self.push(at, READY, p.slot.id, p.token)
+
+    def _pending(self) -> list[WorkItem]:
+        return [replace(j.item, copies=j.unstarted) for j in self.jobs.values() if j.unstarted > 0]
+
+    def _slots(self) -> list[PrinterSlot]:
+        slots = []
+        for p in self.printers.values():
+            free = max(self.now, p.busy_until)
+            slots.append(replace(p.slot, free_at=free, material=p.material, colour=p.colour))
+        return slots
+
+    def _site_rules(self) -> dict[str, SiteRules]:
+        rules = dict(self.rules)
+        for outage in self.s.outages:
+            if outage.start <= self.now < outage.end or (
+                outage.site in self.down_sites and outage.end > self.now
+            ):
+                r = rules.get(outage.site, SiteRules())
+                rules[outage.site] = replace(r, down=r.down + ((self.now, outage.end),))
+        return rules
+
+    def _replan(self) -> None:
+        started = time.perf_counter()
+        self.engine = Engine(self._slots(), self._pending(), now=self.now, sites=self._site_rules())
+        self.stats.replans += 1
+        self.stats.replan_seconds += time.perf_counter() - started
+        self.dirty = False
+
+    def _promise(self, order: str) -> float:
+        """The planned completion of an order, from a full plan of all pending work now."""
+        full = plan(self._slots(), self._pending(), now=self.now, sites=self._site_rules())
+        ids = {j.item.job_id for j in self.jobs.values() if j.order == order}
+        ends = [a.end for a in full.assignments if a.job_id in ids]
+        return max(ends) if ends else math.nan
+
+    def _ask(self, p: _Printer) -> None:
+        if p.broken or p.printing is not None or p.slot.site in self.down_sites:
+            return
+        if self.engine is None:
+            self._replan()
+        assert self.engine is not None
+        # A stale engine is fine between replans: arrivals and failed runs wait for the next
+        # pass (replan_hours), as they do in the farm.
+        self.stats.decisions += 1
+        a = self.engine.next_for_printer(
+            p.slot.id, at=self.now, material=p.material, colour=p.colour
+        )
+        if a is None or self.jobs.get(a.job_id) is None or self.jobs[a.job_id].unstarted <= 0:
+            self.idle.add(p.slot.id)
+            return
+        job = self.jobs[a.job_id]
+        copies = min(a.copies, job.unstarted)
+        job.unstarted -= copies
+        if a.material_change:
+            self.stats.material_changes += 1
+            p.material, p.colour = job.item.material, job.item.colour or p.colour
+        planned = a.end - a.start
+        actual = planned * float(self.rng.lognormal(0.0, self.s.time_spread))
+        p.printing = (a.job_id, copies)
+        p.printing_seconds += actual
+        p.token += 1
+        p.busy_until = a.start + actual
+        self.idle.discard(p.slot.id)
+        self.stats.runs += 1
+        self.push(a.start + actual, END, p.slot.id, p.token)
+
+    # -- the report -----------------------------------------------------------------------
+
+    def _report(self, wall: float) -> dict[str, Any]:
+        horizon = self.end - self.s.start
+        orders: dict[str, dict[str, Any]] = {}
+        for o in self.s.orders:
+            jobs = [j for j in self.jobs.values() if j.order == o.name]
+            pieces = sum(j.item.copies for j in jobs)
+            done = sum(j.done for j in jobs)
+            finished = [j.finished for j in jobs]
+            complete = bool(jobs) and all(f is not None for f in finished)
+            last = max((f for f in finished if f is not None), default=None)
+            eta = self.eta.get(o.name, math.nan)
+            orders[o.name] = {
+                "pieces": pieces,
+                "pieces_done": done,
+                "complete": complete,
+                "hours_to_complete": round((last - o.at) / H, 2) if complete and last else None,
+                "planned_hours_at_arrival": round((eta - o.at) / H, 2) if eta == eta else None,
+                "due_met": (complete and last is not None and last <= o.at + o.due_hours * H)
+                if o.due_hours
+                else None,
+            }
+        others = [j for j in self.jobs.values() if j.order is None]
+        within = self.s.report_within_days * DAY
+        done_in_time = sum(
+            1 for j in others if j.finished is not None and j.finished - j.arrived <= within
+        )
+        old_enough = [j for j in others if self.end - j.arrived >= within]
+        share_within = (
+            sum(
+                1 for j in old_enough if j.finished is not None and j.finished - j.arrived <= within
+            )
+            / len(old_enough)
+            if old_enough
+            else None
+        )
+        by_site: dict[str, list[float]] = {}
+        by_model: dict[str, list[float]] = {}
+        for p in self.printers.values():
+            by_site.setdefault(p.slot.site, []).append(p.printing_seconds / horizon)
+            by_model.setdefault(p.slot.model, []).append(p.printing_seconds / horizon)
+        return {
+            "scenario": self.s.name,
+            "simulated_days": self.s.days,
+            "wall_seconds": round(wall, 2),
+            "printers": len(self.printers),
+            "sites": sorted({p.slot.site for p in self.printers.values()}),
+            "orders": orders,
+            "other_jobs": len(others),
+            "other_jobs_finished": sum(1 for j in others if j.finished is not None),
+            "other_jobs_finished_within_days": done_in_time,
+            f"share_within_{self.s.report_within_days:g}_days": (
+                round(share_within, 4) if share_within is not None else None
+            ),
+            "pieces_per_day": self.stats.pieces_per_day,
+            "utilisation_by_site": {s: round(float(np.mean(v)), 4) for s, v in by_site.items()},
+            "utilisation_by_model": {m: round(float(np.mean(v)), 4) for m, v in by_model.items()},
+            "runs": self.stats.runs,
+            "failed_runs": self.stats.failed_runs,
+            "breakdowns": self.stats.breakdowns,
+            "material_changes": self.stats.material_changes,
+            "replans": self.stats.replans,
+            "replan_seconds": round(self.stats.replan_seconds, 2),
+            "decisions": self.stats.decisions,
+        }
+
+
+def simulate(scenario: Scenario) -> dict[str, Any]:
+    return Twin(scenario).run()
+
+
+__all__ = ["Order", "Scenario", "Twin", "simulate"]
