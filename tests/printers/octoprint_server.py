@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -23,8 +24,19 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / "var" / "octoprint-venv"
-SPEC = os.environ.get("FARM_OCTOPRINT_SPEC", "octoprint>=1.10,<1.12")
+DEFAULT_SPEC = "octoprint>=1.10,<1.12"
+# FARM_OCTOPRINT_SPEC=octoprint==1.9.3 runs the contract tests against another version, in a
+# venv of its own next to the default one.
+SPEC = os.environ.get("FARM_OCTOPRINT_SPEC", DEFAULT_SPEC)
+VENV = (
+    ROOT
+    / "var"
+    / (
+        "octoprint-venv"
+        if SPEC == DEFAULT_SPEC
+        else "octoprint-venv-" + re.sub(r"[^A-Za-z0-9.]+", "-", SPEC).strip("-")
+    )
+)
 INSTALL_TIMEOUT_S = 1200
 START_TIMEOUT_S = 120
 

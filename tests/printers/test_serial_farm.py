@@ -129,3 +129,47 @@ def test_an_unplugged_printer_interrupts_the_run(
     assert result["status"] == run.status == "failed"
     assert "interrupted" in run.failure_reason
     assert Printer.objects.get(name="ender-1").state == "offline"
+
+
+def test_the_driver_pauses_resumes_and_cancels_through_the_host(
+    serial_printer: Any, gcode: Path
+) -> None:
+    printer = serial_printer(MarlinModel())
+    driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
+    big = gcode.with_name("big.gcode")
+    big.write_text(realistic_gcode(20000))
+    driver.start(job_name="farm-run-7.gcode", gcode_path=big, expected_seconds=60)
+    wait(lambda: driver.status().state is DeviceState.PRINTING)
+    driver.pause()
+    wait(lambda: driver.status().state is DeviceState.PAUSED)
+    assert driver.status().job_name == "farm-run-7.gcode"
+    driver.resume()
+    wait(lambda: driver.status().state is DeviceState.PRINTING)
+    driver.cancel()
+    wait(lambda: driver.status().state is DeviceState.READY)
+    assert "cancelled" in driver.status().message
+    report = driver.job_report()
+    assert report is not None and report.outcome == "cancelled"
+    assert 0 < report.lines_acked < report.lines_total
+
+
+def test_a_printer_without_a_serial_host_is_offline_and_dispatch_retries(
+    db: Any, make_printer: Any, gcode: Path
+) -> None:
+    from printers.drivers.base import TransientDriverError
+
+    printer = make_printer(
+        "ender-2", connection_kind="serial", connection_settings={"port": "/dev/ttyUSB7"}
+    )
+    driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
+    status = driver.status()
+    assert status.state is DeviceState.OFFLINE and "no serial host" in status.message
+    with pytest.raises(TransientDriverError, match="not reachable"):
+        driver.start(job_name="farm-run-8.gcode", gcode_path=gcode, expected_seconds=10)
+
+
+def test_bad_serial_settings_fail_permanently(db: Any) -> None:
+    from printers.drivers.base import PermanentDriverError
+
+    with pytest.raises(PermanentDriverError, match="needs a port"):
+        SerialDriver(device_id="printer-9", settings={"baud": 115200})
