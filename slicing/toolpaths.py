@@ -6,13 +6,18 @@ layers and perimeter counts, never over segments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import shapely
 
 from slicing.settings import SliceSettings
+
+T = TypeVar("T")
 
 EXTERNAL = "External perimeter"
 PERIMETER = "Perimeter"
@@ -75,12 +80,13 @@ def solid_areas(
     empty = shapely.Polygon()
     if settings.infill >= 0.999:
         return list(inners)
-    solids: list[shapely.Geometry] = []
-    for i in range(count):
+
+    def solid_of(i: int) -> shapely.Geometry:
         lo, hi = i - settings.bottom_layers, i + settings.top_layers
         if lo < 0 or hi >= count:
-            solids.append(inners[i])
-            continue
+            return inners[i]
+        # comparing infill areas (not outlines) also makes solid the infill next to sloped
+        # walls, where the perimeters above or below do not cover it: a vertical shell
         window = [inners[j] for j in range(lo, hi + 1) if j != i]
         covered = shapely.intersection_all(window)
         solid = shapely.difference(inners[i], covered)
@@ -90,12 +96,11 @@ def solid_areas(
         small = sparse[shapely.area(sparse) < settings.solid_below_mm2]
         solid_parts = _parts(solid)
         solid_parts = solid_parts[shapely.area(solid_parts) > settings.line_width_mm**2]
-        solids.append(
-            shapely.union_all(np.concatenate([solid_parts, small]))
-            if len(solid_parts) + len(small)
-            else empty
-        )
-    return solids
+        if len(solid_parts) + len(small) == 0:
+            return empty
+        return shapely.union_all(np.concatenate([solid_parts, small]))
+
+    return _map(solid_of, count)
 
 
 def _parts(geometry: shapely.Geometry) -> np.ndarray:
@@ -165,30 +170,45 @@ def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list
     return loops
 
 
+def _threads() -> int:
+    return max(1, int(os.environ.get("SLICING_THREADS", "0")) or (os.cpu_count() or 1))
+
+
+def _map(fn: Callable[[int], T], count: int) -> list[T]:
+    """`[fn(i) for i in range(count)]` on a thread pool: shapely releases the GIL inside GEOS,
+    so layers are offset and clipped on every core while Python glue takes turns."""
+    threads = _threads()
+    if threads == 1 or count < 8:
+        return [fn(i) for i in range(count)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(fn, range(count), chunksize=max(1, count // (4 * threads))))
+
+
 def plan_layers(
     regions: Sequence[shapely.Geometry], tops: np.ndarray, settings: SliceSettings
 ) -> list[Layer]:
     """Toolpaths for every layer. `regions[i]` is the filled outline of layer i, whose top is `tops[i]`."""
     w = settings.spacing()
-    perimeters: list[list[Toolpath]] = []
-    inners: list[shapely.Geometry] = []
-    for region in regions:
-        loops, inner = perimeter_paths(region, settings)
-        perimeters.append(loops)
-        inners.append(inner)
+    shells = _map(lambda i: perimeter_paths(regions[i], settings), len(regions))
+    inners = [inner for _, inner in shells]
     solids = solid_areas(regions, inners, settings)
-    layers: list[Layer] = []
-    position = np.array([0.0, 0.0])
-    for i, region in enumerate(regions):
-        paths: list[Toolpath] = list(perimeters[i])
+
+    def fills(i: int) -> list[Toolpath]:
         solid = solids[i]
         angle = 45.0 if i % 2 == 0 else 135.0
-        paths += fill_lines(solid, w, angle, SOLID)
-        if settings.infill > 0.0 and settings.infill < 0.999:
+        paths = fill_lines(solid, w, angle, SOLID)
+        if 0.0 < settings.infill < 0.999:
             sparse = shapely.difference(inners[i], solid) if not solid.is_empty else inners[i]
             paths += fill_lines(sparse, w / settings.infill, angle, SPARSE)
+        return paths
+
+    infill = _map(fills, len(regions))
+    layers: list[Layer] = []
+    position = np.array([0.0, 0.0])
+    links = {SOLID: 3.0 * w, SPARSE: 3.0 * w / max(settings.infill, 0.01)}
+    for i, region in enumerate(regions):
+        paths = shells[i][0] + infill[i]
         skirt = skirt_paths(region, settings) if i == 0 else []
-        links = {SOLID: 3.0 * w, SPARSE: 3.0 * w / max(settings.infill, 0.01)}
         ordered, position = order_paths(skirt, paths, region, position, links)
         height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
         layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
