@@ -7,6 +7,7 @@ with the motion model and refused when it does not belong on the printer.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -159,8 +160,6 @@ def _prepare_mesh(
     notes.append(pose.describe())
     _fit_this_printer(mesh, profile.build_mm)
     x, y, z = (float(v) for v in mesh.extents)
-    thumbnail = cache.path(key, ".png")
-    write_atomically(thumbnail, render_png(mesh, 300, 300))
     layout = pack((x, y), settings.bed_mm, wanted=copies)
     if layout.copies == 0:
         raise PrepareError(f"the part ({x:.0f} × {y:.0f} mm) leaves no safe margin on the bed")
@@ -186,8 +185,11 @@ def _prepare_mesh(
     else:
         result = slice_to_gcode(plate, settings, gcode, copies=layout.copies)
         seconds, filament, layers = result.seconds, result.filament_mm, result.layers
+    # written only once the G-code exists: a refused part leaves nothing behind
+    thumbnail = cache.path(key, ".png")
+    write_atomically(thumbnail, render_png(mesh, 300, 300))
     n = layout.copies
-    area = 3.141592653589793 * (settings.filament_diameter_mm / 2) ** 2
+    area = math.pi * (settings.filament_diameter_mm / 2) ** 2
     prepared = Prepared(
         seconds_per_copy=seconds / n,
         grams_per_copy=filament * area * settings.density_g_cm3 / 1000.0 / n,
@@ -214,7 +216,7 @@ def _fit_this_printer(mesh: trimesh.Trimesh, build: Box) -> None:
     if x <= build[0] and y <= build[1] and z <= build[2]:
         return
     if y <= build[0] and x <= build[1] and z <= build[2]:
-        mesh.apply_transform(trimesh.transformations.rotation_matrix(1.5707963267948966, (0, 0, 1)))
+        mesh.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, (0, 0, 1)))
         return
     hint = " (it would fit lying another way)" if fits((x, y, z), build) else ""
     raise PrepareError(
