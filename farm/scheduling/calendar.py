@@ -34,6 +34,10 @@ class Staffing:
         # and next Monday's shift from Sunday evening.
         self._spans = [(s + k * WEEK, e + k * WEEK) for k in (-1, 0, 1) for s, e in spans]
         self._starts = [s for s, _ in self._spans]
+        # The latest end among spans started so far: spans may overlap (night shifts).
+        self._reach: list[float] = []
+        for _, end in self._spans:
+            self._reach.append(max(end, self._reach[-1]) if self._reach else end)
 
     def _locate(self, t: float) -> tuple[float, int]:
         local = t + self.offset + _MONDAY_SHIFT
@@ -47,7 +51,7 @@ class Staffing:
         if not self._spans:
             return math.inf
         x, i = self._locate(t)
-        if i >= 0 and x < max(e for _, e in self._spans[max(0, i - 2) : i + 1]):
+        if i >= 0 and x < self._reach[i]:
             return t
         return t + (self._starts[i + 1] - x)
 
@@ -58,8 +62,7 @@ class Staffing:
         if not self._spans:
             return t
         x, i = self._locate(t)
-        ends = [e for _, e in self._spans[max(0, i - 2) : i + 1] if e > x]
-        return t + (max(ends) - x) if ends else t
+        return t + (self._reach[i] - x) if i >= 0 and self._reach[i] > x else t
 
 
 def after_windows(start: float, duration: float, windows: tuple[Window, ...]) -> float:

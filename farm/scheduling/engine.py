@@ -39,6 +39,7 @@ from farm.scheduling.types import (
 
 _NO_DUE = 10**6  # due bucket of work without a due date: after every dated bucket
 _PRIORITY_STEP = 10**7
+TAIL = 2.0  # a class is in its tail when its work left per printer is this many longest plates
 
 
 class _Queue:
@@ -238,6 +239,11 @@ class Engine:
             w = self.work[j]
             by_state.setdefault((k, w.material, w.colour.lower()), []).append(j)
         self.q_class = [_Queue(q, self._keys(q)) for q in by_class]
+        # The same jobs longest first, for the class's tail (see `decide`).
+        plate = self.plate_seconds
+        self.q_longest = [_Queue(sorted(q, key=lambda j: -plate[j])) for q in by_class]
+        self.class_left = [sum(self.base[j] * self.remaining[j] for j in q) for q in by_class]
+        self.class_printers = [len(m) for m in idx.class_members]
         self.q_state = {key: _Queue(q, self._keys(q)) for key, q in by_state.items()}
 
         # Fallback (every eligible job, rank order) is built per class on first use: most
@@ -291,7 +297,16 @@ class Engine:
         best: tuple[tuple[int, int, int], _Queue, int] | None = None
         q = self.q_class[k]
         h = self._head(q)
+        tail = False
         if h >= 0:
+            # In the class's last stretch, longest first: a long run started last is what
+            # makes a plan end late (the LPT rule); before that, urgency first.
+            lq = self.q_longest[k]
+            hl = self._head(lq)
+            longest = self.plate_seconds[lq.jobs[hl]]
+            n = self.class_printers[k]
+            if n > 1 and self.class_left[k] <= TAIL * n * longest:
+                q, h, tail = lq, hl, True
             j = q.jobs[h]
             best = ((0, self._eff_tier(j, k), self.rank[j]), q, h)
         else:
@@ -300,7 +315,7 @@ class Engine:
                 return None
             best = stolen
         same = None
-        for c in (colour, ""):
+        for c in (colour, "") if not tail else ():
             sq = self.q_state.get((k, material, c))
             h = self._head(sq)
             if sq is not None and h >= 0:
@@ -395,6 +410,8 @@ class Engine:
         end = start + (end - run[0])
         copies = min(self.remaining[j], max(1, self.work[j].copies_per_plate))
         self.remaining[j] -= copies
+        if self._queues_built and self.primary[j] >= 0:
+            self.class_left[self.primary[j]] -= self.base[j] * copies
         w = self.work[j]
         if change:
             self.loaded[i] = (w.material, w.colour.lower())
