@@ -52,7 +52,7 @@ def ensure_venv() -> Path:
     try:
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True)
         subprocess.run(
-            [str(VENV / "bin" / "pip"), "install", "--quiet", SPEC],
+            [str(VENV / "bin" / "pip"), "install", "--quiet", SPEC, *_extras(SPEC)],
             check=True,
             capture_output=True,
             timeout=INSTALL_TIMEOUT_S,
@@ -63,6 +63,12 @@ def ensure_venv() -> Path:
             f"cannot install {SPEC} into {VENV}: {exc}; {detail.decode(errors='replace')[-500:]}"
         ) from None
     return octoprint
+
+
+def _extras(spec: str) -> list[str]:
+    # OctoPrint 1.9 leaves Flask-Limiter's `limits` unpinned, and limits 4+ dropped the rate
+    # limiting strategy 1.9 configures, so it crashes at start-up without this pin.
+    return ["limits<4"] if "1.9" in spec else []
 
 
 def free_port() -> int:
