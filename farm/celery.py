@@ -6,7 +6,10 @@ import os
 
 from celery import Celery
 
+from farm import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
+broker.register()
 
 app = Celery("farm")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -227,8 +227,8 @@ FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")
 # Before a bed-clear is confirmed, the scheduler assumes an operator gets to it within this.
 FARM_BED_CLEAR_SECONDS = envfloat("FARM_BED_CLEAR_SECONDS", "900")
 
-# Celery: the embedded default is kombu's filesystem transport, a real broker that needs no
-# server. Every process on this machine shares the folder.
+# Celery: the embedded default is kombu's filesystem transport (made atomic in farm.broker), a
+# real broker that needs no server. Every process on this machine shares the folder.
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -236,7 +236,7 @@ if REDIS_URL:
 else:
     for sub in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "farmfs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
