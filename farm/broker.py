@@ -29,10 +29,11 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:
+    # kombu's two base classes disagree on this parameter's name; the filesystem one wins.
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         try:
-            write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(message)))
+            write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(payload)))
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add {name!r} to the queue folder") from exc
 
