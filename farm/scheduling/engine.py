@@ -280,8 +280,11 @@ class Engine:
     def _head(self, q: _Queue | None) -> int:
         if q is None:
             return -1
-        q.head = self._find(q, q.head)
-        return q.head if q.head < len(q.jobs) else -1
+        h = q.head
+        if h < len(q.jobs) and self.remaining[q.jobs[h]]:
+            return h  # the usual case: the head is still live, no skipping to do
+        q.head = h = self._find(q, h)
+        return h if h < len(q.jobs) else -1
 
     def _eff_tier(self, j: int, k: int) -> int:
         pref = self.pref[j]

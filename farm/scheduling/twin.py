@@ -234,7 +234,17 @@ class Twin:
         slots = []
         for p in self.printers.values():
             free = max(self.now, p.busy_until)
-            slots.append(replace(p.slot, free_at=free, material=p.material, colour=p.colour))
+            printing = p.printing is not None
+            slots.append(
+                replace(
+                    p.slot,
+                    free_at=free,
+                    material=p.material,
+                    colour=p.colour,
+                    # The bed of a run still printing must be cleared before the next one.
+                    needs_clearing=printing and not p.slot.auto_eject,
+                )
+            )
         return slots
 
     def _site_rules(self) -> dict[str, SiteRules]:
