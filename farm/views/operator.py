@@ -47,6 +47,8 @@ def printer_rows() -> list[dict[str, Any]]:
     for p in printers:
         run = p.current_run
         state = live.get(p.pk, {}).get("state", p.state)
+        if state == "finished" and p.bed_clear and run is None:
+            state = "ready"  # the last print is off the bed: the printer waits for work
         if p.maintenance:
             state = "maintenance"
         elif not p.enabled:
