@@ -35,10 +35,24 @@ def with_setups(instance: Instance) -> Instance:
     return replace(instance, sites=sites)
 
 
+def reference_seconds() -> float:
+    """A fixed pure-Python workload timed in the same run: the machine's speed right now.
+
+    On a shared machine the plan's seconds mean little alone; their ratio to this does.
+    (About 0.2 s on an idle core of the machine this was written on.)
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i * i
+    return time.perf_counter() - started
+
+
 def run(
     instance: Instance, *, decisions: int = 2000, check: bool = True
 ) -> tuple[dict[str, Any], Plan]:
     """Plan the whole instance once, then time `decisions` single-printer decisions."""
+    reference = reference_seconds()
     started = time.perf_counter()
     result = plan(
         instance.printers,
@@ -70,6 +84,8 @@ def run(
         "jobs": len(instance.jobs),
         "copies": sum(max(0, w.copies) for w in instance.jobs),
         "full_plan_seconds": round(full_seconds, 3),
+        "reference_seconds": round(reference, 3),
+        "full_plan_in_references": round(full_seconds / reference, 2),
         "incremental_p50_ms": round(float(np.percentile(timings, 50)), 3) if timings else None,
         "incremental_p99_ms": round(float(np.percentile(timings, 99)), 3) if timings else None,
         "incremental_max_ms": round(max(timings), 3) if timings else None,

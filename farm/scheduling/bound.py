@@ -72,6 +72,7 @@ def makespan_bound(
     for k in range(n_classes):
         rows.append(1 + n_groups + k)
         cols.append(sink)
+    row_index, col_index = np.array(rows), np.array(cols)
     supply = np.array([math.floor(group_work[g] / UNIT) for g in groups], dtype=np.int64)
     total = int(supply.sum())
     size = sink + 1
@@ -85,7 +86,7 @@ def makespan_bound(
             cap = class_capacity(class_free[k], horizon) if len(class_free[k]) else 0.0
             data.append(min(_BIG, math.ceil(cap / UNIT)))
         graph = csr_array(
-            (np.array(data, dtype=np.int32), (np.array(rows), np.array(cols))), shape=(size, size)
+            (np.array(data, dtype=np.int32), (row_index, col_index)), shape=(size, size)
         )
         result = maximum_flow(graph, source, sink, method="dinic")
         return int(result.flow_value) >= total, result.flow

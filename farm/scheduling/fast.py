@@ -20,7 +20,10 @@ from farm.scheduling.calendar import after_windows
 from farm.scheduling.engine import Engine
 from farm.scheduling.types import Assignment, Plan
 
-SWAPS = 300  # each swap search looks at a few thousand pairs: bounded, so the plan stays fast
+GOOD_ENOUGH = (
+    0.003  # within 0.3% of the bound the tail search stops: the rest costs more than it gains
+)
+SWAPS = 60  # each swap search looks at a few thousand pairs: bounded, so the plan stays fast
 Run = tuple[int, int, int, float]  # (place in sequence, job position, copies, seconds)
 
 
@@ -196,7 +199,7 @@ def _even_the_tail(engine: Engine, runs_of: list[list[Run]], clear: list[float])
         heapq.heapify(heap)
     moves = swaps = 0
     # Close enough to the bound: the rest of the search would cost more than it could gain.
-    good_enough = engine.lower_bound + 0.0005 * (engine.lower_bound - engine.now)
+    good_enough = engine.lower_bound + GOOD_ENOUGH * (engine.lower_bound - engine.now)
     while latest and moves < 20 * len(runs_of):
         neg, i = latest[0]
         if -neg != free[i] or not runs_of[i]:
