@@ -80,14 +80,6 @@ def can_send(w: Window) -> bool:
     return len(w.in_flight) < capacity(w)
 
 
-def worth_sending(w: Window) -> bool:
-    """Wait until two slots are free (when the window has two): half the writes, and so half
-    the system calls, for the same throughput, since the lines still in flight keep the
-    firmware busy meanwhile. A window of one sends as soon as its slot is free."""
-    cap = capacity(w)
-    return cap - len(w.in_flight) >= min(2, cap)
-
-
 def next_to_send(w: Window) -> tuple[int, bool]:
     """(line number, whether it is a resend from history) of the next line to put on the wire."""
     if w.resend_from is not None:

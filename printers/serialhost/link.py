@@ -369,7 +369,7 @@ class PortLink:
         if self.port is None or self.state in (DeviceState.OFFLINE, DeviceState.ERROR):
             return
         self._flush_pending()
-        if self.port is None or not win.worth_sending(self.window):
+        if self.port is None:
             return
         out = bytearray()
         sent = 0

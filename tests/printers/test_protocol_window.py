@@ -143,18 +143,3 @@ def test_it_falls_back_to_one_line_when_windowing_keeps_failing(
     limit, resends, lines, fall_back
 ) -> None:
     assert win.should_fall_back(limit=limit, resends=resends, lines=lines) is fall_back
-
-
-@pytest.mark.parametrize(
-    ("limit", "script", "worth"),
-    [
-        (4, "send send send", False),  # one slot free: wait for a second one
-        (4, "send send", True),
-        (1, "", True),
-        (1, "send", False),
-        (4, "send ok/B1", True),  # the firmware has room for one only: send it
-    ],
-)
-def test_it_sends_in_batches_of_two_when_the_window_allows(limit, script, worth) -> None:
-    w, _ = play(script, win.Window(limit=limit))
-    assert win.worth_sending(w) is worth
