@@ -52,3 +52,13 @@ def test_the_system_checks_report_a_bad_redis_url_with_a_hint(settings: Any) -> 
 def test_the_system_checks_report_a_non_positive_speedup(settings: Any) -> None:
     settings.FARM_SIM_SPEEDUP = 0
     assert any(p.id == "farm.E002" for p in run_checks())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "—"), (42.4, "42 s"), (60, "1 min"), (3599, "59 min"), (3600 * 3 + 300, "3 h 05 min")],
+)
+def test_durations_read_as_people_say_them(seconds: float | None, text: str) -> None:
+    from farm.templatetags.farm_extras import duration
+
+    assert duration(seconds) == text
