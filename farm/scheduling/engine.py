@@ -119,6 +119,13 @@ class Engine:
                     break
                 self.free[i] = max(inside)
         self.free_at_start = list(self.free)
+        # Per printer, what its site's rules say: looked up once, used at every decision.
+        self._staffing_of = [self.staffing[p.site] for p in printers]
+        self._stagger_of = [self.stagger[p.site] for p in printers]
+        self._change_of = [self.rules[p.site].change_seconds for p in printers]
+        self._clear_of = [self.rules[p.site].clear_seconds for p in printers]
+        self._auto_eject = [p.auto_eject for p in printers]
+        self.per_plate = [max(1, w.copies_per_plate) for w in work]
 
         self.lower_bound = self._bound_and_primary(n_jobs)
         self.latest_end = self.lower_bound  # stealing must never push the plan past this
@@ -338,6 +345,9 @@ class Engine:
             h2 = self._shorter(q, h, i, at, change)
             if h2 >= 0:
                 j = q.jobs[h2]
+                change = self._needs_change(i, j)  # the class queue mixes materials
+                if change and not self.options.allow_material_changes:
+                    return None
                 run = self._timing(i, j, k, at, change)
         return self._commit(i, j, k, run, change)
 
@@ -371,23 +381,23 @@ class Engine:
         self, i: int, j: int, k: int, at: float, change: bool
     ) -> tuple[float, float, float]:
         """(start, end, wait for a person after the end) of job j's next plate on printer i."""
-        p = self.printers[i]
-        site = p.site
-        copies = min(self.remaining[j], max(1, self.work[j].copies_per_plate))
+        staffing = self._staffing_of[i]
+        copies = min(self.remaining[j], self.per_plate[j])
         duration = self.seconds(j, k) * copies
-        start = max(at, self.now)
+        start = at if at > self.now else self.now
         if change:
-            start = self.staffing[site].next_staffed(start) + self.rules[site].change_seconds
+            start = staffing.next_staffed(start) + self._change_of[i]
         windows = self.windows[i]
-        stagger = self.stagger[site]
-        for _ in range(4):  # windows and heat-up slots push each other; settle in a few rounds
-            moved = after_windows(start, duration, windows) if windows else start
-            moved = stagger.earliest(moved)
-            if moved == start:
-                break
-            start = moved
+        stagger = self._stagger_of[i]
+        if windows or stagger.active:
+            for _ in range(4):  # windows and heat-up slots push each other; settle in a few
+                moved = after_windows(start, duration, windows) if windows else start
+                moved = stagger.earliest(moved)
+                if moved == start:
+                    break
+                start = moved
         end = start + duration
-        wait = 0.0 if p.auto_eject else self.staffing[site].next_staffed(end) - end
+        wait = 0.0 if self._auto_eject[i] else staffing.next_staffed(end) - end
         return start, end, wait
 
     def _shorter(self, q: _Queue, h: int, i: int, at: float, change: bool) -> int:
@@ -409,16 +419,18 @@ class Engine:
     ) -> Assignment:
         start, end, wait = run
         p = self.printers[i]
-        start = self.stagger[p.site].take(start)
-        end = start + (end - run[0])
-        copies = min(self.remaining[j], max(1, self.work[j].copies_per_plate))
+        stagger = self._stagger_of[i]
+        if stagger.active:
+            start = stagger.take(start)
+            end = start + (end - run[0])
+        copies = min(self.remaining[j], self.per_plate[j])
         self.remaining[j] -= copies
         if self._queues_built and self.primary[j] >= 0:
             self.class_left[self.primary[j]] -= self.base[j] * copies
         w = self.work[j]
         if change:
             self.loaded[i] = (w.material, w.colour.lower())
-        self.free[i] = end if p.auto_eject else end + wait + self.rules[p.site].clear_seconds
+        self.free[i] = end if p.auto_eject else end + wait + self._clear_of[i]
         if end > self.latest_end:
             self.latest_end = end
         return Assignment(w.job_id, p.id, copies, start, end, change)
