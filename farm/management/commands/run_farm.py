@@ -109,7 +109,8 @@ class Command(BaseCommand):
     def _stop_all(self, children: dict[str, subprocess.Popen[str]]) -> None:
         for child in children.values():
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                # The main process only: a Celery worker stops its own pool (warm shutdown).
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
         for child in children.values():
             try:
