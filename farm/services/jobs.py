@@ -196,7 +196,8 @@ def job_reject(*, job_id: int, reason: str) -> None:
         check_job_transition(job.status, JobStatus.REJECTED)
         job.status = JobStatus.REJECTED
         job.status_reason = reason
-        job.save(update_fields=["status", "status_reason"])
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "status_reason", "finished_at"])
         event_record("job.rejected", job=job, message=reason)
 
 

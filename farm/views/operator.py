@@ -75,12 +75,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .select_related("owner", "material")
         .order_by("-priority", "planned_start", "submitted_at")[:200]
     )
+    finished = (
+        Job.objects.filter(status__in=(JobStatus.DONE, JobStatus.REJECTED, JobStatus.CANCELLED))
+        .exclude(finished_at=None)
+        .select_related("owner", "material")
+        .order_by("-finished_at")[:15]
+    )
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
     context = {
         "rows": rows,
         "queue": queue,
+        "finished": finished,
         "state_counts": sorted(counts.items()),
         "to_clear": sum(1 for r in rows if r["needs_clearing"]),
     }

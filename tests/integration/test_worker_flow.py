@@ -72,6 +72,8 @@ def test_a_real_worker_prints_a_submitted_job_to_done(
 
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
+    finished = client.get("/operator/").content.decode().split("Recently finished")[1]
+    assert f"/jobs/{job.pk}/" in finished and "Done" in finished
     run = PrintRun.objects.get(job=job)
     assert run.started_at and run.ended_at and run.cleared_at
     assert Printer.objects.get(pk=printer.pk).bed_clear
