@@ -6,9 +6,7 @@ layers and perimeter counts, never over segments.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -121,6 +119,10 @@ def fill_lines(
     cos, sin = np.cos(angle), np.sin(angle)
     rot = np.array([[cos, sin], [-sin, cos]])  # bed -> scan frame (rotate by -angle)
     turned = shapely.transform(area, lambda xy: xy @ rot.T)
+    if not shapely.is_valid(turned):
+        # rotating a hair-thin spike can make it cross itself; clipping lines with an invalid
+        # polygon then returns lines far outside it (seen on the scanned bunny)
+        turned = shapely.make_valid(turned)
     minx, miny, maxx, maxy = turned.bounds
     first = np.floor(miny / spacing) * spacing + spacing / 2
     ys = np.arange(first, maxy, spacing)
@@ -170,18 +172,11 @@ def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list
     return loops
 
 
-def _threads() -> int:
-    return max(1, int(os.environ.get("SLICING_THREADS", "0")) or (os.cpu_count() or 1))
-
-
 def _map(fn: Callable[[int], T], count: int) -> list[T]:
-    """`[fn(i) for i in range(count)]` on a thread pool: shapely releases the GIL inside GEOS,
-    so layers are offset and clipped on every core while Python glue takes turns."""
-    threads = _threads()
-    if threads == 1 or count < 8:
-        return [fn(i) for i in range(count)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(fn, range(count), chunksize=max(1, count // (4 * threads))))
+    # Sequential on purpose: a thread pool (GEOS releases the GIL) gained nothing on the
+    # shared two-core workers, and each layer's skin reads its neighbours' geometry, which
+    # GEOS does not promise is safe to read from two threads at once.
+    return [fn(i) for i in range(count)]
 
 
 def plan_layers(

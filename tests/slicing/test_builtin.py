@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 import trimesh
 
 from slicing.analysis import analyse_file
@@ -13,7 +14,7 @@ from slicing.builtin import slice_to_gcode
 from slicing.gcode_parse import Moves, parse_gcode
 from slicing.orient import place_on_bed
 from slicing.settings import SliceSettings
-from slicing.toolpaths import EXTERNAL, PERIMETER
+from slicing.toolpaths import EXTERNAL, PERIMETER, SPARSE, fill_lines
 
 SETTINGS = SliceSettings()
 
@@ -141,3 +142,28 @@ def test_it_finishes_one_island_before_moving_to_the_next(tmp_path: Path) -> Non
     for z in np.unique(moves.z[printing]):
         side = moves.x[printing & (moves.z == z)] > middle
         assert np.count_nonzero(np.diff(side.astype(int))) == 1  # one hop per layer
+
+
+# A corner of one bunny layer's sparse infill area: valid, but a hair-thin spike in it crosses
+# itself once turned by 135° for the scan lines.
+SPIKED = (
+    "POLYGON ((122.53458543562903 43.81626403996204, 122.47290072808671 43.88922856681242, "
+    "122.06079658420786 44.65160488, 123.64841558 44.65160488, 123.64841558 42.65160488, "
+    "123.49408889445223 42.65160488, 123.10589653931143 42.98032003633203, "
+    "123.05991437047345 43.0525437601971, 123.0152180873118 43.113286147327315, "
+    "122.96818870071168 43.18715266550998, 122.9236107357918 43.24773318942345, "
+    "122.87648346178165 43.32175518746687, 122.83179033481143 43.38249190981111, "
+    "122.78476064798016 43.45635960702584, 122.74006849994483 43.51709542745266, "
+    "122.6930388982662 43.5909623552216, 122.64841558205516 43.65160487733944, "
+    "123.09300454554808 42.95330387589438, 122.60133135665613 43.72555849393417, "
+    "122.53458543562903 43.81626403996204))"
+)
+
+
+def test_infill_stays_inside_an_area_that_turns_invalid_when_rotated() -> None:
+    area = shapely.from_wkt(SPIKED)
+    paths = fill_lines(area, 0.1, 135.0, SPARSE)
+    points = np.concatenate([p.points for p in paths])
+    lo_x, lo_y, hi_x, hi_y = area.bounds
+    assert points[:, 0].min() >= lo_x - 1e-6 and points[:, 0].max() <= hi_x + 1e-6
+    assert points[:, 1].min() >= lo_y - 1e-6 and points[:, 1].max() <= hi_y + 1e-6
