@@ -90,6 +90,22 @@ def prepare(
         raise PrepareError(str(exc)) from exc
 
 
+def check_gcode_for_printer(path: Path, profile: PrintProfile) -> list[str]:
+    """Refuse (PrepareError) a G-code that does not belong on a printer with `profile`: moves
+    off its bed, another nozzle size, temperatures for another material. Returns warnings.
+    For dispatch, when a job sliced for one profile is about to go to a specific printer."""
+    try:
+        analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)
+        return check_for_printer(
+            analysis,
+            build_mm=profile.build_mm,
+            nozzle_mm=profile.nozzle_mm,
+            material=profile.material,
+        )
+    except GcodeRefused as exc:
+        raise PrepareError(str(exc)) from exc
+
+
 def _prepare_gcode(path: Path, profile: PrintProfile) -> Prepared:
     try:
         analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from slicing.analysis import GcodeRefused, analyse_lines, check_for_printer
-from slicing.prepare import PrepareError, prepare
+from slicing.prepare import PrepareError, check_gcode_for_printer, prepare
 from slicing.profile import PrintProfile
 
 LIMITS = "M201 X1000 Y1000 Z200 E5000\nM203 X200 Y200 Z12 E120\nM204 P1000 R1000 T1000\nM205 X8 Y8 Z0.4 E4.5\n"
@@ -137,3 +137,12 @@ def test_prepare_analyses_an_uploaded_gcode(tmp_path: Path) -> None:
     assert prepared.nozzle_mm == 0.4
     assert prepared.seconds_per_copy > 190 / 30
     assert prepared.grams_per_copy == pytest.approx(9 * 2.405 * 1.24 / 1000, rel=0.01)
+
+
+def test_a_sliced_part_is_refused_by_a_smaller_printer(tmp_path: Path) -> None:
+    path = tmp_path / "wide.gcode"
+    lines = _gcode("; nozzle_diameter = 0.4", "G1 Z0.2 F600", "G1 X10 Y10", "G1 X200 E9 F1800")
+    path.write_text("\n".join(lines))
+    assert check_gcode_for_printer(path, PrintProfile()) == []
+    with pytest.raises(PrepareError, match="outside the bed"):
+        check_gcode_for_printer(path, PrintProfile(build_mm=(180.0, 180.0, 180.0)))
