@@ -130,6 +130,8 @@ class Engine:
         self.lower_bound = self._bound_and_primary(n_jobs)
         self.latest_end = self.lower_bound  # stealing must never push the plan past this
         self._queues_built = False
+        self._job_pos = {w.job_id: j for j, w in enumerate(work)}
+        self._revived: list[int] = []  # jobs whose failed copies came back since the plan
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -305,6 +307,12 @@ class Engine:
         k = self.class_of[i]
         material, colour = self.loaded[i]
         best: tuple[tuple[int, int, int], _Queue, int] | None = None
+        if self._revived:
+            j = self._take_revived(k)
+            if j >= 0:
+                change = self._needs_change(i, j)
+                if not change or self.options.allow_material_changes:
+                    return self._commit(i, j, k, self._timing(i, j, k, at, change), change)
         q = self.q_class[k]
         h = self._head(q)
         tail = False
@@ -464,6 +472,25 @@ class Engine:
             self.loaded[i] = (material, (colour or "").lower())
         self.free[i] = at
         return self.decide(i, at)
+
+    def requeue(self, job_id: int, copies: int) -> None:
+        """Copies of a failed run are waiting again: the next compatible printer takes them."""
+        j = self._job_pos.get(job_id)
+        if j is None or copies <= 0:
+            return
+        self.remaining[j] += copies
+        self._revived.append(j)
+
+    def can_print(self, printer_id: int, job_id: int) -> bool:
+        i, j = self.pos_of.get(printer_id), self._job_pos.get(job_id)
+        return i is not None and j is not None and bool(self.index.eligible[j, self.class_of[i]])
+
+    def _take_revived(self, k: int) -> int:
+        """A requeued job class k can print, most urgent first, or -1."""
+        self._revived = [j for j in self._revived if self.remaining[j] > 0]
+        eligible = self.index.eligible
+        fits = [j for j in self._revived if eligible[j, k]]
+        return min(fits, key=self.tier.__getitem__) if fits else -1
 
     def copies_left(self) -> int:
         return sum(self.remaining)

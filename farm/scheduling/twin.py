@@ -155,9 +155,7 @@ class Twin:
         p.token += 1
         if p.printing is not None:
             job_id, copies = p.printing
-            self.jobs[job_id].unstarted += copies
-            self.stats.failed_runs += 1
-            self.dirty = True
+            self._requeue(job_id, copies)
         p.printing = None
         self.idle.discard(p.slot.id)
 
@@ -170,9 +168,7 @@ class Twin:
         job = self.jobs[job_id]
         failed = self.rng.random() < self.s.run_failure_rate
         if failed:
-            job.unstarted += copies
-            self.stats.failed_runs += 1
-            self.dirty = True
+            self._requeue(job_id, copies)
         else:
             job.done += copies
             day = int((self.now - self.s.start) // DAY)
@@ -185,6 +181,19 @@ class Twin:
         if not p.slot.auto_eject:
             cleared = self._staff(p.slot.site).next_staffed(self.now) + rules.clear_seconds
         self._schedule_ready(p, cleared)
+
+    def _requeue(self, job_id: int, copies: int) -> None:
+        """A lost run's copies wait again; the engine hands them to the next free printer."""
+        self.jobs[job_id].unstarted += copies
+        self.stats.failed_runs += 1
+        if self.engine is None:
+            return
+        self.engine.requeue(job_id, copies)
+        for pid in sorted(self.idle):
+            if self.jobs[job_id].unstarted <= 0:
+                break
+            if self.engine.can_print(pid, job_id):
+                self._ask(self.printers[pid])
 
     def _break(self, pid: int) -> None:
         p = self.printers[pid]

@@ -206,3 +206,13 @@ def test_one_printer_becoming_ready_gets_its_next_run_without_a_replan() -> None
     assert third is not None and third.job_id == 2
     assert engine.next_for_printer(1, at=NOW + 3 * H) is None
     assert engine.copies_left() == 0
+
+
+def test_copies_of_a_failed_run_go_to_the_next_compatible_printer() -> None:
+    engine = Engine([printer(1), printer(2)], [job(1, 2), job(2, 5)], now=NOW)
+    first = engine.next_for_printer(1, at=NOW)
+    assert first is not None
+    engine.requeue(first.job_id, first.copies)  # the print failed
+    again = engine.next_for_printer(2, at=NOW + H)
+    assert again is not None and again.job_id == first.job_id
+    assert engine.can_print(2, first.job_id)
