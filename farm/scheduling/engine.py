@@ -396,14 +396,10 @@ class Engine:
         if change:
             start = staffing.next_staffed(start) + self._change_of[i]
         windows = self.windows[i]
-        stagger = self._stagger_of[i]
-        if windows or stagger.active:
-            for _ in range(4):  # windows and heat-up slots push each other; settle in a few
-                moved = after_windows(start, duration, windows) if windows else start
-                moved = stagger.earliest(moved)
-                if moved == start:
-                    break
-                start = moved
+        if windows:
+            start = after_windows(start, duration, windows)
+        # The heat-up slot is taken in `_commit`: it moves a start by minutes at most, and
+        # looking it up once instead of for every candidate run halves the cost of a decision.
         end = start + duration
         wait = 0.0 if self._auto_eject[i] else staffing.next_staffed(end) - end
         return start, end, wait
@@ -429,8 +425,13 @@ class Engine:
         p = self.printers[i]
         stagger = self._stagger_of[i]
         if stagger.active:
+            windows = self.windows[i]
             start = stagger.take(start)
-            end = start + (end - run[0])
+            while windows and after_windows(start, end - run[0], windows) != start:
+                start = stagger.take(after_windows(start, end - run[0], windows))
+            if start != run[0]:
+                end = start + (end - run[0])
+                wait = 0.0 if self._auto_eject[i] else self._staffing_of[i].next_staffed(end) - end
         copies = min(self.remaining[j], self.per_plate[j])
         self.remaining[j] -= copies
         if self._queues_built and self.primary[j] >= 0:
