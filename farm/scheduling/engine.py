@@ -307,12 +307,7 @@ class Engine:
         k = self.class_of[i]
         material, colour = self.loaded[i]
         best: tuple[tuple[int, int, int], _Queue, int] | None = None
-        if self._revived:
-            j = self._take_revived(k)
-            if j >= 0:
-                change = self._needs_change(i, j)
-                if not change or self.options.allow_material_changes:
-                    return self._commit(i, j, k, self._timing(i, j, k, at, change), change)
+        revived = self._take_revived(k) if self._revived else -1
         q = self.q_class[k]
         h = self._head(q)
         tail = False
@@ -328,10 +323,15 @@ class Engine:
             j = q.jobs[h]
             best = ((0, self._eff_tier(j, k), self.rank[j]), q, h)
         else:
-            stolen = self._steal(i, k, at)
-            if stolen is None:
-                return None
-            best = stolen
+            best = self._steal(i, k, at)
+        if revived >= 0 and (best is None or self._eff_tier(revived, k) <= best[0][1]):
+            # A failed run's copies, as urgent as anything queued here: they go first.
+            change = self._needs_change(i, revived)
+            if not change or self.options.allow_material_changes:
+                timing = self._timing(i, revived, k, at, change)
+                return self._commit(i, revived, k, timing, change)
+        if best is None:
+            return None
         same = None
         for c in (colour, "") if not tail else ():
             sq = self.q_state.get((k, material, c))
