@@ -9,6 +9,7 @@ makes its printers read as offline.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,17 @@ class SerialDriver(Driver):
             message = f"{job.job_name}: {job.outcome}" + (
                 f" ({job.message})" if job.message else ""
             )
+        left = None
+        if job is not None and job.outcome == "printing" and live.progress and live.progress > 0.02:
+            # Bytes streamed so far against time taken so far: crude, but it tracks this
+            # printer's real speed, which no estimate from the file knows.
+            elapsed = max(0.0, time.time() - job.started_at)
+            left = elapsed * (1 - live.progress) / live.progress
         return DeviceStatus(
             live.state,
             job_name=job.job_name if job else "",
             progress=live.progress,
+            seconds_left=left,
             temperatures=live.temperatures or {},
             message=message,
         )

@@ -294,11 +294,14 @@ class PortLink:
             self._firmware_error(response)
         elif isinstance(response, TemperatureReport):
             self.temperatures = {k: v[0] for k, v in response.temperatures.items()}
-        elif isinstance(response, Started):
-            if self.state is not DeviceState.CONNECTING:
-                if self.state in ACTIVE:
-                    self._end_job("interrupted", "the firmware restarted during the print")
-                self._handshake(self._clock())
+        elif isinstance(response, Started) and self.state is not DeviceState.CONNECTING:
+            # The board rebooted under us: a print cannot go on. (While connecting, a boot
+            # message is expected: opening the port resets many boards. Restarting the
+            # handshake then would mix the answers to the first one into the second; lines
+            # lost during the boot are recovered by the time-out probe instead.)
+            if self.state in ACTIVE:
+                self._end_job("interrupted", "the firmware restarted during the print")
+            self._handshake(self._clock())
         elif isinstance(response, Busy):
             pass  # the firmware is alive and working (the timeout clock was reset on read)
         elif self.state is DeviceState.CONNECTING:

@@ -34,5 +34,7 @@ def printed(model: MarlinModel) -> list[str]:
 
 
 def accepted_numbers_are_consecutive(model: MarlinModel) -> bool:
-    numbers = [n for n, _ in model.executed]
+    """Since the last M110 (a board's boot message may restart the handshake once)."""
+    last_m110 = max(i for i, (_, c) in enumerate(model.executed) if c.startswith("M110"))
+    numbers = [n for n, _ in model.executed[last_m110:]]
     return numbers == list(range(numbers[0], numbers[0] + len(numbers)))

@@ -1,6 +1,8 @@
 """Benchmark serial streaming: `manage.py bench_serial --baud 115200 --lines 20000 --json`.
 
-Streams a G-code (a realistic generated one unless --gcode is given) through ptys to simulated
+Streams a G-code (unless --gcode is given: a 40 mm cylinder sliced by the farm's built-in
+slicer, repeated as needed; a generated PrusaSlicer-like file when slicing is not available)
+through ptys to simulated
 Marlin boards that model the wire time of the baud rate: one line in flight, then windowed,
 then `--ports` ports at once from one serial host. See printers/serialhost/bench.py.
 """
@@ -8,6 +10,7 @@ then `--ports` ports at once from one serial host. See printers/serialhost/bench
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +39,10 @@ class Command(BaseCommand):
         if o["baud"] <= 0 or o["lines"] <= 0 or o["ports"] <= 0:
             raise CommandError("--baud, --lines and --ports must be positive")
         if o["gcode"]:
-            full = load_program(o["gcode"])
-            program = _first(full, o["lines"])
+            program = _first(load_program(o["gcode"]), o["lines"])
             source = str(o["gcode"])
         else:
-            program = parse_program(realistic_gcode(o["lines"]))
-            source = "generated (printers.firmware_sim.gcode_gen)"
+            program, source = _sliced(o["lines"])
         multi = _first(program, min(o["lines_per_port"], len(program.commands)))
         result = run_bench(
             program,
@@ -57,6 +58,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result, indent=2))
             return
         w = result["wire_limit_lines_per_s"]
+        self.stdout.write(f"G-code: {source}")
         self.stdout.write(f"{result['lines']} lines at {o['baud']} baud; wire limit {w} lines/s")
         for mode in ("one_in_flight", "windowed"):
             r = result[mode]
@@ -67,6 +69,35 @@ class Command(BaseCommand):
             f"{m['median_lines_per_s']}, single {m['single_port_lines_per_s']}: "
             f"{m['min_ratio_to_single']:.1%}; dropped {m['ports_dropped']}"
         )
+
+
+def _sliced(lines: int) -> tuple[GcodeProgram, str]:
+    """Real slicer output: a cylinder's short perimeter segments are where streaming, not the
+    motion, limits a print."""
+    try:
+        import trimesh
+
+        from slicing.prepare import PrepareError, prepare
+        from slicing.profile import PrintProfile
+    except ImportError:
+        return parse_program(realistic_gcode(lines)), "generated (slicing not importable)"
+    with tempfile.TemporaryDirectory(prefix="bench-slice-") as tmp:
+        mesh = trimesh.creation.cylinder(radius=20, height=30, sections=96)
+        mesh.apply_translation((0, 0, 15))
+        stl = Path(tmp) / "cylinder.stl"
+        mesh.export(stl)
+        try:
+            result = prepare(stl, "mesh", PrintProfile(engine="builtin"), out_dir=Path(tmp))
+        except PrepareError as exc:
+            return parse_program(realistic_gcode(lines)), f"generated (slicing failed: {exc})"
+        if result.gcode_path is None:
+            return parse_program(realistic_gcode(lines)), "generated (no G-code from slicing)"
+        sliced = load_program(result.gcode_path)
+    commands = list(sliced.commands)
+    while len(commands) < lines:
+        commands += sliced.commands
+    text = "\n".join(commands[:lines]) + "\n"
+    return parse_program(text), f"a 40 mm cylinder sliced by the built-in slicer ({result.engine})"
 
 
 def _first(program: GcodeProgram, count: int) -> GcodeProgram:
