@@ -1,17 +1,22 @@
-"""The planning engine: one dispatch rule, used for the full plan and for single decisions.
+"""The planning engine: one dispatch rule, used for single decisions and rule-bound plans.
 
-When a printer becomes ready it takes, from the queues of its class, the most urgent work
-(priority, then due date in day-wide buckets, then longest first), preferring:
+Each job is first routed to one printer class ("primary"), in the proportions of the lower
+bound's flow (see `bound.py`): that keeps scarce printers for the jobs only they can print,
+which is what keeps the makespan near the bound. When a printer becomes ready it takes:
 
-1. work the lower bound's flow routed to its class ("primary") over work it may merely take
-   ("fallback"), within the same urgency: that keeps scarce printers for the jobs only they
-   can print, which is what keeps the makespan near the bound;
-2. work in the material and colour it holds, within the same urgency, so changes are grouped;
-3. near the end of a shift, a run that ends while people are there over one that would leave
-   a finished bed waiting all night (long prints start in the evening, short ones by day).
+1. copies of a failed run (`requeue`), if they are as urgent as anything else it could take;
+2. the most urgent primary work of its class (priority, then due date in day-wide buckets,
+   then longest first), preferring the material and colour it holds within equal urgency,
+   so changes are grouped; in the class's last stretch, the longest plate first (LPT), since
+   a long run started last is what makes a plan end late;
+3. near the end of a shift, a run that ends while people are there rather than one that would
+   leave a finished bed waiting all night (long prints start in the evening, short by day);
+4. when its class has nothing left, work routed elsewhere, but only if it finishes before
+   the plan would end anyway ("stealing never extends the plan").
 
-A full plan is this rule run on a simulated clock over every printer until the queues are
-empty, so the plan and the incremental decisions never disagree. Queues are rank-ordered
+`run()` plays this rule on a simulated clock over every printer until the queues are empty:
+the full plan under site rules (staffed hours, changes, staggered starts). Without such
+rules `planner.plan` uses the faster class-by-class plan in `fast.py`. Queues are rank-ordered
 lists with a skip pointer past exhausted jobs, so a decision costs a few list look-ups.
 """
 
@@ -24,9 +29,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from farm.scheduling.bound import makespan_bound
 from farm.scheduling.calendar import Staffing, Stagger, after_windows
 from farm.scheduling.classes import build_index, why_unplaceable
+from farm.scheduling.routing import route
 from farm.scheduling.types import (
     Assignment,
     Plan,
@@ -79,7 +84,6 @@ class Engine:
         idx = build_index(printers, work, self.options)
         self.index = idx
         self.class_of = idx.class_of
-        n_jobs = len(work)
         self.remaining = [max(0, w.copies) if w.seconds_per_copy > 0 else 0 for w in work]
         self.unplaceable: dict[int, str] = {}
         for j in np.nonzero(idx.group_of < 0)[0].tolist():
@@ -127,7 +131,7 @@ class Engine:
         self._auto_eject = [p.auto_eject for p in printers]
         self.per_plate = [max(1, w.copies_per_plate) for w in work]
 
-        self.lower_bound = self._bound_and_primary(n_jobs)
+        self.lower_bound, self.primary = route(self)
         self.latest_end = self.lower_bound  # stealing must never push the plan past this
         self._queues_built = False
         self._job_pos = {w.job_id: j for j, w in enumerate(work)}
@@ -151,77 +155,6 @@ class Engine:
         if by_model is None:
             return self.base[j]
         return by_model.get(self.index.class_model[k], self.base[j])
-
-    def _bound_and_primary(self, n_jobs: int) -> float:
-        idx = self.index
-        n_groups = len(idx.group_classes)
-        class_free = [
-            np.sort(np.array([self.free[m] - self.now for m in mem])) for mem in idx.class_members
-        ]
-        earliest = [float(f[0]) if len(f) else math.inf for f in class_free]
-        group_first = [min(earliest[k] for k in classes) for classes in idx.group_classes]
-        group_of = idx.group_of.tolist()
-        # Each job's work counts at its fastest eligible model: the bound must stay a bound.
-        best = np.array(self.base, dtype=float)
-        first = np.array([group_first[g] if g >= 0 else 0.0 for g in group_of])
-        for j, by_model in enumerate(self.by_model):
-            if by_model is not None and group_of[j] >= 0:
-                classes = idx.group_classes[group_of[j]]
-                best[j] = min(self.seconds(j, k) for k in classes)
-                first[j] = min(earliest[k] + self.seconds(j, k) for k in classes) - best[j]
-        remaining = np.array(self.remaining, dtype=float)
-        per_plate = np.array([max(1, w.copies_per_plate) for w in self.work], dtype=float)
-        live = remaining > 0
-        longest_plate = float(
-            (first + best * np.minimum(remaining, per_plate))[live].max() if live.any() else 0.0
-        )
-        job_work = best * remaining
-        group_work = np.bincount(
-            idx.group_of[live], weights=job_work[live], minlength=n_groups
-        ).tolist()
-        bound = makespan_bound(idx.group_classes, group_work, class_free, floor=longest_plate)
-
-        # Hand each group's jobs to classes in the proportions of the flow, longest first to
-        # the class with the most quota left (LPT over classes), near sites first.
-        heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
-        for (g, k), amount in bound.share.items():
-            heaps.setdefault((g, -1), []).append((-amount, k))
-            heaps.setdefault((g, self.class_site_code[k]), []).append((-amount, k))
-        for heap in heaps.values():
-            heapq.heapify(heap)
-        left = dict(bound.share)
-        slack = list(bound.slack)
-        self.primary = [-1] * n_jobs
-        lpt = np.lexsort((-job_work,)).tolist()
-        work_list = job_work.tolist()
-        for j in lpt:
-            g = group_of[j]
-            if g < 0 or not self.remaining[j]:
-                continue
-            pref = self.pref[j]
-            heap = heaps.get((g, pref), []) if pref >= 0 else []
-            if pref >= 0 and (not heap or heap[0][0] >= 0):
-                # The flow sent none of this group to the preferred site; spare capacity
-                # there (the flow's slack at the bound) may still take it at no cost.
-                spare = [k for k in idx.group_classes[g] if self.class_site_code[k] == pref]
-                k = max(spare, key=slack.__getitem__, default=-1)
-                if k >= 0 and slack[k] >= work_list[j]:
-                    slack[k] -= work_list[j]
-                    self.primary[j] = k
-                    continue
-            if not heap or heap[0][0] >= 0:
-                heap = heaps.get((g, -1), [])
-            if not heap:
-                self.primary[j] = idx.group_classes[g][0]
-                continue
-            # Entries go stale when the other heap of the group took from the same class.
-            while -heap[0][0] != left[(g, heap[0][1])]:
-                heapq.heapreplace(heap, (-left[(g, heap[0][1])], heap[0][1]))
-            k = heap[0][1]
-            left[(g, k)] -= work_list[j]
-            heapq.heapreplace(heap, (-left[(g, k)], k))
-            self.primary[j] = k
-        return self.now + bound.seconds
 
     def _rank_order(self) -> list[int]:
         if not hasattr(self, "_order"):
