@@ -39,3 +39,24 @@ def plan(
     finally:
         if collecting:
             gc.enable()
+
+
+def quote(
+    printers: list[PrinterSlot],
+    work: list[WorkItem],
+    new: WorkItem,
+    *,
+    now: float,
+    sites: Mapping[str, SiteRules] | None = None,
+    options: PlanOptions | None = None,
+) -> tuple[float | None, str]:
+    """When `new` would be done if submitted now, before anyone confirms it.
+
+    Plans the farm with it included, exactly as the next pass would (so the promise is the
+    plan, not a guess). Returns (planned completion, "") or (None, why it cannot print).
+    """
+    result = plan(printers, [*work, new], now=now, sites=sites, options=options)
+    if new.job_id in result.unplaceable:
+        return None, result.unplaceable[new.job_id]
+    ends = [a.end for a in result.assignments if a.job_id == new.job_id]
+    return (max(ends) if ends else None), ""

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from farm.scheduling import Engine, PlanOptions, SiteRules, plan
+from farm.scheduling.planner import quote
 from farm.scheduling.quality import assess, violations
 from farm.scheduling.types import PrinterSlot, WorkItem
 from tests.scheduling.helpers import NOW, XL, H, job, printer
@@ -216,3 +217,14 @@ def test_copies_of_a_failed_run_go_to_the_next_compatible_printer() -> None:
     again = engine.next_for_printer(2, at=NOW + H)
     assert again is not None and again.job_id == first.job_id
     assert engine.can_print(2, first.job_id)
+
+
+def test_a_quote_is_the_planned_completion_of_the_new_job() -> None:
+    queued = [job(1, 3)]
+    done, why = quote([printer(1)], queued, job(2, 2), now=NOW)
+    assert (done, why) == (NOW + 5 * H, "")
+
+
+def test_a_quote_says_why_a_job_cannot_print() -> None:
+    done, why = quote([printer(1)], [], job(2, 2, size_mm=(900, 10, 10)), now=NOW)
+    assert done is None and "does not fit" in why
