@@ -25,6 +25,8 @@ Scenario file format (one JSON object; hours count from "start")::
                    "mtbf_hours": 720,         # mean time between printer breakdowns
                    "repair_hours": 6},        # mean repair time
       "time_spread": 0.08,          # actual / estimated print time is lognormal(0, this)
+      "model_bias": {"MINI": 1.15},  # a model really takes this much longer than estimated
+      "learn_estimates": true,      # correct estimates from finished runs (estimates.py)
       "replan_hours": 2,            # full replan at least this often when anything changed
       "report_within_days": 5       # report the share of jobs finished within N days
     }
@@ -74,6 +76,8 @@ class Scenario:
     mtbf_hours: float = 0.0
     repair_hours: float = 4.0
     time_spread: float = 0.0
+    model_bias: tuple[tuple[str, float], ...] = ()
+    learn_estimates: bool = False
     replan_hours: float = 2.0
     report_within_days: float = 5.0
 
@@ -169,6 +173,8 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         mtbf_hours=float(failures.get("mtbf_hours", 0.0)),
         repair_hours=float(failures.get("repair_hours", 4.0)),
         time_spread=float(data.get("time_spread", 0.0)),
+        model_bias=tuple(sorted((str(m), float(b)) for m, b in data.get("model_bias", {}).items())),
+        learn_estimates=bool(data.get("learn_estimates", False)),
         replan_hours=float(data.get("replan_hours", 2.0)),
         report_within_days=float(data.get("report_within_days", 5.0)),
     )

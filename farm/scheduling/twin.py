@@ -14,13 +14,14 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from farm.scheduling.calendar import Staffing
 from farm.scheduling.engine import Engine
+from farm.scheduling.estimates import Corrections, Observation, error_summary
 from farm.scheduling.planner import plan
 from farm.scheduling.scenario import Order, Scenario
 from farm.scheduling.types import PrinterSlot, SiteRules, WorkItem
@@ -63,6 +64,7 @@ class _Stats:
     replans: int = 0
     replan_seconds: float = 0.0
     decisions: int = 0
+    estimates: list[tuple[float, float]] = field(default_factory=list)  # (planned, actual)
     pieces_per_day: list[int] = field(default_factory=list)
 
 
@@ -84,6 +86,9 @@ class Twin:
         self.dirty = True
         self.idle: set[int] = set(self.printers)
         self.eta: dict[str, float] = {}
+        self.bias = dict(scenario.model_bias)
+        self.corrections = Corrections()
+        self.models = sorted({p.model for p in scenario.printers})
 
     # -- events ---------------------------------------------------------------------------
 
@@ -237,7 +242,16 @@ class Twin:
         self.push(at, READY, p.slot.id, p.token)
 
     def _pending(self) -> list[WorkItem]:
-        return [replace(j.item, copies=j.unstarted) for j in self.jobs.values() if j.unstarted > 0]
+        items = [replace(j.item, copies=j.unstarted) for j in self.jobs.values() if j.unstarted > 0]
+        if not self.s.learn_estimates:
+            return items
+        # What the farm would do: per-model print times from the learned corrections.
+        return [
+            replace(
+                w, model_seconds=self.corrections.model_seconds(w.seconds_per_copy, self.models)
+            )
+            for w in items
+        ]
 
     def _slots(self) -> list[PrinterSlot]:
         slots = []
@@ -302,7 +316,13 @@ class Twin:
             self.stats.material_changes += 1
             p.material, p.colour = job.item.material, job.item.colour or p.colour
         planned = a.end - a.start
-        actual = planned * float(self.rng.lognormal(0.0, self.s.time_spread))
+        model = p.slot.model
+        estimate = job.item.seconds_per_copy * copies  # what slicing said, uncorrected
+        truth = estimate * self.bias.get(model, 1.0)
+        actual = truth * float(self.rng.lognormal(0.0, self.s.time_spread))
+        self.stats.estimates.append((planned, actual))
+        if self.s.learn_estimates:
+            self.corrections.observe(Observation(model, p.slot.id, estimate, actual))
         p.printing = (a.job_id, copies)
         p.printing_seconds += actual
         p.token += 1
@@ -312,6 +332,11 @@ class Twin:
         self.push(a.start + actual, END, p.slot.id, p.token)
 
     # -- the report -----------------------------------------------------------------------
+
+    def _last_day_estimates(self) -> list[tuple[float, float]]:
+        runs = self.stats.estimates
+        share = 1.0 / max(1.0, self.s.days)
+        return runs[int(len(runs) * (1 - share)) :]
 
     def _report(self, wall: float) -> dict[str, Any]:
         horizon = self.end - self.s.start
@@ -369,6 +394,8 @@ class Twin:
             "pieces_per_day": self.stats.pieces_per_day,
             "utilisation_by_site": {s: round(float(np.mean(v)), 4) for s, v in by_site.items()},
             "utilisation_by_model": {m: round(float(np.mean(v)), 4) for m, v in by_model.items()},
+            "estimate_error": asdict(error_summary(self.stats.estimates)),
+            "estimate_error_last_day": asdict(error_summary(self._last_day_estimates())),
             "runs": self.stats.runs,
             "failed_runs": self.stats.failed_runs,
             "breakdowns": self.stats.breakdowns,

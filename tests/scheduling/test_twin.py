@@ -75,3 +75,16 @@ def test_the_example_scenarios_load(name: str) -> None:
     scenario = load(SCENARIOS / name)
     assert scenario.printers and scenario.days > 0
     assert json.loads((SCENARIOS / name).read_text())["name"] == scenario.name
+
+
+def test_learned_corrections_make_estimates_better() -> None:
+    scenario = small(
+        orders=[],
+        days=4,
+        background={"jobs_per_day": 15},
+        model_bias={"MINI": 1.25, "MK4": 0.85},
+        time_spread=0.02,
+    )
+    plain = simulate(from_dict(scenario))["estimate_error_last_day"]
+    learned = simulate(from_dict({**scenario, "learn_estimates": True}))["estimate_error_last_day"]
+    assert learned["within_10_percent"] > plain["within_10_percent"]
