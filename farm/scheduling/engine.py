@@ -247,12 +247,12 @@ class Engine:
         if h >= 0:
             # In the class's last stretch, longest first: a long run started last is what
             # makes a plan end late (the LPT rule); before that, urgency first.
-            lq = self.q_longest[k]
-            hl = self._head(lq)
-            longest = self.plate_seconds[lq.jobs[hl]]
             n = self.class_printers[k]
-            if n > 1 and self.class_left[k] <= TAIL * n * longest:
-                q, h, tail = lq, hl, True
+            if n > 1:
+                lq = self.q_longest[k]
+                hl = self._head(lq)
+                if self.class_left[k] <= TAIL * n * self.plate_seconds[lq.jobs[hl]]:
+                    q, h, tail = lq, hl, True
             j = q.jobs[h]
             best = ((0, self._eff_tier(j, k), self.rank[j]), q, h)
         else:
