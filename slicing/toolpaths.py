@@ -7,38 +7,24 @@ layers and perimeter counts, never over segments.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 import shapely
 
+from slicing.infill import fill_lines
 from slicing.settings import SliceSettings
+from slicing.toolpaths_base import (
+    EXTERNAL,
+    PERIMETER,
+    SKIRT,
+    SOLID,
+    SPARSE,
+    Layer,
+    Toolpath,
+)
 
 T = TypeVar("T")
-
-EXTERNAL = "External perimeter"
-PERIMETER = "Perimeter"
-SOLID = "Solid infill"
-SPARSE = "Internal infill"
-SKIRT = "Skirt"
-
-
-@dataclass(frozen=True)
-class Toolpath:
-    kind: str
-    points: np.ndarray  # (n, 2) float; a closed loop repeats its first point at the end
-    closed: bool
-    # starts beside the previous path's end inside the same fill area: the travel between
-    # them crosses no perimeter, so it needs no retraction (as PrusaSlicer's linked infill)
-    linked: bool = False
-
-
-@dataclass(frozen=True)
-class Layer:
-    z: float  # top of the layer
-    height: float
-    paths: list[Toolpath] = field(default_factory=list)
 
 
 def _paths(geometry: shapely.Geometry, kind: str, closed: bool) -> list[Toolpath]:
@@ -106,56 +92,6 @@ def _parts(geometry: shapely.Geometry) -> np.ndarray:
     return parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
 
 
-def fill_lines(
-    area: shapely.Geometry, spacing: float, angle_deg: float, kind: str
-) -> list[Toolpath]:
-    """Parallel lines `spacing` apart at `angle_deg`, clipped to `area`, in zig-zag order.
-
-    The lines sit on a grid fixed to the bed origin, so sparse infill stacks from layer to layer.
-    """
-    if area.is_empty:
-        return []
-    angle = np.radians(angle_deg)
-    cos, sin = np.cos(angle), np.sin(angle)
-    rot = np.array([[cos, sin], [-sin, cos]])  # bed -> scan frame (rotate by -angle)
-    turned = shapely.transform(area, lambda xy: xy @ rot.T)
-    if not shapely.is_valid(turned):
-        # rotating a hair-thin spike can make it cross itself; clipping lines with an invalid
-        # polygon then returns lines far outside it (seen on the scanned bunny)
-        turned = shapely.make_valid(turned)
-    minx, miny, maxx, maxy = turned.bounds
-    first = np.floor(miny / spacing) * spacing + spacing / 2
-    ys = np.arange(first, maxy, spacing)
-    if len(ys) == 0:
-        return []
-    ends = np.empty((len(ys), 2, 2))
-    ends[:, 0, 0], ends[:, 1, 0] = minx - 1.0, maxx + 1.0
-    ends[:, :, 1] = ys[:, None]
-    clipped = shapely.intersection(shapely.linestrings(ends), turned)
-    parts, scan = shapely.get_parts(clipped, return_index=True)
-    keep = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 1e-3)
-    parts, scan = parts[keep], scan[keep]
-    if len(parts) == 0:
-        return []
-    coords, index = shapely.get_coordinates(parts, return_index=True)
-    back = coords @ rot  # scan frame -> bed
-    segments = np.split(back, np.flatnonzero(np.diff(index)) + 1)
-    starts_x = coords[np.r_[0, np.flatnonzero(np.diff(index)) + 1], 0]
-    odd = scan % 2 == 1
-    # zig-zag: every other scan line is walked backwards, and so are its pieces
-    order = np.lexsort((np.where(odd, -starts_x, starts_x), scan))
-    pieces = [segments[i][::-1] if odd[i] else segments[i] for i in order]
-    scans = scan[order]
-    linked = [False] + [
-        bool(scans[k] - scans[k - 1] == 1
-             and np.hypot(*(pieces[k][0] - pieces[k - 1][-1])) < 3.0 * spacing)
-        for k in range(1, len(pieces))
-    ]  # fmt: skip
-    return [
-        Toolpath(kind, p, closed=False, linked=link) for p, link in zip(pieces, linked, strict=True)
-    ]
-
-
 def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list[Toolpath]:
     if settings.skirts <= 0 or first_region.is_empty:
         return []
@@ -191,10 +127,11 @@ def plan_layers(
     def fills(i: int) -> list[Toolpath]:
         solid = solids[i]
         angle = 45.0 if i % 2 == 0 else 135.0
-        paths = fill_lines(solid, w, angle, SOLID)
+        width = settings.line_width_mm
+        paths = fill_lines(solid, w, angle, SOLID, width=width)
         if 0.0 < settings.infill < 0.999:
             sparse = shapely.difference(inners[i], solid) if not solid.is_empty else inners[i]
-            paths += fill_lines(sparse, w / settings.infill, angle, SPARSE)
+            paths += fill_lines(sparse, w / settings.infill, angle, SPARSE, width=width)
         return paths
 
     infill = _map(fills, len(regions))

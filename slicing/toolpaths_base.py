@@ -1,0 +1,30 @@
+"""The toolpath value types shared by the planner, the infill and the G-code writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EXTERNAL = "External perimeter"
+PERIMETER = "Perimeter"
+SOLID = "Solid infill"
+SPARSE = "Internal infill"
+SKIRT = "Skirt"
+
+
+@dataclass(frozen=True)
+class Toolpath:
+    kind: str
+    points: np.ndarray  # (n, 2) float; a closed loop repeats its first point at the end
+    closed: bool
+    # starts beside the previous path's end inside the same fill area: the travel between
+    # them crosses no perimeter, so it needs no retraction (as PrusaSlicer's linked infill)
+    linked: bool = False
+
+
+@dataclass(frozen=True)
+class Layer:
+    z: float  # top of the layer
+    height: float
+    paths: list[Toolpath] = field(default_factory=list)
