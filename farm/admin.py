@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from farm.models import Event, Job, Material, Printer, PrintRun, Site
+from farm.printer_forms import PrinterAdminForm
 from farm.services.jobs import job_cancel
 from farm.services.runs import bed_clear
 
@@ -34,6 +35,7 @@ def _simulated(printer: Printer) -> Any:
 
 @admin.register(Printer)
 class PrinterAdmin(admin.ModelAdmin):
+    form = PrinterAdminForm
     list_display = (
         "name",
         "site",

@@ -121,3 +121,20 @@ def test_the_part_picture_is_shown_only_to_those_who_may_see_the_job(
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
     client.force_login(bob)
     assert client.get(f"/jobs/{alices_job.pk}/thumbnail.png").status_code == 404
+
+
+def test_the_admin_printer_form_keeps_the_api_key_write_only(
+    client: Client, admin_user: Any, make_printer: Any
+) -> None:
+    from printers.secrets import encrypt
+
+    printer = make_printer(
+        "octo-2",
+        connection_kind="octoprint",
+        connection_settings={"url": "http://127.0.0.1:1"},
+        secret_encrypted=encrypt("ABCDEF0123456789SECRETKEY"),
+    )
+    client.force_login(admin_user)
+    page = client.get(f"/admin/farm/printer/{printer.pk}/change/").content
+    assert b"ABCDEF0123456789SECRETKEY" not in page
+    assert b'type="password"' in page
