@@ -44,6 +44,7 @@ from farm.scheduling.types import (
 
 _NO_DUE = 10**6  # due bucket of work without a due date: after every dated bucket
 _PRIORITY_STEP = 10**7
+NIGHT_LOOK = 48  # queue entries looked at for a run that suits the coming night or shift end
 TAIL = 2.0  # a class is in its tail when its work left per printer is this many longest plates
 
 
@@ -338,10 +339,28 @@ class Engine:
         return start, end, wait
 
     def _shorter(self, q: _Queue, h: int, i: int, at: float, change: bool) -> int:
-        """A live entry of the same tier whose run ends before the shift does, or -1."""
+        """The most urgent of the next few live entries whose run leaves no bed waiting long
+        for the next shift (a long print overnight, a short one by day); else a run of the
+        same urgency that ends before the shift does; else -1.
+        """
         assert q.keys is not None
-        site = self.printers[i].site
+        k = self.class_of[i]
+        staffing = self._staffing_of[i]
         start = max(at, self.now)
+        limit = self.options.night_wait_seconds
+        e = self._find(q, h + 1)
+        for _ in range(NIGHT_LOOK):
+            if e >= len(q.jobs):
+                break
+            j = q.jobs[e]
+            end = start + self.seconds(j, k) * min(self.remaining[j], self.per_plate[j])
+            # No swap of filament just to suit the night, unless one was due anyway.
+            if staffing.next_staffed(end) - end <= limit and (
+                change or not self._needs_change(i, j)
+            ):
+                return e
+            e = self._find(q, e + 1)
+        site = self.printers[i].site
         left = self.staffing[site].shift_end(start) - start
         if left <= 0 or math.isinf(left):
             return -1
