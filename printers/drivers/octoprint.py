@@ -147,12 +147,16 @@ class OctoPrintDriver(Driver):
 
     def status(self) -> DeviceStatus:
         try:
-            job = self._call("read the job", self.client.job_info)
+            return self._status()
         except TransientDriverError as exc:
             return DeviceStatus(DeviceState.OFFLINE, message=exc.message)
         except PermanentDriverError as exc:
             # A rejected key will not fix itself: a person must look, so this is an error.
             return DeviceStatus(DeviceState.ERROR, message=exc.message)
+
+    def _status(self) -> DeviceStatus:
+        """The status, raising when OctoPrint cannot be asked (unreachable, key rejected)."""
+        job = self._call("read the job", self.client.job_info)
         text = str(job.get("state") or "Offline")
         name = ((job.get("job") or {}).get("file") or {}).get("name") or ""
         progress = job.get("progress") or {}
@@ -211,15 +215,15 @@ class OctoPrintDriver(Driver):
         self._call("connect to the printer", self.client.connect)
 
     def start(self, *, job_name: str, gcode_path: Path, expected_seconds: float) -> None:
-        current = self.status()
+        current = self._status()  # unreachable: transient; key rejected: permanent
         if current.job_name == job_name and current.state in ACTIVE_STATES | {DeviceState.FINISHED}:
             return  # this run is on the printer already: a repeated dispatch does nothing
         if current.state in ACTIVE_STATES:
             raise TransientDriverError(f"printer is busy with {current.job_name}")
         if current.state is DeviceState.ERROR:
-            self.version()  # a rejected API key raises its own clear error here
             raise PermanentDriverError(f"printer is in error: {current.message}")
-        if current.state is DeviceState.OFFLINE and "unreachable" not in current.message:
+        if current.state is DeviceState.OFFLINE:
+            # OctoPrint answers, but has no connection to the printer.
             self.connect()
             raise TransientDriverError(
                 "OctoPrint was not connected to the printer; asked it to connect"

@@ -78,9 +78,10 @@ class SerialDriver(Driver):
         return live.job if live else None
 
     def start(self, *, job_name: str, gcode_path: Path, expected_seconds: float) -> None:
-        if SerialCommand.objects.filter(
-            device_id=self.device_id, kind=SerialCommand.Kind.START, job_name=job_name
-        ).exists():
+        handed = SerialCommand.objects.filter(
+            device_id=self.device_id, kind="start", job_name=job_name
+        ).first()
+        if handed is not None and not handed.result:
             return  # handed over already: a repeated dispatch does nothing
         current = self.status()
         if current.state in UNREACHABLE_STATES:
@@ -91,6 +92,13 @@ class SerialDriver(Driver):
             raise TransientDriverError(f"printer is busy with {current.job_name}")
         if not gcode_path.is_file():
             raise PermanentDriverError(f"no such G-code file: {gcode_path.name}")
+        if handed is not None:
+            # The host refused it before (the printer changed state between our check and its
+            # claim): hand it over again.
+            SerialCommand.objects.filter(pk=handed.pk).update(
+                taken_at=None, result="", gcode_path=str(gcode_path.resolve())
+            )
+            return
         try:
             with transaction.atomic():
                 SerialCommand.objects.create(

@@ -173,3 +173,21 @@ def test_bad_serial_settings_fail_permanently(db: Any) -> None:
 
     with pytest.raises(PermanentDriverError, match="needs a port"):
         SerialDriver(device_id="printer-9", settings={"baud": 115200})
+
+
+def test_a_start_the_host_refused_is_handed_over_again(db: Any, gcode: Path) -> None:
+    from printers.models import SerialCommand
+    from printers.serialhost.channel import publish_status
+    from printers.serialhost.link import LinkStatus
+
+    publish_status(LinkStatus(device_id="printer-5", port="/dev/ttyUSB5", state=DeviceState.READY))
+    refused = SerialCommand.objects.create(
+        device_id="printer-5",
+        kind="start",
+        job_name="farm-run-3.gcode",
+        result="cannot start: printer is connecting",
+    )
+    driver = SerialDriver(device_id="printer-5", settings={"port": "/dev/ttyUSB5"})
+    driver.start(job_name="farm-run-3.gcode", gcode_path=gcode, expected_seconds=10)
+    refused.refresh_from_db()
+    assert refused.result == "" and refused.taken_at is None
