@@ -138,3 +138,10 @@ def test_the_admin_printer_form_keeps_the_api_key_write_only(
     page = client.get(f"/admin/farm/printer/{printer.pk}/change/").content
     assert b"ABCDEF0123456789SECRETKEY" not in page
     assert b'type="password"' in page
+
+
+def test_the_submission_page_title_is_plain_text(client: Client, alice: Any) -> None:
+    client.force_login(alice)
+    page = client.get("/jobs/new/").content.decode()
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert title == "Submit a part · Farm manager"
