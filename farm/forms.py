@@ -4,8 +4,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import Count
 
-from farm.models import Material, Site
+from farm.models import Material, Printer, Site
 from farm.models.job import Priority
 from farm.services.jobs import job_validate
 from slicing.intake import SUFFIXES
@@ -39,6 +40,14 @@ class JobSubmitForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.upload_too_large = upload_too_large
         self.fields["file"].help_text += f" At most {settings.FARM_MAX_UPLOAD_MB} MB."
+        # Offer what the farm has loaded: the most common material first, its colours listed.
+        loaded = Printer.objects.filter(enabled=True).exclude(material=None)
+        common = loaded.values("material").annotate(n=Count("id")).order_by("-n").first()
+        if common and not self.is_bound:
+            self.initial.setdefault("material", common["material"])
+        colours = sorted({c.lower() for c in loaded.values_list("colour", flat=True) if c})
+        self.colours = colours
+        self.fields["colour"].widget.attrs["list"] = "loaded-colours"
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -41,7 +41,7 @@ def job_validate(
     errors: dict[str, str] = {}
     limit_mb = settings.FARM_MAX_UPLOAD_MB
     if upload is None:
-        errors["file"] = "Choose a mesh (STL, OBJ, 3MF) or G-code file."
+        errors["file"] = "Choose a mesh (STL, OBJ, 3MF, PLY) or G-code file."
     elif upload.size is not None and upload.size > limit_mb * 1024 * 1024:
         errors["file"] = f"The file is larger than the {limit_mb} MB limit."
     else:
