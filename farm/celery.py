@@ -24,6 +24,7 @@ def _beat_schedule() -> dict[str, dict[str, object]]:
             "task": "farm.tasks.schedule_pass_task",
             "schedule": settings.FARM_SCHEDULE_SECONDS,
         },
+        "stuck-work-sweep": {"task": "farm.tasks.stuck_work_sweep_task", "schedule": 60.0},
     }
 
 

@@ -18,6 +18,7 @@ from farm.services.enqueue import SCHEDULE_PASS_PENDING
 from farm.services.jobs import job_prepare
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import schedule_pass
+from farm.services.sweeps import stuck_work_sweep
 from printers.drivers import DriverError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ def schedule_pass_task() -> None:
     result = schedule_pass()
     if result.runs_started:
         log.info("scheduling pass started %d runs", result.runs_started)
+
+
+@shared_task
+def stuck_work_sweep_task() -> None:
+    result = stuck_work_sweep()
+    if result.prepares or result.dispatches:
+        log.warning("re-enqueued stuck work: %s", result)
 
 
 @shared_task(bind=True, queue="dispatch", max_retries=DISPATCH_RETRIES)
