@@ -57,34 +57,38 @@ def perimeter_paths(
 
 def solid_areas(
     regions: Sequence[shapely.Geometry], inners: Sequence[shapely.Geometry], settings: SliceSettings
-) -> list[shapely.Geometry]:
-    """The part of each layer's infill area within `top_layers` of a surface above or
-    `bottom_layers` of one below: wherever a neighbour layer is not solid at that point."""
+) -> list[tuple[shapely.Geometry, shapely.Geometry]]:
+    """Split each layer's infill area into (solid, sparse).
+
+    Solid is what lies within `top_layers` of a surface above or `bottom_layers` of one below:
+    wherever a neighbour layer has no infill area at that point.
+    """
     count = len(regions)
     empty = shapely.Polygon()
     if settings.infill >= 0.999:
-        return list(inners)
+        return [(inner, empty) for inner in inners]
 
-    def solid_of(i: int) -> shapely.Geometry:
+    def split(i: int) -> tuple[shapely.Geometry, shapely.Geometry]:
         lo, hi = i - settings.bottom_layers, i + settings.top_layers
         if lo < 0 or hi >= count:
-            return inners[i]
+            return inners[i], empty
         # comparing infill areas (not outlines) also makes solid the infill next to sloped
         # walls, where the perimeters above or below do not cover it: a vertical shell
         window = [inners[j] for j in range(lo, hi + 1) if j != i]
         covered = shapely.intersection_all(window)
         solid = shapely.difference(inners[i], covered)
-        sparse = _parts(shapely.difference(inners[i], solid))
+        sparse = _parts(shapely.intersection(inners[i], covered))
         # sparse islands too small to hold infill are made solid (PrusaSlicer's
         # solid_infill_below_area), and crumbs of solid smaller than a line are dropped
-        small = sparse[shapely.area(sparse) < settings.solid_below_mm2]
+        small = shapely.area(sparse) < settings.solid_below_mm2
         solid_parts = _parts(solid)
         solid_parts = solid_parts[shapely.area(solid_parts) > settings.line_width_mm**2]
-        if len(solid_parts) + len(small) == 0:
-            return empty
-        return shapely.union_all(np.concatenate([solid_parts, small]))
+        kept = np.concatenate([solid_parts, sparse[small]])
+        solid_area = shapely.union_all(kept) if len(kept) else empty
+        sparse_area = shapely.multipolygons(sparse[~small]) if (~small).any() else empty
+        return solid_area, sparse_area
 
-    return _map(solid_of, count)
+    return _map(split, count)
 
 
 def _parts(geometry: shapely.Geometry) -> np.ndarray:
@@ -122,15 +126,14 @@ def plan_layers(
     w = settings.spacing()
     shells = _map(lambda i: perimeter_paths(regions[i], settings), len(regions))
     inners = [inner for _, inner in shells]
-    solids = solid_areas(regions, inners, settings)
+    splits = solid_areas(regions, inners, settings)
 
     def fills(i: int) -> list[Toolpath]:
-        solid = solids[i]
+        solid, sparse = splits[i]
         angle = 45.0 if i % 2 == 0 else 135.0
         width = settings.line_width_mm
         paths = fill_lines(solid, w, angle, SOLID, width=width)
-        if 0.0 < settings.infill < 0.999:
-            sparse = shapely.difference(inners[i], solid) if not solid.is_empty else inners[i]
+        if settings.infill > 0.0:
             paths += fill_lines(sparse, w / settings.infill, angle, SPARSE, width=width)
         return paths
 
