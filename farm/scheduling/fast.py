@@ -73,7 +73,11 @@ def assign(engine: Engine) -> list[list[Run]]:
     windows = engine.windows
     clear = clear_seconds(engine)
     heapreplace = heapq.heapreplace
+    penalty = engine.options.change_penalty_seconds
     for k in range(n_classes):
+        if penalty > 0:
+            _assign_grouped(engine, k, queues[k], order, runs_of, clear, penalty)
+            continue
         heap = [(free[i], i) for i in idx.class_members[k]]
         heapq.heapify(heap)
         model = idx.class_model[k]
@@ -97,6 +101,72 @@ def assign(engine: Engine) -> list[list[Run]]:
             free[i] = at  # when its last run ends and the bed is clear
     _even_the_tail(engine, runs_of, clear)
     return runs_of
+
+
+def _assign_grouped(
+    engine: Engine,
+    k: int,
+    jobs: list[int],
+    order: list[int],
+    runs_of: list[list[Run]],
+    clear: list[float],
+    penalty: float,
+) -> None:
+    """List scheduling of class k that keeps printers on their material where it costs little.
+
+    Each plate goes to the earliest-free printer, unless a printer already holding its
+    material (and colour, if one is asked for) is free at most `penalty` seconds later:
+    then to that one. Heaps per material and per (material, colour) find it; entries go
+    stale when a printer is given work or changes material, and are dropped when seen.
+    """
+    free, work, windows, remaining = engine.free, engine.work, engine.windows, engine.remaining
+    model = engine.index.class_model[k]
+    members = engine.index.class_members[k]
+    state = {i: engine.loaded[i] for i in members}
+    every = [(free[i], i) for i in members]
+    by_material: dict[str, list[tuple[float, int]]] = {}
+    by_state: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for i in members:
+        by_material.setdefault(state[i][0], []).append((free[i], i))
+        by_state.setdefault(state[i], []).append((free[i], i))
+    for heap in chain([every], by_material.values(), by_state.values()):
+        heapq.heapify(heap)
+
+    heappop, heappush = heapq.heappop, heapq.heappush
+    for j in jobs:
+        w = work[j]
+        per_copy = w.seconds_on(model) if w.model_seconds else w.seconds_per_copy
+        per_plate = engine.per_plate[j]
+        material, colour = w.material, w.colour.lower()
+        left = remaining[j]
+        key = order[j]
+        while left > 0:
+            copies = per_plate if left > per_plate else left
+            left -= copies
+            while every[0][0] != free[every[0][1]]:
+                heappop(every)  # stale: the printer got work since
+            at, i = every[0]
+            same = by_state.get((material, colour)) if colour else by_material.get(material)
+            while same:
+                t, m = same[0]
+                held = state[m]
+                if t == free[m] and held[0] == material and (not colour or held[1] == colour):
+                    if t <= at + penalty:
+                        at, i = t, m
+                    break
+                heappop(same)
+            duration = per_copy * copies
+            if windows[i]:
+                at = after_windows(at, duration, windows[i])
+            runs_of[i].append((key, j, copies, duration))
+            done = free[i] = at + duration + clear[i]
+            held = state[i]
+            if held[0] != material or (colour and held[1] != colour):
+                state[i] = held = (material, colour or held[1])
+            heappush(every, (done, i))
+            heappush(by_material.setdefault(held[0], []), (done, i))
+            heappush(by_state.setdefault(held, []), (done, i))
+        remaining[j] = 0
 
 
 def _sequence_order(engine: Engine) -> list[int]:

@@ -77,6 +77,10 @@ class SiteRules:
 class PlanOptions:
     # False: a printer only gets work for the material and colour it holds now.
     allow_material_changes: bool = True
+    # In the plan without site rules: a printer already holding a plate's material takes it
+    # if it is free at most this much later than the first free printer. Fewer changes for
+    # the people on the floor, at a small cost in makespan; 0 = ignore materials.
+    change_penalty_seconds: float = 3600.0
     due_bucket_seconds: float = 86400.0  # due dates closer than this are treated as equal
     # A run that would end outside staffed hours and leave the bed waiting longer than this
     # is swapped for a shorter one that ends while people are there, if there is one.

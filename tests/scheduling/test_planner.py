@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from farm.scheduling import Engine, PlanOptions, SiteRules, plan
+from farm.scheduling.instance import generate
 from farm.scheduling.planner import quote
 from farm.scheduling.quality import assess, violations
 from farm.scheduling.types import PrinterSlot, WorkItem
@@ -228,3 +229,22 @@ def test_a_quote_is_the_planned_completion_of_the_new_job() -> None:
 def test_a_quote_says_why_a_job_cannot_print() -> None:
     done, why = quote([printer(1)], [], job(2, 2, size_mm=(900, 10, 10)), now=NOW)
     assert done is None and "does not fit" in why
+
+
+def test_without_site_rules_printers_keep_their_material_when_it_costs_little() -> None:
+    printers = [printer(1, material="PLA"), printer(2, material="PETG")]
+    work = [job(1, 0.5, material="PETG", copies=2), job(2, 0.5, material="PLA", copies=2)]
+    result = plan(printers, work, now=NOW)
+    assert not any(a.material_change for a in result.assignments)
+    by_printer = {a.printer_id: a.job_id for a in result.assignments}
+    assert by_printer == {1: 2, 2: 1}
+
+
+def test_grouping_by_material_saves_changes_on_a_mixed_farm() -> None:
+    farm = generate(60, 400, seed=5)
+    grouped = plan(farm.printers, farm.jobs, now=farm.now)
+    ungrouped = plan(
+        farm.printers, farm.jobs, now=farm.now, options=PlanOptions(change_penalty_seconds=0)
+    )
+    changes = [sum(a.material_change for a in p.assignments) for p in (grouped, ungrouped)]
+    assert changes[0] < changes[1]
