@@ -5,8 +5,10 @@ with each other for the work the bound's flow routed to that class. Each class i
 list scheduling on identical printers (longest plate first within equal urgency), which needs
 one heap operation per plate. Rounding the flow to whole jobs leaves some classes a little
 over; the tail pass moves the plan's last runs to printers of other eligible classes while
-that makes them end earlier. Same dispatch rule as `Engine.decide`, minus the rules that need
-a shared clock, so it is much faster for the whole farm.
+that makes them end earlier. Within a class, a printer already holding a plate's material
+takes it when it is free not much later than the first free printer, so filament changes are
+grouped (`PlanOptions.change_penalty_seconds`). Finally each printer runs its share most
+urgent first. Much faster than playing `Engine.decide` over the whole farm.
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ from farm.scheduling.calendar import after_windows
 from farm.scheduling.engine import Engine
 from farm.scheduling.types import Assignment, Plan
 
-GOOD_ENOUGH = (
-    0.003  # within 0.3% of the bound the tail search stops: the rest costs more than it gains
-)
+# Within 0.3% of the bound the tail search stops: the rest would cost more than it gains.
+GOOD_ENOUGH = 0.003
 SWAPS = 60  # each swap search looks at a few thousand pairs: bounded, so the plan stays fast
 Run = tuple[int, int, int, float]  # (place in sequence, job position, copies, seconds)
 
 
 def is_simple(engine: Engine) -> bool:
-    """Do no site rules couple printers or delay runs (the class-by-class plan is exact)."""
+    """Do no site rules couple printers or make a run's time depend on the one before.
+
+    Site downtime is allowed: it is a window on each of the site's printers, like
+    maintenance, and each printer's runs are stepped around its windows.
+    """
     return (
         all(
-            not r.staffed_hours and not r.max_heating and not r.down and not r.change_seconds
+            not r.staffed_hours and not r.max_heating and not r.change_seconds
             for r in engine.rules.values()
         )
         and engine.options.allow_material_changes
