@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,16 +44,19 @@ def run_engine(engine: str, stl: Path, out: Path, settings: SliceSettings) -> di
         mesh = trimesh.load(stl, force="mesh")
         assert isinstance(mesh, trimesh.Trimesh)
         slice_to_gcode(mesh, settings, out)
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    elif engine == "prusaslicer":
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report
+        # its parent's peak (the bench process holding the 3MF) instead of its own
+        return {
+            "wall_seconds": time.perf_counter() - started,
+            "peak_memory_mb": prusaslicer.peak_rss_mb(),
+        }
+    if engine == "prusaslicer":
         mesh = trimesh.load(stl, force="mesh")
         assert isinstance(mesh, trimesh.Trimesh)
-        started = time.perf_counter()  # time PrusaSlicer itself, not our STL read
-        prusaslicer.slice_with_prusaslicer(mesh, settings, out)
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    else:
-        raise ValueError(f"no such engine {engine!r}")
-    return {"wall_seconds": time.perf_counter() - started, "peak_memory_mb": peak_kb / 1024}
+        result = prusaslicer.slice_with_prusaslicer(mesh, settings, out)
+        # PrusaSlicer's own process: wall time and peak memory, not our STL export around it
+        return {"wall_seconds": result.seconds_wall, "peak_memory_mb": result.peak_memory_mb}
+    raise ValueError(f"no such engine {engine!r}")
 
 
 def _child(engine: str, stl: Path, out: Path, settings_json: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,12 +139,44 @@ def _ini_value(value: object) -> str:
 class ExternalResult:
     gcode_path: Path
     seconds_wall: float
-    version: str
+    peak_memory_mb: float  # the slicer process's own high-water mark (VmHWM)
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM of a live process in MB. Unlike ru_maxrss it is reset by exec, so a child does
+    not inherit the parent's peak (Linux only; 0 elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return 0.0
+    return 0.0
+
+
+def _run(command: list[str], cwd: str) -> tuple[int, str, float]:
+    """Run `command`, sampling its peak memory until it exits: (exit code, output, peak MB)."""
+    started = time.monotonic()
+    peak = 0.0
+    with subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        while process.poll() is None:
+            peak = max(peak, peak_rss_mb(process.pid))
+            if time.monotonic() - started > TIMEOUT_S:
+                process.kill()
+                raise EngineError(f"PrusaSlicer took over {TIMEOUT_S} s", permanent=False)
+            try:
+                process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+        output = process.stdout.read() if process.stdout else ""
+    return process.returncode, output, peak
 
 
 def slice_with_prusaslicer(
     mesh: trimesh.Trimesh, settings: SliceSettings, out_path: Path, *, copies: int = 1
-) -> Path:
+) -> ExternalResult:
     """Slice the placed `mesh` with PrusaSlicer into `out_path` (written atomically)."""
     exe = executable()
     if exe is None:
@@ -160,19 +193,16 @@ def slice_with_prusaslicer(
         else:
             command += ["--dont-arrange"]
         command += ["--output", str(part), str(work / "part.stl")]
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp
-            )
-        except subprocess.TimeoutExpired:
-            raise EngineError(f"PrusaSlicer took over {TIMEOUT_S} s", permanent=False) from None
-        if done.returncode != 0 or not part.exists():
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        started = time.monotonic()
+        code, output, peak = _run(command, tmp)
+        wall = time.monotonic() - started
+        if code != 0 or not part.exists():
+            tail = output.strip().splitlines()[-3:]
             raise EngineError(
-                f"PrusaSlicer failed (exit {done.returncode}): {' / '.join(tail)}", permanent=True
+                f"PrusaSlicer failed (exit {code}): {' / '.join(tail)}", permanent=True
             )
         # same filesystem for tmp and out_path is not guaranteed: copy, then rename in place
         staged = out_path.with_name(f".{out_path.name}.part")
         shutil.copyfile(part, staged)
         os.replace(staged, out_path)
-    return out_path
+    return ExternalResult(out_path, wall, peak)

@@ -40,7 +40,7 @@ def sliced_pair(
     place_on_bed(box, SETTINGS.bed_mm)
     ours = folder / "ours.gcode"
     slice_to_gcode(box, SETTINGS, ours)
-    theirs = prusaslicer.slice_with_prusaslicer(box, SETTINGS, folder / "prusa.gcode")
+    theirs = prusaslicer.slice_with_prusaslicer(box, SETTINGS, folder / "prusa.gcode").gcode_path
     return ours, theirs
 
 
