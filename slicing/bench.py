@@ -114,8 +114,25 @@ def bench(
         target.mkdir(parents=True, exist_ok=True)
         for engine in engines:
             report["engines"][engine] = _bench_one(engine, stl, target, settings_json, settings)
+        report["cache"] = _bench_cache(mesh_path, profile, work / "cache")
     _compare(report)
     return report
+
+
+def _bench_cache(mesh_path: Path, profile: PrintProfile, cache_dir: Path) -> dict[str, Any]:
+    """prepare() twice with the built-in engine: a full slice, then the same part from cache."""
+    from slicing.prepare import prepare
+
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        prepared = prepare(mesh_path, "mesh", profile, out_dir=cache_dir, engine="builtin")
+        timings.append(time.perf_counter() - started)
+    return {
+        "first_prepare_seconds": timings[0],
+        "cached_prepare_seconds": timings[1],
+        "cached": prepared.cached,
+    }
 
 
 def _bench_one(

@@ -49,5 +49,11 @@ class Command(BaseCommand):
                 f"{result['gcode_lines']} lines, estimate {result['estimated_seconds']:.0f} s "
                 f"(its own: {result['stated_seconds']}), {result['filament_grams']:.2f} g"
             )
+        cache = report.get("cache", {})
+        if cache:
+            self.stdout.write(
+                f"  cache: first prepare {cache['first_prepare_seconds']:.2f} s, "
+                f"cached {cache['cached_prepare_seconds'] * 1000:.1f} ms"
+            )
         if "comparison" in report:
             self.stdout.write("  comparison: " + json.dumps(report["comparison"]))
