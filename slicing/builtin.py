@@ -81,25 +81,27 @@ def slice_to_gcode(
     )
     for width, height in THUMBNAIL_SIZES:
         lines += thumbnail_block(render_png(mesh, width, height), width, height)
-    lines += body.lines
-    _write_atomically(out_path, lines)
+    _write_atomically(out_path, [lines, body.lines])
     return SliceResult(
         gcode_path=out_path,
         seconds=seconds,
         filament_mm=body.filament_mm,
         grams=grams,
         layers=len(layers),
-        lines=len(lines),
+        lines=len(lines) + len(body.lines),
     )
 
 
-def _write_atomically(path: Path, lines: list[str]) -> None:
+def _write_atomically(path: Path, parts: list[list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\n".join(lines))
-            handle.write("\n")
+            for lines in parts:
+                # in slices of 64k lines: one join of a million-line body costs 100 MB
+                for start in range(0, len(lines), 65536):
+                    handle.write("\n".join(lines[start : start + 65536]))
+                    handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

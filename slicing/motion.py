@@ -30,41 +30,45 @@ def _limit_table(limits: list[Limits]) -> dict[str, np.ndarray]:
     }
 
 
-def move_times(moves: Moves) -> np.ndarray:
-    """(n,) float: seconds each move takes under the motion model."""
-    n = len(moves.x)
-    if n == 0:
-        return np.zeros(0)
-    table = _limit_table(moves.limits)
-    li = moves.limits_idx
+CHUNK = 262_144  # moves per block of (n, 4) temporaries: bounds memory on huge files
+
+
+def _terms(moves: Moves, table: dict[str, np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, ...]:
+    """Per-move length, nominal speed, acceleration and standstill speed for moves [lo, hi),
+    and the corner speed limit into each of them from the move before (inf for move 0)."""
+    first = max(lo - 1, 0)  # one move of context for the corner into move `lo`
+    sl = slice(first, hi)
+    li = moves.limits_idx[sl]
     delta = np.stack(
-        [moves.x - moves.x0, moves.y - moves.y0, moves.z - moves.z0, moves.de], axis=1
-    )  # (n, 4)
+        [
+            moves.x[sl] - moves.x0[sl],
+            moves.y[sl] - moves.y0[sl],
+            moves.z[sl] - moves.z0[sl],
+            moves.de[sl],
+        ],
+        axis=1,
+    )  # (m, 4)
     xyz = np.linalg.norm(delta[:, :3], axis=1)
     e_only = xyz < 1e-9
-    length = np.where(e_only, np.abs(delta[:, 3]), xyz)
-    length = np.maximum(length, 1e-9)
-    unit = delta / length[:, None]  # (n, 4); E components follow the XYZ length
-    abs_unit = np.abs(unit)
-    safe = np.where(abs_unit > 1e-12, abs_unit, 1e-12)
+    length = np.maximum(np.where(e_only, np.abs(delta[:, 3]), xyz), 1e-9)
+    unit = delta / length[:, None]  # (m, 4); E components follow the XYZ length
+    safe = np.maximum(np.abs(unit), 1e-12)
     extruding = (delta[:, 3] > 0) & ~e_only
-    feed = moves.feed * table["percent"][li] / 100.0
-    floor = np.where(extruding, table["min_feed"][li], table["min_travel"][li])
-    feed = np.maximum(feed, floor)
+    feed = moves.feed[sl] * table["percent"][li] / 100.0
+    feed = np.maximum(feed, np.where(extruding, table["min_feed"][li], table["min_travel"][li]))
     nominal = np.minimum(feed, (table["max_feed"][li] / safe).min(axis=1))
     accel = np.where(
         e_only,
         table["accel_retract"][li],
         np.where(extruding, table["accel_print"][li], table["accel_travel"][li]),
     )
-    accel = np.minimum(accel, (table["max_accel"][li] / safe).min(axis=1))
-    accel = np.maximum(accel, 1e-3)
+    accel = np.maximum(np.minimum(accel, (table["max_accel"][li] / safe).min(axis=1)), 1e-3)
     jerk = table["jerk"][li]
     # the fastest speed a move can start at from standstill: every axis within its jerk
     start_safe = np.minimum(nominal, (jerk / safe).min(axis=1))
     # corner speed: the velocity jump per axis at the same speed on both sides within jerk
-    jump = np.abs(unit[1:] - unit[:-1])
-    corner = (jerk[1:] / np.where(jump > 1e-12, jump, 1e-12)).min(axis=1)
+    jump = np.maximum(np.abs(unit[1:] - unit[:-1]), 1e-12)
+    corner = (jerk[1:] / jump).min(axis=1)
     jd = table["jd"][li][1:]
     if np.any(jd > 0):
         cos_theta = -(unit[1:, :3] * unit[:-1, :3]).sum(axis=1)
@@ -74,10 +78,27 @@ def move_times(moves: Moves) -> np.ndarray:
         corner = np.where(jd > 0, np.where(sin_half > 0.9999, np.inf, jd_speed), corner)
     corner = np.minimum(corner, np.minimum(nominal[1:], nominal[:-1]))
     corner = np.maximum(corner, np.minimum(start_safe[1:], start_safe[:-1]))
+    if lo == 0:
+        corner = np.r_[np.inf, corner]
+    skip = lo - first  # drop the context move
+    return length[skip:], nominal[skip:], accel[skip:], start_safe[skip:], corner
+
+
+def move_times(moves: Moves) -> np.ndarray:
+    """(n,) float: seconds each move takes under the motion model."""
+    n = len(moves.x)
+    if n == 0:
+        return np.zeros(0)
+    table = _limit_table(moves.limits)
+    parts = [_terms(moves, table, lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
+    length, nominal, accel, start_safe, corner = (
+        np.concatenate(p) for p in zip(*parts, strict=True)
+    )
+    del parts
     # w[k] = squared speed at junction k; junction 0 starts the file, junction n ends it
     cap = np.empty(n + 1)
     cap[0] = start_safe[0] ** 2
-    cap[1:n] = corner**2
+    cap[1:n] = corner[1:] ** 2
     cap[n] = start_safe[-1] ** 2
     reach = np.concatenate([[0.0], np.cumsum(2.0 * accel * length)])
     backward = np.minimum.accumulate((cap + reach)[::-1])[::-1] - reach
