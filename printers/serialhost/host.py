@@ -66,6 +66,9 @@ class SerialHost:
             self.run_once()
         for device_id in list(self.links):
             self._unregister(device_id)
+        if self._stop.is_set():
+            for link in self.links.values():
+                link.close()
 
     def run_once(self) -> None:
         self._sync_registrations()

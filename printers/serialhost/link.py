@@ -170,6 +170,11 @@ class PortLink:
         self._connect_started = self._last_rx = now
         self._timeouts = 0
 
+    def close(self) -> None:
+        """The host is shutting down: let go of the port (a print in progress is interrupted)."""
+        if self.port is not None:
+            self._lost("the serial host stopped")
+
     def _lost(self, reason: str) -> None:
         if self.port is not None:
             with contextlib.suppress(serial.SerialException, OSError):

@@ -29,6 +29,11 @@ from tests.printers.serial_helpers import HANG_GUARD_S
 def _local_cache(settings: Any) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.FARM_OFFLINE_GRACE_SECONDS = 0
+    # Printer ids repeat from test to test; a status a previous test's host published must
+    # not pass for this test's printer.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
