@@ -226,6 +226,8 @@ FARM_SCHEDULE_SECONDS = envfloat("FARM_SCHEDULE_SECONDS", "10")
 FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")
 # Before a bed-clear is confirmed, the scheduler assumes an operator gets to it within this.
 FARM_BED_CLEAR_SECONDS = envfloat("FARM_BED_CLEAR_SECONDS", "900")
+# An operator swapping filament (material or colour) on one printer.
+FARM_MATERIAL_CHANGE_SECONDS = envfloat("FARM_MATERIAL_CHANGE_SECONDS", "600")
 
 # Celery: the embedded default is kombu's filesystem transport (made atomic in farm.broker), a
 # real broker that needs no server. Every process on this machine shares the folder.

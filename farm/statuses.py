@@ -26,6 +26,7 @@ class IllegalTransition(Exception):
 
 class JobStatus(Status):
     SUBMITTED = "submitted"  # saved; the file is being checked and sliced
+    QUOTED = "quoted"  # prepared; waits for its owner to confirm the quoted completion time
     QUEUED = "queued"  # ready to print, copies waiting for printers
     PRINTING = "printing"  # at least one copy is on a printer
     DONE = "done"  # every copy printed and taken off the bed
@@ -34,14 +35,20 @@ class JobStatus(Status):
 
 
 JOB_TRANSITIONS: dict[str, set[str]] = {
-    JobStatus.SUBMITTED: {JobStatus.QUEUED, JobStatus.REJECTED, JobStatus.CANCELLED},
+    JobStatus.SUBMITTED: {
+        JobStatus.QUOTED,
+        JobStatus.QUEUED,
+        JobStatus.REJECTED,
+        JobStatus.CANCELLED,
+    },
+    JobStatus.QUOTED: {JobStatus.QUEUED, JobStatus.CANCELLED},
     JobStatus.QUEUED: {JobStatus.PRINTING, JobStatus.CANCELLED},
     JobStatus.PRINTING: {JobStatus.QUEUED, JobStatus.DONE, JobStatus.CANCELLED},
     JobStatus.DONE: set(),
     JobStatus.REJECTED: set(),
     JobStatus.CANCELLED: set(),
 }
-JOB_OPEN = frozenset({JobStatus.SUBMITTED, JobStatus.QUEUED, JobStatus.PRINTING})
+JOB_OPEN = frozenset({JobStatus.SUBMITTED, JobStatus.QUOTED, JobStatus.QUEUED, JobStatus.PRINTING})
 
 
 class RunStatus(Status):

@@ -11,12 +11,18 @@ urlpatterns = [
     path("jobs/new/", employee.job_new, name="job-new"),
     path("jobs/<int:job_id>/", employee.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/thumbnail.png", employee.job_thumbnail, name="job-thumbnail"),
+    path("jobs/<int:job_id>/confirm/", employee.job_confirm_view, name="job-confirm"),
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
     path("operator/", operator.dashboard, name="operator-dashboard"),
     path(
         "operator/printers/<int:printer_id>/clear/",
         operator.printer_bed_clear,
         name="printer-bed-clear",
+    ),
+    path(
+        "operator/printers/<int:printer_id>/filament/",
+        operator.printer_filament_loaded,
+        name="printer-filament-loaded",
     ),
     path(
         "operator/printers/<int:printer_id>/<str:command>/",

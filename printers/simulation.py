@@ -53,7 +53,7 @@ def sim_status(p: SimPrint, now: datetime) -> DeviceStatus:
             seconds_left=0.0,
             temperatures=_idle_temps(),
         )
-    left = (duration - elapsed) * p.speedup
+    left = duration - elapsed  # wall-clock seconds, like every time the farm shows
     state = DeviceState.PAUSED if p.paused_at else DeviceState.PRINTING
     return DeviceStatus(
         state,

@@ -64,6 +64,10 @@ class Job(models.Model):
         max_length=20, choices=JobStatus.choices(), default=JobStatus.SUBMITTED
     )
     status_reason = models.TextField(blank=True, help_text="Why it was rejected, for example.")
+    confirm_required = models.BooleanField(
+        default=False, help_text="Wait for the owner to confirm the quoted completion time."
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -59,6 +59,11 @@ class Printer(models.Model):
     state_message = models.CharField(max_length=200, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
     bed_clear = models.BooleanField(default=True, help_text="Nothing on the bed.")
+    # The scheduler's request to an operator: load this before the next run.
+    requested_material = models.ForeignKey(
+        "farm.Material", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_colour = models.CharField(max_length=50, blank=True)
     current_run = models.OneToOneField(
         "farm.PrintRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -19,6 +19,16 @@ class Site(models.Model):
     location = models.CharField(max_length=200, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     online = models.BooleanField(default=True, help_text="False when the site stops reporting.")
+    # When people are there to clear beds and swap filament (local time). 0-24 every day =
+    # always staffed.
+    staffed_from_hour = models.PositiveSmallIntegerField(default=0)
+    staffed_until_hour = models.PositiveSmallIntegerField(default=24)
+    staffed_weekdays = models.CharField(
+        max_length=7, default="0123456", help_text="Days with staff, Monday = 0: e.g. 01234."
+    )
+    max_heating = models.PositiveSmallIntegerField(
+        default=0, help_text="Printers allowed to heat up at once (power limit); 0 = no limit."
+    )
 
     class Meta:
         ordering = ["name"]

@@ -72,8 +72,13 @@ def job_submit(
     due: datetime.datetime | None = None,
     notes: str = "",
     site: Site | None = None,
+    confirm_required: bool = False,
 ) -> Job:
-    """Save a job and start preparing its file. Nothing is saved when anything is wrong."""
+    """Save a job and start preparing its file. Nothing is saved when anything is wrong.
+
+    With `confirm_required`, the prepared job waits (QUOTED) until its owner has seen the
+    completion time the farm can promise and confirmed it.
+    """
     errors = job_validate(upload=upload, quantity=quantity, due=due)
     if errors:
         raise ValidationError(errors)
@@ -95,6 +100,7 @@ def job_submit(
         due=due,
         notes=notes,
         site=site,
+        confirm_required=confirm_required,
     )
     try:
         with transaction.atomic():
@@ -153,8 +159,9 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status != JobStatus.SUBMITTED:
             return
-        check_job_transition(job.status, JobStatus.QUEUED)
-        job.status = JobStatus.QUEUED
+        target = JobStatus.QUOTED if job.confirm_required else JobStatus.QUEUED
+        check_job_transition(job.status, target)
+        job.status = target
         job.estimate_source = {
             "mesh_volume": EstimateSource.MESH_VOLUME,
             "gcode": EstimateSource.GCODE,
@@ -199,6 +206,29 @@ def job_reject(*, job_id: int, reason: str) -> None:
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "status_reason", "finished_at"])
         event_record("job.rejected", job=job, message=reason)
+
+
+def job_confirm(*, job: Job, actor: Any) -> None:
+    """The owner accepts the quoted completion time: the job joins the queue."""
+    if job.owner_id != actor.pk and not is_operator(actor):
+        raise PermissionDenied("You can only confirm your own jobs.")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status != JobStatus.QUOTED:
+            raise ValidationError(
+                f"A {job.get_status_display().lower()} job needs no confirmation."
+            )
+        check_job_transition(job.status, JobStatus.QUEUED)
+        job.status = JobStatus.QUEUED
+        job.confirmed_at = timezone.now()
+        job.save(update_fields=["status", "confirmed_at"])
+        event_record(
+            "job.confirmed",
+            job=job,
+            actor=actor,
+            quoted_end=job.planned_end.isoformat() if job.planned_end else None,
+        )
+        enqueue_schedule_pass()
 
 
 def job_visible_to(user: Any) -> Any:
@@ -251,7 +281,7 @@ def copies_summary(job: Job) -> dict[str, int]:
 
 def job_refresh_status(*, job: Job) -> None:
     """Move the job's status to match its runs (call inside the transaction that changed them)."""
-    if job.status not in JOB_OPEN or job.status == JobStatus.SUBMITTED:
+    if job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
         return
     counts = copies_summary(job)
     if counts["done"] >= job.quantity:

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from farm.models import Job, Printer, PrintRun
+from farm.models import Job, Material, Printer, PrintRun
 from farm.services.enqueue import (
     enqueue_printer_command,
     enqueue_run_dispatch,
@@ -16,6 +16,7 @@ from farm.services.enqueue import (
 )
 from farm.services.events import event_record
 from farm.services.jobs import job_refresh_status
+from farm.services.learning import corrections_observe
 from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus, check_run_transition
 
 
@@ -97,6 +98,7 @@ def run_finish(*, run_id: int, progress: float = 1.0) -> None:
         printer.bed_clear = False
         printer.save(update_fields=["bed_clear"])
         event_record("run.finished", run=run, seconds=run.actual_seconds)
+        corrections_observe(run=run)
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.auto_eject:
             bed_clear(printer=printer, actor=None, reason="the ejection end script cleared the bed")
@@ -155,6 +157,27 @@ def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
             job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.state == "error":
             enqueue_printer_command(printer.pk, "clear_error")
+        enqueue_schedule_pass()
+
+
+def printer_load_filament(*, printer: Printer, material: Material, colour: str, actor: Any) -> None:
+    """An operator loaded filament: the printer now holds it (and its request is met)."""
+    with transaction.atomic():
+        printer = Printer.objects.select_for_update().get(pk=printer.pk)
+        if printer.current_run_id is not None and printer.current_run.status in RUN_ACTIVE:
+            raise ValueError(f"{printer.name} is printing; swap filament after the print")
+        old = f"{printer.material or 'nothing'} {printer.colour}".strip()
+        printer.material = material
+        printer.colour = colour
+        printer.requested_material = None
+        printer.requested_colour = ""
+        printer.save(update_fields=["material", "colour", "requested_material", "requested_colour"])
+        event_record(
+            "printer.filament_loaded",
+            printer=printer,
+            actor=actor,
+            message=f"{old} -> {material} {colour}".strip(),
+        )
         enqueue_schedule_pass()
 
 

@@ -1,7 +1,8 @@
 """The scheduling pass: plan every queued copy, publish completion times, start what can start.
 
 The algorithm is `farm.scheduling.plan` (plain Python); this module turns rows into its inputs
-and its plan back into planned times and runs.
+(printers, work, each site's rules, learned print times) and its plan back into planned times,
+quotes for jobs awaiting confirmation, filament-change requests and runs.
 """
 
 from __future__ import annotations
@@ -10,17 +11,31 @@ import datetime
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from farm.models import Job, Printer
+from farm.models import Job, Material, Printer, Site
 from farm.models.printer import PrinterState
-from farm.scheduling import Plan, PrinterSlot, WorkItem, plan
+from farm.scheduling import (
+    Assignment,
+    Plan,
+    PlanOptions,
+    PrinterSlot,
+    SiteRules,
+    WorkItem,
+    plan,
+    quote,
+)
+from farm.scheduling.estimates import Corrections
+from farm.services.events import event_record
 from farm.services.jobs import copies_summary
+from farm.services.learning import corrections_load, plan_model, time_scale
 from farm.services.runs import PrinterBusy, run_create
-from farm.statuses import JobStatus
+from farm.statuses import RUN_ACTIVE, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +50,7 @@ PLANNABLE_STATES = frozenset(
         PrinterState.PAUSING,
     }
 )
+MAX_QUOTES_PER_PASS = 20  # each quote is one more full plan
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,7 @@ class PassResult:
     planned_jobs: int
     runs_started: int
     unplaceable: dict[int, str]
+    filament_requests: int = 0
 
 
 def _ts(moment: datetime.datetime) -> float:
@@ -52,67 +69,93 @@ def _dt(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
+def site_rules(site: Site, now: datetime.datetime) -> SiteRules:
+    always = (site.staffed_from_hour, site.staffed_until_hour) == (0, 24)
+    weekdays = tuple(sorted({int(d) for d in site.staffed_weekdays if d.isdigit() and d < "7"}))
+    offset = now.astimezone(ZoneInfo(site.timezone)).utcoffset() or datetime.timedelta()
+    return SiteRules(
+        staffed_hours=() if always else ((site.staffed_from_hour, site.staffed_until_hour),),
+        staffed_weekdays=weekdays or (0, 1, 2, 3, 4, 5, 6),
+        utc_offset_hours=offset.total_seconds() / 3600,
+        clear_seconds=settings.FARM_BED_CLEAR_SECONDS,
+        change_seconds=settings.FARM_MATERIAL_CHANGE_SECONDS,
+        max_heating=site.max_heating,
+    )
+
+
 def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, Printer]]:
     printers = (
         Printer.objects.filter(enabled=True, maintenance=False, site__online=True)
         .filter(state__in=PLANNABLE_STATES)
-        .exclude(material=None)
         .select_related("site", "material", "current_run")
     )
     slots: list[PrinterSlot] = []
     by_id: dict[int, Printer] = {}
     for p in printers:
-        free_at = now
         run = p.current_run
-        if run is not None and run.ended_at is None:
-            free_at = max(now, run.planned_end)
-        # After a run, a person clears the bed, unless an ejection script does it.
-        if not p.bed_clear or (run is not None and not p.auto_eject):
-            free_at += datetime.timedelta(seconds=settings.FARM_BED_CLEAR_SECONDS)
+        printing = run is not None and run.status in RUN_ACTIVE
+        free_at = max(now, run.planned_end) if printing and run is not None else now
         slots.append(
             PrinterSlot(
                 id=p.pk,
                 site=p.site.slug,
-                model=p.model,
+                model=plan_model(p),
                 free_at=_ts(free_at),
                 material=p.material.name if p.material else "",
                 colour=p.colour,
                 nozzle_mm=p.nozzle_mm,
                 build_mm=p.build_volume,
+                # A person clears the bed after the run on it (the ejection script does that
+                # on auto-eject printers, except after a failure, which leaves bed_clear off).
+                needs_clearing=not p.bed_clear or printing,
+                auto_eject=p.auto_eject and p.bed_clear,
             )
         )
         by_id[p.pk] = p
     return slots, by_id
 
 
-def work_items() -> tuple[list[WorkItem], dict[int, Job]]:
+def _work_item(
+    job: Job, copies: int, corrections: Corrections, scales: dict[str, float]
+) -> WorkItem:
+    seconds = float(job.seconds_per_copy or 0)
+    return WorkItem(
+        job_id=job.pk,
+        copies=copies,
+        seconds_per_copy=seconds,
+        material=job.material.name,
+        colour=job.colour,
+        size_mm=job.size or (0.0, 0.0, 0.0),
+        nozzle_mm=job.nozzle_mm,
+        priority=job.priority,
+        due=_ts(job.due) if job.due else None,
+        submitted=_ts(job.submitted_at),
+        site=job.site.slug if job.site else None,
+        model_seconds=tuple(
+            sorted(
+                (model, corrections.corrected(seconds / scale, model))
+                for model, scale in scales.items()
+            )
+        ),
+    )
+
+
+def work_items(
+    statuses: tuple[str, ...], corrections: Corrections, scales: dict[str, float]
+) -> tuple[list[WorkItem], dict[int, Job]]:
     jobs = (
-        Job.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.PRINTING))
+        Job.objects.filter(status__in=statuses)
         .filter(~Q(seconds_per_copy=None))
         .select_related("material", "site")
+        .prefetch_related("runs")
     )
     items: list[WorkItem] = []
     by_id: dict[int, Job] = {}
     for job in jobs:
         by_id[job.pk] = job
         waiting = copies_summary(job)["waiting"]
-        if waiting == 0:
-            continue
-        items.append(
-            WorkItem(
-                job_id=job.pk,
-                copies=waiting,
-                seconds_per_copy=float(job.seconds_per_copy or 0),
-                material=job.material.name,
-                colour=job.colour,
-                size_mm=job.size or (0.0, 0.0, 0.0),
-                nozzle_mm=job.nozzle_mm,
-                priority=job.priority,
-                due=_ts(job.due) if job.due else None,
-                submitted=_ts(job.submitted_at),
-                site=job.site.slug if job.site else None,
-            )
-        )
+        if waiting:
+            items.append(_work_item(job, waiting, corrections, scales))
     return items, by_id
 
 
@@ -120,11 +163,16 @@ def schedule_pass() -> PassResult:
     """Plan the whole farm, save every job's planned times, and start runs due now."""
     now = timezone.now()
     slots, printers = printer_slots(now)
-    items, jobs = work_items()
-    result: Plan = plan(slots, items, now=_ts(now))
+    scales = {plan_model(p): time_scale(p) for p in printers.values()}
+    corrections = corrections_load()
+    items, jobs = work_items((JobStatus.QUEUED, JobStatus.PRINTING), corrections, scales)
+    sites = {s.slug: site_rules(s, now) for s in Site.objects.all()}
+    options = PlanOptions()
+    result: Plan = plan(slots, items, now=_ts(now), sites=sites, options=options)
     _publish_times(result, jobs, now)
-    started = _start_due_runs(result, jobs, printers, now)
-    return PassResult(len(jobs), started, dict(result.unplaceable))
+    _quote_waiting_jobs(slots, items, sites, options, corrections, scales, now)
+    started, requests = _start_due_runs(result, jobs, printers, now)
+    return PassResult(len(jobs), started, dict(result.unplaceable), requests)
 
 
 def _publish_times(result: Plan, jobs: dict[int, Job], now: datetime.datetime) -> None:
@@ -132,11 +180,7 @@ def _publish_times(result: Plan, jobs: dict[int, Job], now: datetime.datetime) -
     for a in result.assignments:
         spans[a.job_id] += [a.start, a.end]
     for job_id, job in jobs.items():
-        active_ends = [
-            _ts(r.planned_end)
-            for r in job.runs.all()
-            if r.ended_at is None and r.status in ("dispatching", "printing", "paused")
-        ]
+        active_ends = [_ts(r.planned_end) for r in job.runs.all() if r.status in RUN_ACTIVE]
         times = spans.get(job_id, []) + active_ends
         note = result.unplaceable.get(job_id, "")
         start = _dt(min(times)) if times else None
@@ -147,22 +191,56 @@ def _publish_times(result: Plan, jobs: dict[int, Job], now: datetime.datetime) -
             )
 
 
+def _quote_waiting_jobs(
+    slots: list[PrinterSlot],
+    items: list[WorkItem],
+    sites: dict[str, SiteRules],
+    options: PlanOptions,
+    corrections: Corrections,
+    scales: dict[str, float],
+    now: datetime.datetime,
+) -> None:
+    """Jobs waiting for their owner's confirmation get the completion time they would get."""
+    waiting = (
+        Job.objects.filter(status=JobStatus.QUOTED)
+        .exclude(seconds_per_copy=None)
+        .select_related("material", "site")
+        .order_by("submitted_at")[:MAX_QUOTES_PER_PASS]
+    )
+    for job in waiting:
+        new = _work_item(job, job.quantity, corrections, scales)
+        end, why = quote(slots, items, new, now=_ts(now), sites=sites, options=options)
+        Job.objects.filter(pk=job.pk).update(
+            planned_end=_dt(end) if end is not None else None, plan_note=why[:200]
+        )
+
+
 def _start_due_runs(
     result: Plan, jobs: dict[int, Job], printers: dict[int, Printer], now: datetime.datetime
-) -> int:
-    started = 0
-    taken: set[int] = set()
+) -> tuple[int, int]:
+    """Start each free printer's first planned run when it is due, or, when the plan swaps
+    material on that printer first, ask an operator to load it."""
+    first: dict[int, Assignment] = {}
+    for planned in sorted(result.assignments, key=lambda x: x.start):
+        first.setdefault(planned.printer_id, planned)
+    started = requests = 0
     horizon = _ts(now) + 1.0
-    for a in sorted(result.assignments, key=lambda a: a.start):
-        if a.start > horizon or a.printer_id in taken:
-            continue
-        printer = printers[a.printer_id]
+    for printer_id, printer in printers.items():
         if not printer.available:
             continue
-        taken.add(a.printer_id)
+        a = first.get(printer_id)
+        change = settings.FARM_MATERIAL_CHANGE_SECONDS if a and a.material_change else 0.0
+        if a is None or a.start > horizon + change:
+            _filament_request(printer, None, "")
+            continue
+        job = jobs[a.job_id]
+        if a.material_change:
+            requests += _filament_request(printer, job.material, job.colour)
+            continue
+        _filament_request(printer, None, "")
         try:
             run_create(
-                job=jobs[a.job_id],
+                job=job,
                 printer=printer,
                 copies=a.copies,
                 planned_start=now,
@@ -172,4 +250,23 @@ def _start_due_runs(
             log.info("printer %s was claimed by another pass", printer.name)
             continue
         started += 1
-    return started
+    return started, requests
+
+
+def _filament_request(printer: Printer, material: Material | None, colour: str) -> int:
+    """Ask an operator to load `material`/`colour` (None: withdraw the request)."""
+    material_id = material.pk if material is not None else None
+    if (printer.requested_material_id, printer.requested_colour) == (material_id, colour):
+        return 1 if material_id else 0
+    with transaction.atomic():
+        Printer.objects.filter(pk=printer.pk).update(
+            requested_material_id=material_id, requested_colour=colour
+        )
+        if material_id:
+            event_record(
+                "printer.filament_requested",
+                printer=printer,
+                message=f"load {material} {colour}".strip(),
+            )
+    printer.requested_material_id, printer.requested_colour = material_id, colour
+    return 1 if material_id else 0

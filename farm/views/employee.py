@@ -15,7 +15,13 @@ from django.views.decorators.http import require_POST
 from farm.forms import JobSubmitForm
 from farm.models import Job
 from farm.roles import is_operator
-from farm.services.jobs import copies_summary, job_cancel, job_submit, job_visible_to
+from farm.services.jobs import (
+    copies_summary,
+    job_cancel,
+    job_confirm,
+    job_submit,
+    job_visible_to,
+)
 from farm.services.printers import printer_live
 from farm.statuses import JOB_OPEN, RUN_ACTIVE
 
@@ -46,13 +52,18 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     due=data["due"],
                     notes=data["notes"],
                     site=data["site"],
+                    confirm_required=True,
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     for error in errors:
                         form.add_error(field if field in form.fields else None, error)
             else:
-                messages.success(request, f"Job #{job.pk} submitted: the file is being checked.")
+                messages.success(
+                    request,
+                    f"Job #{job.pk} submitted: the file is being checked. When the farm knows "
+                    "when it can be done, confirm it here to join the queue.",
+                )
                 return redirect("job-detail", job_id=job.pk)
     else:
         form = JobSubmitForm()
@@ -122,6 +133,21 @@ def job_thumbnail(request: HttpRequest, job_id: int) -> FileResponse:
     if not job.thumbnail:
         raise Http404("No picture of this part yet.")
     return FileResponse(job.thumbnail.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_POST
+def job_confirm_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _visible_job(request, job_id)
+    try:
+        job_confirm(job=job, actor=request.user)
+    except PermissionDenied:
+        raise Http404("No such job.") from None
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Job #{job.pk} confirmed: it is in the queue.")
+    return redirect("job-detail", job_id=job.pk)
 
 
 @login_required

@@ -19,7 +19,7 @@ from farm.roles import is_operator
 from farm.services.enqueue import enqueue_printer_command
 from farm.services.events import event_record
 from farm.services.printers import printer_live
-from farm.services.runs import bed_clear
+from farm.services.runs import bed_clear, printer_load_filament
 from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus
 
 View = Callable[..., HttpResponse]
@@ -38,9 +38,9 @@ def operator_required(view: View) -> View:
 
 def printer_rows() -> list[dict[str, Any]]:
     printers = list(
-        Printer.objects.select_related("site", "material", "current_run__job").order_by(
-            "site__name", "name"
-        )
+        Printer.objects.select_related(
+            "site", "material", "requested_material", "current_run__job"
+        ).order_by("site__name", "name")
     )
     live = printer_live([p.pk for p in printers])
     rows = []
@@ -71,7 +71,9 @@ def printer_rows() -> list[dict[str, Any]]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     rows = printer_rows()
     queue = (
-        Job.objects.filter(status__in=(JobStatus.SUBMITTED, JobStatus.QUEUED, JobStatus.PRINTING))
+        Job.objects.filter(
+            status__in=(JobStatus.SUBMITTED, JobStatus.QUOTED, JobStatus.QUEUED, JobStatus.PRINTING)
+        )
         .select_related("owner", "material")
         .order_by("-priority", "planned_start", "submitted_at")[:200]
     )
@@ -90,6 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "finished": finished,
         "state_counts": sorted(counts.items()),
         "to_clear": sum(1 for r in rows if r["needs_clearing"]),
+        "to_load": sum(1 for r in rows if r["printer"].requested_material_id),
     }
     if request.GET.get("partial"):
         return render(request, "farm/_dashboard_body.html", context)
@@ -106,6 +109,28 @@ def printer_bed_clear(request: HttpRequest, printer_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{printer.name}: bed cleared, ready for the next job.")
+    return redirect("operator-dashboard")
+
+
+@operator_required
+@require_POST
+def printer_filament_loaded(request: HttpRequest, printer_id: int) -> HttpResponse:
+    """The operator loaded the filament the scheduler asked for."""
+    printer = get_object_or_404(Printer.objects.select_related("requested_material"), pk=printer_id)
+    if printer.requested_material is None:
+        messages.info(request, f"{printer.name}: no filament change is asked for.")
+        return redirect("operator-dashboard")
+    try:
+        printer_load_filament(
+            printer=printer,
+            material=printer.requested_material,
+            colour=printer.requested_colour,
+            actor=request.user,
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{printer.name}: {printer.requested_material} loaded.")
     return redirect("operator-dashboard")
 
 

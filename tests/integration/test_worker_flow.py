@@ -57,6 +57,14 @@ def test_a_real_worker_prints_a_submitted_job_to_done(
         assert response.status_code == 302, response.content[:2000]
         job = Job.objects.get()
 
+        def quoted() -> bool:
+            job.refresh_from_db()
+            return job.status == JobStatus.QUOTED and job.planned_end is not None
+
+        wait_for(quoted, timeout=120, what="the quoted completion time", logs=tmp_path)
+        assert "If you confirm now" in client.get(f"/jobs/{job.pk}/").content.decode()
+        client.post(f"/jobs/{job.pk}/confirm/")
+
         def printed() -> bool:
             return PrintRun.objects.filter(job=job, status=RunStatus.AWAITING_REMOVAL).exists()
 

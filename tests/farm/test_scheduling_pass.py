@@ -1,0 +1,97 @@
+"""The scheduling pass as the farm uses it: quotes before confirmation, filament requests for
+operators, and estimates that learn from finished runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from farm.models import Job, Material, Printer, PrintRun, Site
+from farm.services.dispatch import run_dispatch
+from farm.services.jobs import job_confirm, job_prepare, job_submit
+from farm.services.learning import corrections_load, plan_model
+from farm.services.runs import run_finish
+from farm.services.scheduling import schedule_pass
+from farm.statuses import JobStatus
+
+
+def prepared(alice: Any, pla: Any, upload: Any, **kwargs: Any) -> Job:
+    job = job_submit(owner=alice, upload=upload, material=pla, quantity=1, **kwargs)
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_a_job_waits_for_its_owner_with_a_quoted_completion_time(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    make_printer("p1")
+    job = prepared(alice, pla, cube_upload(), confirm_required=True)
+    assert job.status == JobStatus.QUOTED
+    assert schedule_pass().runs_started == 0  # nothing prints before the owner confirms
+    job.refresh_from_db()
+    assert job.planned_end is not None
+    quoted = job.planned_end
+    job_confirm(job=job, actor=alice)
+    assert schedule_pass().runs_started == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.PRINTING
+    assert abs((job.planned_end - quoted).total_seconds()) < 5  # the promise is the plan
+
+
+def test_a_quote_for_a_job_no_printer_can_take_says_why(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    make_printer("p1")
+    empty_site = Site.objects.create(name="Lyon", slug="lyon")
+    job = prepared(alice, pla, cube_upload(), confirm_required=True, site=empty_site)
+    schedule_pass()
+    job.refresh_from_db()
+    assert job.planned_end is None and "lyon" in job.plan_note
+
+
+def test_only_the_owner_confirms(
+    client: Client, alice: Any, bob: Any, pla: Any, cube_upload: Any
+) -> None:
+    job = prepared(alice, pla, cube_upload(), confirm_required=True)
+    client.force_login(bob)
+    assert client.post(f"/jobs/{job.pk}/confirm/").status_code == 404
+    assert Job.objects.get(pk=job.pk).status == JobStatus.QUOTED
+
+
+def test_an_operator_is_asked_to_load_the_filament_a_job_needs(
+    client: Client, alice: Any, operator: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    petg = Material.objects.create(name="PETG")
+    printer = make_printer("p1", material=petg, colour="black")
+    prepared(alice, pla, cube_upload(), colour="red")
+    result = schedule_pass()
+    assert (result.runs_started, result.filament_requests) == (0, 1)
+    printer.refresh_from_db()
+    assert (printer.requested_material, printer.requested_colour) == (pla, "red")
+
+    client.force_login(operator)
+    assert "Load PLA red" in client.get("/operator/").content.decode()
+    client.post(f"/operator/printers/{printer.pk}/filament/")
+    printer.refresh_from_db()
+    assert (printer.material, printer.colour, printer.requested_material) == (pla, "red", None)
+    assert schedule_pass().runs_started == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finished_runs_teach_the_estimates(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    printer = make_printer("p1", connection_settings={"speedup": 1e6})
+    for _ in range(3):
+        prepared(alice, pla, cube_upload())
+        schedule_pass()
+        run = PrintRun.objects.get(status="dispatching")
+        run_dispatch(run_id=run.pk)
+        run_finish(run_id=run.pk)
+        Printer.objects.filter(pk=printer.pk).update(bed_clear=True, current_run=None)
+    # At a speed-up of a million, each print took far longer than its estimate: learned.
+    factor = corrections_load().model_factor(plan_model(Printer.objects.get(pk=printer.pk)))
+    assert factor > 1.2
