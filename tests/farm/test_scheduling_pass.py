@@ -95,3 +95,26 @@ def test_finished_runs_teach_the_estimates(
     # At a speed-up of a million, each print took far longer than its estimate: learned.
     factor = corrections_load().model_factor(plan_model(Printer.objects.get(pk=printer.pk)))
     assert factor > 1.2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_report_counts_what_the_farm_printed(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_printer("p1", connection_settings={"speedup": 1e6})
+    prepared(alice, pla, cube_upload())
+    schedule_pass()
+    run = PrintRun.objects.get()
+    run_dispatch(run_id=run.pk)
+    run_finish(run_id=run.pk)
+    out = StringIO()
+    call_command("farm_report", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["estimate_error"]["runs"] == 1
+    assert sum(report["pieces_per_day"]) == 1
+    assert set(report["utilisation"]["site"]) == {"berlin"}
