@@ -40,11 +40,13 @@ def print_to_the_end(host: SerialHost, link: PortLink, lines: int = 300) -> None
 
 
 def test_the_handshake_reads_the_capabilities(boards: PtyFirmware) -> None:
-    host, link = connect(boards, MarlinModel(advanced_ok=True, autoreport_temp=True))
+    host, link = connect(
+        boards, MarlinModel(advanced_ok=True, autoreport_temp=True), temperature_interval_s=1
+    )
     assert link.firmware is not None and link.firmware.is_marlin
     assert link.window.limit == 4  # ADVANCED_OK
     model = boards.model("ttyUSB0")
-    run_until(host, lambda: "M155 S5" in [c for _, c in model.executed], "auto-report to be on")
+    run_until(host, lambda: "M155 S1" in [c for _, c in model.executed], "auto-report to be on")
     run_until(host, lambda: bool(link.temperatures), "a temperature report")
 
 
