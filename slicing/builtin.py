@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from slicing.gcode_parse import Limits, parse_gcode
+from slicing.gcode_parse import parse_gcode
 from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_block
 from slicing.layers import layer_heights, slice_mesh
 from slicing.mesh import MeshError
@@ -36,11 +36,6 @@ class SliceResult:
     layers: int
     lines: int
     engine: str = ENGINE_NAME
-
-
-def firmware_limits() -> Limits:
-    """The limits the start G-code sets, so estimates match what the firmware will do."""
-    return Limits()
 
 
 def slice_to_gcode(

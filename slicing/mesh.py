@@ -24,13 +24,11 @@ class MeshInfo:
 
 
 def load_mesh(path: Path) -> MeshInfo:
-    try:
-        loaded = trimesh.load(str(path), force="mesh")
-    except Exception as exc:  # trimesh raises many types for bad files
-        raise MeshError(f"could not read the mesh: {exc}") from exc
-    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-        raise MeshError("the file contains no triangles")
-    mesh = loaded
+    """Measure a mesh file (through the guarded loader: size limits, zip-bomb check)."""
+    from slicing.loader import load_trimesh  # the loader needs MeshError from this module
+
+    mesh: trimesh.Trimesh = load_trimesh(path)
+    mesh.merge_vertices()
     notes: list[str] = []
     if not mesh.is_watertight:
         notes.append("the mesh is not watertight: its volume is estimated from its hull")
