@@ -16,7 +16,7 @@ import numpy as np
 
 from slicing.gcode_parse import Limits, Moves, parse_gcode
 from slicing.settings import SliceSettings
-from slicing.toolpaths import EXTERNAL, PERIMETER, SKIRT, SOLID, SPARSE, Layer, Toolpath
+from slicing.toolpaths import BRIDGE, EXTERNAL, PERIMETER, SKIRT, SOLID, SPARSE, Layer, Toolpath
 
 ENGINE_NAME = "farm-builtin"
 ENGINE_VERSION = "0.1"
@@ -43,6 +43,7 @@ def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
         SOLID: s.solid_infill_speed,
         SPARSE: s.infill_speed,
         SKIRT: s.perimeter_speed,
+        BRIDGE: s.bridge_speed,
     }.get(kind, s.perimeter_speed)
 
 
@@ -55,8 +56,8 @@ class _LayerSegments:
     bounds: np.ndarray  # (paths + 1,): path k's segments are rows[bounds[k]:bounds[k + 1]]
 
 
-def _layer_segments(layer: Layer, e_per_mm: float, speeds: np.ndarray) -> _LayerSegments:
-    """`speeds`: (paths,) mm/s of each path."""
+def _layer_segments(layer: Layer, e_per_mm: np.ndarray, speeds: np.ndarray) -> _LayerSegments:
+    """`e_per_mm` and `speeds`: (paths,) filament mm per mm and mm/s of each path."""
     counts = np.array([len(p.points) for p in layer.paths])
     points = np.concatenate([p.points for p in layer.paths])
     firsts = np.r_[0, np.cumsum(counts)]
@@ -69,7 +70,7 @@ def _layer_segments(layer: Layer, e_per_mm: float, speeds: np.ndarray) -> _Layer
     rows[:, 0:2] = points[index]
     rows[:, 3:5] = points[index + 1]
     rows[:, 2] = rows[:, 5] = layer.z
-    rows[:, 6] = length[index] * e_per_mm
+    rows[:, 6] = length[index] * e_per_mm[owner]
     rows[:, 7] = speeds[owner]
     lines = [
         f"G1 X{x:.3f} Y{y:.3f} E{e:.5f}"
@@ -119,7 +120,9 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
         if not layer.paths:
             continue
         speeds = np.array([_speed(p.kind, index == 0, s) for p in layer.paths])
-        segs = _layer_segments(layer, s.bead_mm2(layer.height) / filament_area, speeds)
+        bead, bridge = s.bead_mm2(layer.height), s.bridge_mm2()
+        flows = np.array([bridge if p.kind == BRIDGE else bead for p in layer.paths])
+        segs = _layer_segments(layer, flows / filament_area, speeds)
         filament += float(segs.rows[:, 6].sum())
         kind = ""
         for k, path in enumerate(layer.paths):

@@ -82,7 +82,7 @@ def ini_text(s: SliceSettings) -> str:
         "solid_infill_speed": s.solid_infill_speed,
         "top_solid_infill_speed": s.solid_infill_speed,
         "gap_fill_speed": s.solid_infill_speed,
-        "bridge_speed": s.perimeter_speed,
+        "bridge_speed": s.bridge_speed,
         "first_layer_speed": s.first_layer_speed,
         "travel_speed": s.travel_speed,
         "retract_length": s.retract_mm,

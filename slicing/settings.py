@@ -61,6 +61,7 @@ class SliceSettings:
     external_perimeter_speed: float = 35.0
     infill_speed: float = 80.0
     solid_infill_speed: float = 60.0
+    bridge_speed: float = 30.0
     first_layer_speed: float = 20.0
     travel_speed: float = 150.0
     retract_mm: float = 0.8
@@ -110,6 +111,14 @@ class SliceSettings:
     def bead_mm2(self, height_mm: float) -> float:
         """Cross-section of one extruded line of this layer height, mm²."""
         return self.spacing(height_mm) * height_mm
+
+    def bridge_mm2(self) -> float:
+        """Cross-section of a bridge line: a round thread as wide as the nozzle (nothing
+        below squashes it), the model PrusaSlicer uses."""
+        return math.pi / 4.0 * self.nozzle_mm**2
+
+    def bridge_spacing(self) -> float:
+        return self.nozzle_mm + 0.05
 
     def with_changes(self, **changes: object) -> SliceSettings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -12,9 +12,10 @@ from typing import TypeVar
 import numpy as np
 import shapely
 
-from slicing.infill import fill_lines
+from slicing.infill import fill_lines, scan_pieces
 from slicing.settings import SliceSettings
 from slicing.toolpaths_base import (
+    BRIDGE,
     EXTERNAL,
     PERIMETER,
     SKIRT,
@@ -132,7 +133,13 @@ def plan_layers(
         solid, sparse = splits[i]
         angle = 45.0 if i % 2 == 0 else 135.0
         width = settings.line_width_mm
-        paths = fill_lines(solid, w, angle, SOLID, width=width)
+        paths: list[Toolpath] = []
+        if i > 0 and not solid.is_empty:
+            bridge, solid = bridge_areas(solid, regions[i - 1], settings)
+            if not bridge.is_empty:
+                across = bridge_angle(bridge, regions[i - 1], settings.bridge_spacing())
+                paths += fill_lines(bridge, settings.bridge_spacing(), across, BRIDGE, width=width)
+        paths += fill_lines(solid, w, angle, SOLID, width=width)
         if settings.infill > 0.0:
             paths += fill_lines(sparse, w / settings.infill, angle, SPARSE, width=width)
         return paths
@@ -140,7 +147,11 @@ def plan_layers(
     infill = _map(fills, len(regions))
     layers: list[Layer] = []
     position = np.array([0.0, 0.0])
-    links = {SOLID: 3.0 * w, SPARSE: 3.0 * w / max(settings.infill, 0.01)}
+    links = {
+        BRIDGE: 3.0 * settings.bridge_spacing(),
+        SOLID: 3.0 * w,
+        SPARSE: 3.0 * w / max(settings.infill, 0.01),
+    }
     for i, region in enumerate(regions):
         paths = shells[i][0] + infill[i]
         skirt = skirt_paths(region, settings) if i == 0 else []
@@ -148,6 +159,44 @@ def plan_layers(
         height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
         layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
     return layers
+
+
+BRIDGE_ANCHOR_MM = 2.0  # bridge lines reach this far onto supported ground at each end
+
+
+def bridge_areas(
+    solid: shapely.Geometry, below: shapely.Geometry, settings: SliceSettings
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """Split a layer's solid infill into (bridge, rest): the bridge is what hangs over air
+    (not over the layer below), grown by an anchor onto supported solid at its ends."""
+    air = shapely.difference(solid, below)
+    parts = _parts(air)
+    parts = parts[shapely.area(parts) > 4 * settings.line_width_mm**2]
+    if len(parts) == 0:
+        return shapely.Polygon(), solid
+    bridge = shapely.intersection(shapely.buffer(shapely.union_all(parts), BRIDGE_ANCHOR_MM), solid)
+    return bridge, shapely.difference(solid, bridge)
+
+
+def bridge_angle(bridge: shapely.Geometry, below: shapely.Geometry, spacing: float) -> float:
+    """The direction (degrees) in which most bridge lines rest on the layer below at both
+    ends (pillar to pillar, not edge to edge over air); then the shortest spans."""
+    shapely.prepare(below)
+    best, best_score = 0.0, (-1.0, 0.0)
+    for angle in range(0, 180, 15):
+        a = np.radians(angle)
+        rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+        turned = shapely.make_valid(shapely.transform(bridge, lambda xy, r=rot: xy @ r.T))
+        _, y, xa, xb = scan_pieces(turned, spacing)
+        if len(y) == 0:
+            continue
+        ends = np.concatenate([np.stack([xa, y], 1), np.stack([xb, y], 1)]) @ rot
+        held = shapely.contains_xy(below, ends[:, 0], ends[:, 1]).reshape(2, -1).all(axis=0)
+        span = xb - xa
+        score = (float((span * held).sum() / span.sum()), -float(np.percentile(span, 90)))
+        if score > best_score:
+            best, best_score = float(angle), score
+    return best
 
 
 def order_paths(
@@ -189,7 +238,7 @@ def order_paths(
             path = _start_near(path, position)
             ordered.append(path)
             position = path.points[-1]
-        for kind in (SOLID, SPARSE):
+        for kind in (BRIDGE, SOLID, SPARSE):
             lines = [paths[i] for i in group if not paths[i].closed and paths[i].kind == kind]
             for path in _nearest_first(lines, position):
                 gap = float(np.hypot(*(path.points[0] - position)))

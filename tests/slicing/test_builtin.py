@@ -167,3 +167,24 @@ def test_infill_stays_inside_an_area_that_turns_invalid_when_rotated() -> None:
     lo_x, lo_y, hi_x, hi_y = area.bounds
     assert points[:, 0].min() >= lo_x - 1e-6 and points[:, 0].max() <= hi_x + 1e-6
     assert points[:, 1].min() >= lo_y - 1e-6 and points[:, 1].max() <= hi_y + 1e-6
+
+
+def test_a_slab_between_two_pillars_is_bridged_across_the_gap(tmp_path: Path) -> None:
+    left = trimesh.creation.box(extents=(6.0, 16.0, 6.0))
+    left.apply_translation((-12.0, 0.0, 3.0))
+    right = left.copy()
+    right.apply_translation((24.0, 0.0, 0.0))
+    slab = trimesh.creation.box(extents=(30.0, 16.0, 2.0))
+    slab.apply_translation((0.0, 0.0, 7.0))
+    table = trimesh.util.concatenate([left, right, slab])
+    assert isinstance(table, trimesh.Trimesh)
+    moves = _moves(_slice(tmp_path, table, SETTINGS.with_changes(skirts=0)))
+    bridge = moves.feature_idx == moves.features.index("Bridge infill")
+    length = np.hypot(moves.x - moves.x0, moves.y - moves.y0)
+    lines = bridge & (moves.de > 0) & (length > 5.0)
+    assert set(np.round(moves.z[lines], 3)) == {6.2}  # the slab's first layer, over air
+    # the lines run along X, from pillar to pillar, with a round nozzle-wide bead
+    assert np.all(np.abs(moves.y[lines] - moves.y0[lines]) < 1e-3)
+    filament_area = math.pi * (SETTINGS.filament_diameter_mm / 2) ** 2
+    expected = math.pi / 4 * SETTINGS.nozzle_mm**2 / filament_area
+    assert moves.de[lines] / length[lines] == pytest.approx(expected, rel=0.01)
