@@ -129,6 +129,7 @@ class PortLink:
         self._reconnect_at = 0.0
         self._next_temp_poll = 0.0
         self._span_lines = self._span_resends = 0  # for falling back to one line in flight
+        self._waiting_start: tuple[str, GcodeProgram] | None = None
 
     @property
     def job(self) -> JobReport | None:
@@ -181,6 +182,7 @@ class PortLink:
                 self.port.close()
         self.port = None
         self._pending.clear()
+        self._waiting_start = None
         self._reconnect_at = self._clock() + self.settings.reconnect_interval_s
         if self.state in ACTIVE:
             self._end_job("interrupted", f"{reason}; print interrupted at {self._percent()}")
@@ -193,6 +195,11 @@ class PortLink:
     def start_job(self, job_name: str, program: GcodeProgram) -> None:
         if self._books is not None and self._books.job_name == job_name:
             return  # a repeated dispatch of the same run
+        if self.state is DeviceState.CONNECTING and self._books is None:
+            # Dispatch saw it ready a moment ago and the port was reopened since (a reset):
+            # start as soon as the handshake is done rather than refuse.
+            self._waiting_start = (job_name, program)
+            return
         if self.state not in (DeviceState.READY, DeviceState.FINISHED):
             raise RuntimeError(f"cannot start {job_name}: printer is {self.state.value}")
         self._program, self._program_next = program, 0
@@ -350,6 +357,9 @@ class PortLink:
                 # Back after an unplug or a reset: half a print is on the bed, so a person must
                 # look before the next one starts.
                 self.state, self.message = DeviceState.ERROR, b.message
+            if self._waiting_start is not None and self.state is DeviceState.READY:
+                waiting, self._waiting_start = self._waiting_start, None
+                self.start_job(*waiting)
             if self.firmware.autoreport_temp:
                 self._inject((f"M155 S{max(1, round(self.settings.temperature_interval_s))}",), "")
         elif tag == "paused" and self.state is DeviceState.PAUSING:

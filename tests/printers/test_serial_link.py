@@ -185,3 +185,16 @@ def test_the_host_serves_printers_added_later_and_drops_removed_ones(boards: Pty
     run_until(host, lambda: all(x.state is DeviceState.READY for x in host.links.values()), "both")
     sync_ports(host, [PortConfig("b", {"port": second})])
     assert list(host.links) == ["b"]
+
+
+def test_a_print_handed_over_while_connecting_starts_after_the_handshake(
+    boards: PtyFirmware,
+) -> None:
+    model = MarlinModel()
+    path = boards.add_port("ttyUSB0", model)
+    link = PortLink("dev", LinkSettings(port=path))
+    host = SerialHost([link], tick_s=0.01)
+    assert link.connect() and link.state is DeviceState.CONNECTING
+    link.start_job("farm-run-1.gcode", program(50))
+    run_until(host, lambda: link.state is DeviceState.FINISHED, "the print")
+    assert printed(model) == list(program(50).commands)
