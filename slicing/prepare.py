@@ -106,7 +106,15 @@ def check_gcode_for_printer(path: Path, profile: PrintProfile) -> list[str]:
         raise PrepareError(str(exc)) from exc
 
 
+MAX_GCODE_BYTES = int(os.environ.get("SLICING_MAX_GCODE_MB", "512")) * 1024 * 1024
+
+
 def _prepare_gcode(path: Path, profile: PrintProfile) -> Prepared:
+    size = path.stat().st_size
+    if size > MAX_GCODE_BYTES:
+        raise PrepareError(
+            f"the G-code is {size / 1e6:.0f} MB; the limit is {MAX_GCODE_BYTES / 1e6:.0f} MB"
+        )
     try:
         analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)
         warnings = check_for_printer(

@@ -146,3 +146,15 @@ def test_a_sliced_part_is_refused_by_a_smaller_printer(tmp_path: Path) -> None:
     assert check_gcode_for_printer(path, PrintProfile()) == []
     with pytest.raises(PrepareError, match="outside the bed"):
         check_gcode_for_printer(path, PrintProfile(build_mm=(180.0, 180.0, 180.0)))
+
+
+def test_prepare_refuses_a_gcode_over_the_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import slicing.prepare
+
+    path = tmp_path / "long.gcode"
+    path.write_text("\n".join(_gcode("G1 Z0.2 F600", "G1 X10 Y10", "G1 X50 E2 F1800")))
+    monkeypatch.setattr(slicing.prepare, "MAX_GCODE_BYTES", 100)
+    with pytest.raises(PrepareError, match="the limit is"):
+        prepare(path, "gcode", PrintProfile())
