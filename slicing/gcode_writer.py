@@ -16,7 +16,17 @@ import numpy as np
 
 from slicing.gcode_parse import Limits, Moves, parse_gcode
 from slicing.settings import SliceSettings
-from slicing.toolpaths import BRIDGE, EXTERNAL, PERIMETER, SKIRT, SOLID, SPARSE, Layer, Toolpath
+from slicing.toolpaths import (
+    BRIDGE,
+    BRIM,
+    EXTERNAL,
+    PERIMETER,
+    SKIRT,
+    SOLID,
+    SPARSE,
+    Layer,
+    Toolpath,
+)
 
 ENGINE_NAME = "farm-builtin"
 ENGINE_VERSION = "0.1"
@@ -44,6 +54,7 @@ def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
         SPARSE: s.infill_speed,
         SKIRT: s.perimeter_speed,
         BRIDGE: s.bridge_speed,
+        BRIM: s.perimeter_speed,
     }.get(kind, s.perimeter_speed)
 
 

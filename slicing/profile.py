@@ -18,6 +18,7 @@ class PrintProfile:
     layer_height_mm: float = 0.2
     infill: float = 0.2
     material: str = "PLA"
+    brim_mm: float = 0.0  # a brim this wide holds small or tall parts down; 0 for none
     engine: str = "auto"  # "auto" (PrusaSlicer when installed), "builtin" or "prusaslicer"
 
     def digest(self) -> str:

@@ -74,7 +74,7 @@ def ini_text(s: SliceSettings) -> str:
         "skirts": s.skirts,
         "skirt_distance": s.skirt_distance_mm,
         "skirt_height": 1,
-        "brim_width": 0,
+        "brim_width": s.brim_mm,
         "perimeter_speed": s.perimeter_speed,
         "small_perimeter_speed": s.perimeter_speed,
         "external_perimeter_speed": s.external_perimeter_speed,

@@ -57,6 +57,7 @@ class SliceSettings:
     solid_below_mm2: float = 70.0  # sparse islands smaller than this are filled solid
     skirts: int = 1
     skirt_distance_mm: float = 3.0
+    brim_mm: float = 0.0  # brim width around the first layer; 0 for none
     perimeter_speed: float = 45.0  # mm/s
     external_perimeter_speed: float = 35.0
     infill_speed: float = 80.0
@@ -92,6 +93,7 @@ class SliceSettings:
             filament_diameter_mm=profile.filament_diameter_mm,
             density_g_cm3=profile.density_g_cm3,
             material=profile.material,
+            brim_mm=profile.brim_mm,
             bed_mm=(profile.build_mm[0], profile.build_mm[1]),
             max_height_mm=profile.build_mm[2],
             # PLA likes the fan; ABS and ASA warp and crack with it

@@ -1,4 +1,4 @@
-"""Layer outlines to toolpaths: perimeters, solid top/bottom skins, sparse infill, skirt.
+"""Layer outlines to toolpaths: perimeters, solid skins, bridges, sparse infill, brim, skirt.
 
 Every operation is a shapely 2 array function over whole layers; the only Python loops are over
 layers and perimeter counts, never over segments.
@@ -16,6 +16,7 @@ from slicing.infill import fill_lines, scan_pieces
 from slicing.settings import SliceSettings
 from slicing.toolpaths_base import (
     BRIDGE,
+    BRIM,
     EXTERNAL,
     PERIMETER,
     SKIRT,
@@ -98,19 +99,30 @@ def _parts(geometry: shapely.Geometry) -> np.ndarray:
 
 
 def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list[Toolpath]:
-    if settings.skirts <= 0 or first_region.is_empty:
+    """First-layer loops around the part: a skirt `skirt_distance_mm` beyond the brim, printed
+    first to prime the nozzle, then the brim from its outer loop in to the part. Loops that
+    would leave the bed are left out."""
+    if first_region.is_empty:
         return []
-    hull = shapely.convex_hull(first_region)
-    loops: list[Toolpath] = []
+    w, gap = settings.line_width_mm, settings.spacing()
     bed = shapely.box(0.0, 0.0, *settings.bed_mm)
-    for k in range(settings.skirts):
-        ring = shapely.buffer(
-            hull, settings.skirt_distance_mm + k * settings.line_width_mm, quad_segs=4
-        )
+    brim: list[Toolpath] = []
+    count = int(np.ceil(settings.brim_mm / gap)) if settings.brim_mm > 0 else 0
+    outline = first_region
+    for k in range(count):
+        ring = shapely.buffer(first_region, w / 2 + k * gap, quad_segs=4)
         if not shapely.contains(bed, ring):
-            break  # a skirt that would leave the bed is simply left out
-        loops += _paths(ring, SKIRT, closed=True)
-    return loops
+            break
+        brim += _paths(ring, BRIM, closed=True)
+        outline = ring
+    skirt: list[Toolpath] = []
+    hull = shapely.convex_hull(outline)
+    for k in range(settings.skirts):
+        ring = shapely.buffer(hull, settings.skirt_distance_mm + k * w, quad_segs=4)
+        if not shapely.contains(bed, ring):
+            break
+        skirt += _paths(ring, SKIRT, closed=True)
+    return skirt[::-1] + brim[::-1]
 
 
 def _map(fn: Callable[[int], T], count: int) -> list[T]:

@@ -11,6 +11,7 @@ PERIMETER = "Perimeter"
 SOLID = "Solid infill"
 SPARSE = "Internal infill"
 SKIRT = "Skirt"
+BRIM = "Brim"
 BRIDGE = "Bridge infill"
 
 

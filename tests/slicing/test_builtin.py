@@ -188,3 +188,15 @@ def test_a_slab_between_two_pillars_is_bridged_across_the_gap(tmp_path: Path) ->
     filament_area = math.pi * (SETTINGS.filament_diameter_mm / 2) ** 2
     expected = math.pi / 4 * SETTINGS.nozzle_mm**2 / filament_area
     assert moves.de[lines] / length[lines] == pytest.approx(expected, rel=0.01)
+
+
+def test_a_brim_surrounds_the_first_layer_only(tmp_path: Path) -> None:
+    box = trimesh.creation.box(extents=(10.0, 10.0, 2.0))
+    moves = _moves(_slice(tmp_path, box, SETTINGS.with_changes(brim_mm=3.0)))
+    brim = (moves.feature_idx == moves.features.index("Brim")) & (moves.de > 0)
+    assert set(np.round(moves.z[brim], 3)) == {0.2}
+    # loops from half a line outside the part out to about 3 mm, all around it
+    assert moves.x[brim].min() == pytest.approx(120.0 - 3.0, abs=0.5)
+    assert moves.x[brim].max() == pytest.approx(130.0 + 3.0, abs=0.5)
+    skirt = (moves.feature_idx == moves.features.index("Skirt")) & (moves.de > 0)
+    assert moves.x[skirt].min() < moves.x[brim].min() - 2.5
