@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from printers.models import SerialCommand
@@ -78,6 +80,7 @@ def apply_command(link: PortLink, command: SerialCommand) -> str:
 
 def channel_tick(host: SerialHost) -> None:
     """One round of the channel: take commands for our printers, apply them, publish status."""
+    close_old_connections()  # a long-lived thread: survive a database restart
     for command in take_commands(list(host.links)):
         result = apply_command(host.links[command.device_id], command)
         if result:
@@ -135,3 +138,21 @@ def sync_ports(host: SerialHost, ports: list[PortConfig]) -> None:
     for device_id, settings in wanted.items():
         if device_id not in host.links:
             host.add(PortLink(device_id, settings))
+
+
+def serve_in_thread(
+    ports_source: Callable[[], list[PortConfig]], **options: Any
+) -> tuple[SerialHost, threading.Thread]:
+    """Run a serial host in a daemon thread of this process (the fleet link) for the printers
+    `ports_source` names, asked again every 10 s. Stop it with `host.stop(); thread.join()`."""
+    host = build_host(ports_source(), ports_source=ports_source, **options)
+
+    def run() -> None:
+        try:
+            host.serve()
+        finally:
+            connections.close_all()  # this thread's own database connections
+
+    thread = threading.Thread(target=run, name="serial-host", daemon=True)
+    thread.start()
+    return host, thread

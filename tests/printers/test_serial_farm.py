@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 
 from farm.models import Printer, PrintRun
 from printers.drivers.serial import SerialDriver
 from printers.firmware_sim.gcode_gen import realistic_gcode
 from printers.firmware_sim.model import Faults, MarlinModel
 from printers.firmware_sim.pty_runner import PtyFirmware
-from printers.serialhost.channel import PortConfig, build_host
+from printers.serialhost.channel import PortConfig, serve_in_thread
 from printers.states import DeviceState
 from tests.printers.serial_helpers import HANG_GUARD_S
 
@@ -53,20 +52,8 @@ def serial_printer(transactional_db: Any, make_printer: Any, boards: PtyFirmware
             connection_settings={"port": path, "timeout_s": 0.3, "reconnect_interval_s": 0.1},
             state="offline",
         )
-        host = build_host(
-            [PortConfig(printer.device_id, printer.connection_settings)],
-            tick_s=0.01,
-            on_tick_every_s=0.05,
-        )
-
-        def serve() -> None:
-            try:
-                host.serve()
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
+        ports = [PortConfig(printer.device_id, printer.connection_settings)]
+        host, thread = serve_in_thread(lambda: ports, tick_s=0.01, on_tick_every_s=0.05)
         hosts.append((host, thread))
         driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
         wait(lambda: driver.status().state is DeviceState.READY)
