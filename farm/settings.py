@@ -216,6 +216,8 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 FARM_MAX_QUANTITY = envint("FARM_MAX_QUANTITY", "5000", minimum=1)
+# Copies of a part sliced onto one plate (one run); a failed run loses all of them.
+FARM_MAX_COPIES_PER_PLATE = envint("FARM_MAX_COPIES_PER_PLATE", "6", minimum=1)
 
 # Simulated printers print this many times faster than real time (a 90 min print takes 90 s at 60).
 FARM_SIM_SPEEDUP = envfloat("FARM_SIM_SPEEDUP", "60")
@@ -260,6 +262,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_TIME_LIMIT = envint("FARM_TASK_TIME_LIMIT", "900", minimum=10)
+# Checking and slicing one file: past this the job is rejected with the reason.
+FARM_SLICE_TIME_LIMIT = envfloat("FARM_SLICE_TIME_LIMIT", "600")
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

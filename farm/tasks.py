@@ -10,12 +10,14 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.cache import cache
 
 from farm.models import PrintRun
 from farm.services.dispatch import printer_command, run_dispatch
 from farm.services.enqueue import SCHEDULE_PASS_PENDING
-from farm.services.jobs import job_prepare
+from farm.services.jobs import job_prepare, job_reject
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import schedule_pass
 from farm.services.sweeps import stuck_work_sweep
@@ -26,9 +28,21 @@ log = logging.getLogger(__name__)
 DISPATCH_RETRIES = 5
 
 
-@shared_task(queue="slicing")
+@shared_task(
+    queue="slicing",
+    soft_time_limit=settings.FARM_SLICE_TIME_LIMIT,
+    time_limit=settings.FARM_SLICE_TIME_LIMIT + 30,
+)
 def job_prepare_task(job_id: int) -> None:
-    job_prepare(job_id=job_id)
+    try:
+        job_prepare(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        # A mesh that takes this long is not one to retry: say so on the job.
+        job_reject(
+            job_id=job_id,
+            reason=f"checking and slicing the file took more than "
+            f"{settings.FARM_SLICE_TIME_LIMIT:.0f} s; simplify the mesh or ask an operator",
+        )
 
 
 @shared_task

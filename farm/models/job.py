@@ -82,6 +82,9 @@ class Job(models.Model):
     size_z_mm = models.FloatField(null=True, blank=True)
     nozzle_mm = models.FloatField(null=True, blank=True, help_text="Set when G-code fixes it.")
     engine = models.CharField(max_length=100, blank=True, help_text="What made the G-code.")
+    copies_per_plate = models.PositiveSmallIntegerField(
+        default=1, help_text="Copies printed together in one run (one G-code)."
+    )
     engine_reason = models.CharField(max_length=300, blank=True)
     thumbnail = models.FileField(max_length=300, blank=True)
     # From the latest scheduling pass.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from farm.models import Job, Material, Printer, Site
@@ -116,9 +118,13 @@ def job_submit(
     return job
 
 
-def profile_for(job: Job) -> PrintProfile:
+def profile_for(
+    job: Job, *, nozzle_mm: float, build_mm: tuple[float, float, float]
+) -> PrintProfile:
     material = job.material
     return PrintProfile(
+        nozzle_mm=nozzle_mm,
+        build_mm=build_mm,
         filament_diameter_mm=material.filament_diameter_mm,
         density_g_cm3=material.density_g_cm3,
         nozzle_temp_c=material.nozzle_temp_c,
@@ -127,23 +133,71 @@ def profile_for(job: Job) -> PrintProfile:
     )
 
 
+def farm_nozzle() -> float:
+    """The nozzle most of the farm's printers carry: meshes are sliced for it."""
+    common = (
+        Printer.objects.filter(enabled=True)
+        .values("nozzle_mm")
+        .annotate(n=Count("id"))
+        .order_by("-n", "nozzle_mm")
+        .first()
+    )
+    return float(common["nozzle_mm"]) if common else PrintProfile.nozzle_mm
+
+
 def job_prepare(*, job_id: int) -> None:
-    """Check and slice the job's file (in a worker), then queue it. Safe to run twice."""
+    """Check and slice the job's file (in a worker), then queue it. Safe to run twice.
+
+    A mesh is sliced for the smallest bed of the farm it fits: G-code placed on a small bed
+    (origin at its corner) is in bounds on every larger one, so the copies can go to any
+    printer big enough for the part.
+    """
     job = Job.objects.select_related("material").get(pk=job_id)
     if job.status != JobStatus.SUBMITTED:
         return
-    try:
-        result = prepare(
+    beds = sorted(farm_build_volumes(), key=lambda b: (b[0] * b[1], b[2])) or [
+        PrintProfile.build_mm
+    ]
+    nozzle = farm_nozzle()
+    result: Prepared | None = None
+    for index, bed in enumerate(beds):
+        profile = profile_for(job, nozzle_mm=nozzle, build_mm=bed)
+        try:
+            result = _prepare_plate(job, profile, beds)
+            break
+        except (PrepareError, ValueError) as exc:
+            too_big_here = "does not fit this printer" in str(exc)
+            if too_big_here and index + 1 < len(beds) and job.file_kind == FileKind.MESH:
+                continue  # try the next bigger bed
+            job_reject(job_id=job.pk, reason=str(exc))
+            return
+    assert result is not None
+    if result.estimate_source == "sliced" and result.nozzle_mm is None:
+        result = replace(result, nozzle_mm=nozzle)
+    job_accept_prepared(job_id=job.pk, prepared=result)
+
+
+def _prepare_plate(
+    job: Job, profile: PrintProfile, beds: list[tuple[float, float, float]]
+) -> Prepared:
+    """Slice as many copies on one plate as fit (up to FARM_MAX_COPIES_PER_PLATE), choosing a
+    plate size that divides the quantity, so every run prints exactly the copies it counts."""
+    wanted = max(1, min(job.quantity, settings.FARM_MAX_COPIES_PER_PLATE))
+
+    def run(copies: int) -> Prepared:
+        return prepare(
             Path(job.file.path),
             job.file_kind,
-            profile_for(job),
+            profile,
             out_dir=Path(settings.MEDIA_ROOT) / "gcode",
-            build_volumes=farm_build_volumes(),
+            build_volumes=beds,
+            copies=copies,
         )
-    except (PrepareError, ValueError) as exc:
-        job_reject(job_id=job.pk, reason=str(exc))
-        return
-    job_accept_prepared(job_id=job.pk, prepared=result)
+
+    result = run(wanted)
+    fit = max(1, result.copies_per_plate)
+    plate = max(d for d in range(1, fit + 1) if job.quantity % d == 0)
+    return result if plate == result.copies_per_plate else run(plate)
 
 
 def farm_build_volumes() -> list[tuple[float, float, float]]:
@@ -172,6 +226,7 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job.size_x_mm, job.size_y_mm, job.size_z_mm = prepared.size_mm
         job.nozzle_mm = prepared.nozzle_mm
         job.engine = prepared.engine[:100]
+        job.copies_per_plate = max(1, prepared.copies_per_plate)
         job.engine_reason = prepared.engine_reason[:300]
         if prepared.gcode_path is not None:
             job.gcode.name = _storage_name(prepared.gcode_path)

@@ -131,6 +131,7 @@ def _work_item(
         due=_ts(job.due) if job.due else None,
         submitted=_ts(job.submitted_at),
         site=job.site.slug if job.site else None,
+        copies_per_plate=job.copies_per_plate,
         model_seconds=tuple(
             sorted(
                 (model, corrections.corrected(seconds / scale, model))

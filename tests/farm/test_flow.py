@@ -40,7 +40,8 @@ def dispatch_all() -> None:
 
 
 @pytest.fixture
-def queued_job(alice: Any, pla: Any, cube_upload: Any) -> Job:
+def queued_job(alice: Any, pla: Any, cube_upload: Any, settings: Any) -> Job:
+    settings.FARM_MAX_COPIES_PER_PLATE = 1  # one copy per run: two runs to follow
     job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=2, colour="black")
     job_prepare(job_id=job.pk)
     job.refresh_from_db()
@@ -168,3 +169,33 @@ def test_two_passes_racing_for_one_printer_create_one_run(
             planned_end=queued_job.submitted_at,
         )
     assert PrintRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_copies_that_fit_one_plate_print_in_one_run(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, operator: Any
+) -> None:
+    printer = make_printer("p1")
+    job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=4)
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.copies_per_plate == 4  # four 20 mm cubes fit a 250 x 210 bed
+    assert schedule_pass().runs_started == 1
+    dispatch_all()
+    fleet_pass()
+    bed_clear(printer=printer, actor=operator)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+    assert list(PrintRun.objects.values_list("copies", flat=True)) == [4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plate_divides_the_quantity_so_no_run_prints_extra_copies(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, settings: Any
+) -> None:
+    settings.FARM_MAX_COPIES_PER_PLATE = 4
+    make_printer("p1")
+    job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=6)
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.copies_per_plate == 3
