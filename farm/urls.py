@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/new/", employee.job_new, name="job-new"),
     path("jobs/<int:job_id>/", employee.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/thumbnail.png", employee.job_thumbnail, name="job-thumbnail"),
+    path("jobs/<int:job_id>/layers/<int:layer>.svg", employee.job_layer_svg, name="job-layer"),
     path("jobs/<int:job_id>/confirm/", employee.job_confirm_view, name="job-confirm"),
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
     path("operator/", operator.dashboard, name="operator-dashboard"),

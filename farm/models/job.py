@@ -82,6 +82,7 @@ class Job(models.Model):
     size_z_mm = models.FloatField(null=True, blank=True)
     nozzle_mm = models.FloatField(null=True, blank=True, help_text="Set when G-code fixes it.")
     engine = models.CharField(max_length=100, blank=True, help_text="What made the G-code.")
+    layers = models.PositiveIntegerField(default=0, help_text="Layers in the G-code.")
     copies_per_plate = models.PositiveSmallIntegerField(
         default=1, help_text="Copies printed together in one run (one G-code)."
     )

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from farm.models import Printer, PrintRun
+from farm.models.job import FileKind
+from farm.services.jobs import profile_for
 from farm.services.printer_secrets import connection_settings
 from farm.services.runs import run_dispatch_failed, run_start
 from farm.statuses import RunStatus
 from printers.drivers import Driver, PermanentDriverError, driver_for
+from slicing.prepare import PrepareError, check_gcode_for_printer
 
 
 def printer_driver(printer: Printer) -> Driver:
@@ -30,6 +33,16 @@ def run_dispatch(*, run_id: int) -> None:
         return
     job = run.job
     gcode = Path(job.gcode.path if job.gcode else job.file.path)
+    if job.file_kind == FileKind.GCODE:
+        # An uploaded G-code was made for some printer: refuse it for this one if it moves off
+        # this bed, needs another nozzle or heats for another material.
+        printer = run.printer
+        profile = profile_for(job, nozzle_mm=printer.nozzle_mm, build_mm=printer.build_volume)
+        try:
+            check_gcode_for_printer(gcode, profile)
+        except PrepareError as exc:
+            run_dispatch_failed(run_id=run_id, reason=f"refused for {printer.name}: {exc}")
+            return
     try:
         printer_driver(run.printer).start(
             job_name=run.job_name,

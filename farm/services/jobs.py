@@ -227,6 +227,7 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job.nozzle_mm = prepared.nozzle_mm
         job.engine = prepared.engine[:100]
         job.copies_per_plate = max(1, prepared.copies_per_plate)
+        job.layers = prepared.layers
         job.engine_reason = prepared.engine_reason[:300]
         if prepared.gcode_path is not None:
             job.gcode.name = _storage_name(prepared.gcode_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from farm.services.jobs import (
 )
 from farm.services.printers import printer_live
 from farm.statuses import JOB_OPEN, RUN_ACTIVE
+from slicing.preview import gcode_layer_svg
 
 
 @login_required
@@ -133,6 +135,23 @@ def job_thumbnail(request: HttpRequest, job_id: int) -> FileResponse:
     if not job.thumbnail:
         raise Http404("No picture of this part yet.")
     return FileResponse(job.thumbnail.open("rb"), content_type="image/png")
+
+
+@login_required
+def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse:
+    """One layer of the job's G-code, toolpaths coloured by feature (for operators)."""
+    if not is_operator(request.user):
+        raise Http404("No such job.")
+    job = _visible_job(request, job_id)
+    path = job.gcode.path if job.gcode else (job.file.path if job.file_kind == "gcode" else "")
+    if not path:
+        raise Http404("This job has no G-code yet.")
+    bed = (job.size_x_mm or 250.0, job.size_y_mm or 210.0)
+    printer = job.runs.select_related("printer").first()
+    if printer is not None:
+        bed = (printer.printer.build_x_mm, printer.printer.build_y_mm)
+    svg = gcode_layer_svg(Path(path), layer, bed_mm=bed)
+    return HttpResponse(svg, content_type="image/svg+xml")
 
 
 @login_required
