@@ -60,3 +60,30 @@ def test_a_busy_printer_is_refused(
     print_file(str(gcode), "--printer", "sim-1")
     with pytest.raises(CommandError, match="busy"):
         print_file(str(gcode), "--printer", "sim-1")
+
+
+@pytest.mark.integration
+def test_it_prints_on_a_real_octoprint(
+    db: Any, admin_user: Any, site: Any, pla: Any, octoprint: Any, tmp_path: Path
+) -> None:
+    from farm.printer_setup import printer_add
+
+    printer, _ = printer_add(
+        name="mk4-07",
+        site=site,
+        kind="octoprint",
+        settings={"url": octoprint.url},
+        secret=octoprint.api_key,
+        model="MK4",
+        material=pla,
+    )
+    Printer = type(printer)
+    Printer.objects.filter(pk=printer.pk).update(state="ready")
+    path = tmp_path / "small.gcode"
+    # No heating (the virtual printer really waits for M109/M190) and short fast moves.
+    moves = "".join(f"G1 X{100 + i % 5} Y{100 + i % 3} E{0.05 * i:.2f} F6000\n" for i in range(40))
+    path.write_text("G28\nG92 E0\nG1 Z0.2 F3000\n" + moves)
+    result = print_file(str(path), "--printer", "mk4-07", "--wait", "--timeout", "120")
+    run = PrintRun.objects.get(pk=result["run"])
+    assert result["status"] == run.status == "awaiting_removal", result
+    assert result["file"] == run.job_name
