@@ -14,6 +14,7 @@ from farm.services.printer_secrets import connection_settings
 from farm.services.printers import printer_observe
 from printers.drivers.base import DeviceStatus
 from printers.fleetlink import FleetLink, Target
+from printers.serialhost.channel import PortConfig, serve_in_thread
 
 
 class Command(BaseCommand):
@@ -52,7 +53,18 @@ class Command(BaseCommand):
         if options["once"]:
             link.run_once()
             return
+
+        def serial_ports() -> list[PortConfig]:
+            return [PortConfig(t.device_id, t.settings) for t in targets() if t.kind == "serial"]
+
+        # USB printers are streamed from this process: the serial host holds their ports for
+        # hours, which no Celery task may do. Dispatch hands it prints through the database.
+        serial_host, serial_thread = serve_in_thread(serial_ports)
         signal.signal(signal.SIGTERM, lambda *_: link.stop.set())
         signal.signal(signal.SIGINT, lambda *_: link.stop.set())
         self.stdout.write(f"fleet link watching printers (shard {index}/{count})")
-        link.run_forever()
+        try:
+            link.run_forever()
+        finally:
+            serial_host.stop()
+            serial_thread.join(timeout=10)
