@@ -15,13 +15,17 @@ from farm.services.enqueue import (
     enqueue_schedule_pass,
 )
 from farm.services.events import event_record
-from farm.services.jobs import job_refresh_status
+from farm.services.jobs import copies_summary, job_refresh_status
 from farm.services.learning import corrections_observe
 from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus, check_run_transition
 
 
 class PrinterBusy(Exception):
     """Another process claimed the printer first."""
+
+
+class NothingToPrint(Exception):
+    """The copies were already given to other printers (or the job is no longer queued)."""
 
 
 def run_create(
@@ -39,6 +43,13 @@ def run_create(
     one of them sees a row updated, and the other raises PrinterBusy and leaves no run behind.
     """
     with transaction.atomic():
+        # The job's row lock orders concurrent passes: two passes planning the same waiting
+        # copies onto two printers would otherwise print them twice.
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
+            raise NothingToPrint(f"job {job.pk} is {job.status}")
+        if copies > copies_summary(job)["waiting"]:
+            raise NothingToPrint(f"job {job.pk} has fewer than {copies} copies waiting")
         run = PrintRun.objects.create(
             job=job,
             printer=printer,
@@ -57,7 +68,6 @@ def run_create(
             transaction.set_rollback(True)
             raise PrinterBusy(printer.name)
         printer.current_run = run
-        job = Job.objects.select_for_update().get(pk=job.pk)
         event_record("run.created", run=run, actor=actor, copies=copies)
         job_refresh_status(job=job)
         enqueue_run_dispatch(run.pk)

@@ -34,7 +34,7 @@ from farm.scheduling.estimates import Corrections
 from farm.services.events import event_record
 from farm.services.jobs import copies_summary
 from farm.services.learning import corrections_load, plan_model, time_scale
-from farm.services.runs import PrinterBusy, run_create
+from farm.services.runs import NothingToPrint, PrinterBusy, run_create
 from farm.statuses import RUN_ACTIVE, JobStatus
 
 log = logging.getLogger(__name__)
@@ -247,8 +247,8 @@ def _start_due_runs(
                 planned_start=now,
                 planned_end=now + datetime.timedelta(seconds=a.end - a.start),
             )
-        except PrinterBusy:
-            log.info("printer %s was claimed by another pass", printer.name)
+        except (PrinterBusy, NothingToPrint) as exc:
+            log.info("not starting on %s: %s", printer.name, exc)
             continue
         started += 1
     return started, requests

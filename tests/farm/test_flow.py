@@ -199,3 +199,29 @@ def test_a_plate_divides_the_quantity_so_no_run_prints_extra_copies(
     job_prepare(job_id=job.pk)
     job.refresh_from_db()
     assert job.copies_per_plate == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_passes_never_print_the_same_copy_twice(queued_job: Job, make_printer: Any) -> None:
+    from farm.services.runs import NothingToPrint, run_create
+
+    p1, p2, p3 = make_printer("p1"), make_printer("p2"), make_printer("p3")
+    for printer in (p1, p2):  # the job's two copies
+        run_create(
+            job=queued_job,
+            printer=printer,
+            copies=1,
+            planned_start=queued_job.submitted_at,
+            planned_end=queued_job.submitted_at,
+        )
+    with pytest.raises(NothingToPrint):  # a stale plan offers a third printer the same work
+        run_create(
+            job=queued_job,
+            printer=p3,
+            copies=1,
+            planned_start=queued_job.submitted_at,
+            planned_end=queued_job.submitted_at,
+        )
+    assert PrintRun.objects.count() == 2
+    p3.refresh_from_db()
+    assert p3.current_run is None
