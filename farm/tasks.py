@@ -13,10 +13,12 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from farm.models import PrintRun
 from farm.services.dispatch import printer_command, run_dispatch
-from farm.services.enqueue import SCHEDULE_PASS_PENDING
+from farm.services.enqueue import SCHEDULE_PASS_PENDING, enqueue_schedule_pass
+from farm.services.incremental import printer_next_run
 from farm.services.jobs import job_prepare, job_reject
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import schedule_pass
@@ -51,6 +53,13 @@ def schedule_pass_task() -> None:
     result = schedule_pass()
     if result.runs_started:
         log.info("scheduling pass started %d runs", result.runs_started)
+
+
+@shared_task
+def printer_ready_task(printer_id: int) -> None:
+    if printer_next_run(printer_id=printer_id) == "no":
+        with transaction.atomic():
+            enqueue_schedule_pass()
 
 
 @shared_task

@@ -39,7 +39,10 @@ def _empty_cache() -> None:
     # Live printer state and the "pass pending" flag must not leak from one test to the next.
     from django.core.cache import cache
 
+    from farm.services.incremental import forget_engine
+
     cache.clear()
+    forget_engine()  # the engine a worker keeps between decisions
 
 
 def _user(username: str, group: str | None = None, **extra: Any) -> User:

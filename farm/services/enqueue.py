@@ -46,3 +46,10 @@ def enqueue_printer_command(printer_id: int, command: str) -> None:
     from farm.tasks import printer_command_task
 
     transaction.on_commit(lambda: printer_command_task.delay(printer_id, command))
+
+
+def enqueue_printer_ready(printer_id: int) -> None:
+    """A printer can take work: decide its next run alone (a full pass if that fails)."""
+    from farm.tasks import printer_ready_task
+
+    transaction.on_commit(lambda: printer_ready_task.delay(printer_id))

@@ -109,7 +109,7 @@ def _record_state_change(printer: Printer, status: DeviceStatus, now: datetime.d
     printer.state_message = status.message[:200]
     printer.state_changed_at = now
     if status.state.value in (PrinterState.READY, PrinterState.FINISHED):
-        from farm.services.enqueue import enqueue_schedule_pass
+        from farm.services.enqueue import enqueue_printer_ready
 
         with transaction.atomic():
-            enqueue_schedule_pass()
+            enqueue_printer_ready(printer.pk)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from farm.models import Job, Material, Printer, PrintRun
 from farm.services.enqueue import (
     enqueue_printer_command,
+    enqueue_printer_ready,
     enqueue_run_dispatch,
     enqueue_schedule_pass,
 )
@@ -167,7 +168,9 @@ def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
             job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.state == "error":
             enqueue_printer_command(printer.pk, "clear_error")
-        enqueue_schedule_pass()
+            enqueue_schedule_pass()
+        else:
+            enqueue_printer_ready(printer.pk)
 
 
 def printer_load_filament(*, printer: Printer, material: Material, colour: str, actor: Any) -> None:

@@ -61,11 +61,11 @@ class PassResult:
     filament_requests: int = 0
 
 
-def _ts(moment: datetime.datetime) -> float:
+def to_timestamp(moment: datetime.datetime) -> float:
     return moment.timestamp()
 
 
-def _dt(seconds: float) -> datetime.datetime:
+def from_timestamp(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
@@ -100,7 +100,7 @@ def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, 
                 id=p.pk,
                 site=p.site.slug,
                 model=plan_model(p),
-                free_at=_ts(free_at),
+                free_at=to_timestamp(free_at),
                 material=p.material.name if p.material else "",
                 colour=p.colour,
                 nozzle_mm=p.nozzle_mm,
@@ -128,8 +128,8 @@ def _work_item(
         size_mm=job.size or (0.0, 0.0, 0.0),
         nozzle_mm=job.nozzle_mm,
         priority=job.priority,
-        due=_ts(job.due) if job.due else None,
-        submitted=_ts(job.submitted_at),
+        due=to_timestamp(job.due) if job.due else None,
+        submitted=to_timestamp(job.submitted_at),
         site=job.site.slug if job.site else None,
         copies_per_plate=job.copies_per_plate,
         model_seconds=tuple(
@@ -160,16 +160,47 @@ def work_items(
     return items, by_id
 
 
-def schedule_pass() -> PassResult:
-    """Plan the whole farm, save every job's planned times, and start runs due now."""
+@dataclass
+class PlanInputs:
+    now: datetime.datetime
+    slots: list[PrinterSlot]
+    printers: dict[int, Printer]
+    items: list[WorkItem]
+    jobs: dict[int, Job]
+    sites: dict[str, SiteRules]
+    options: PlanOptions
+    corrections: Corrections
+    scales: dict[str, float]
+
+
+def plan_inputs() -> PlanInputs:
+    """The farm as the planner sees it, read from the database now."""
     now = timezone.now()
     slots, printers = printer_slots(now)
     scales = {plan_model(p): time_scale(p) for p in printers.values()}
     corrections = corrections_load()
     items, jobs = work_items((JobStatus.QUEUED, JobStatus.PRINTING), corrections, scales)
     sites = {s.slug: site_rules(s, now) for s in Site.objects.all()}
-    options = PlanOptions()
-    result: Plan = plan(slots, items, now=_ts(now), sites=sites, options=options)
+    return PlanInputs(now, slots, printers, items, jobs, sites, PlanOptions(), corrections, scales)
+
+
+def schedule_pass() -> PassResult:
+    """Plan the whole farm, save every job's planned times, and start runs due now."""
+    inputs = plan_inputs()
+    now, slots, printers, items, jobs = (
+        inputs.now,
+        inputs.slots,
+        inputs.printers,
+        inputs.items,
+        inputs.jobs,
+    )
+    sites, options, corrections, scales = (
+        inputs.sites,
+        inputs.options,
+        inputs.corrections,
+        inputs.scales,
+    )
+    result: Plan = plan(slots, items, now=to_timestamp(now), sites=sites, options=options)
     _publish_times(result, jobs, now)
     _quote_waiting_jobs(slots, items, sites, options, corrections, scales, now)
     started, requests = _start_due_runs(result, jobs, printers, now)
@@ -181,11 +212,13 @@ def _publish_times(result: Plan, jobs: dict[int, Job], now: datetime.datetime) -
     for a in result.assignments:
         spans[a.job_id] += [a.start, a.end]
     for job_id, job in jobs.items():
-        active_ends = [_ts(r.planned_end) for r in job.runs.all() if r.status in RUN_ACTIVE]
+        active_ends = [
+            to_timestamp(r.planned_end) for r in job.runs.all() if r.status in RUN_ACTIVE
+        ]
         times = spans.get(job_id, []) + active_ends
         note = result.unplaceable.get(job_id, "")
-        start = _dt(min(times)) if times else None
-        end = _dt(max(max(times), _ts(now))) if times else None
+        start = from_timestamp(min(times)) if times else None
+        end = from_timestamp(max(max(times), to_timestamp(now))) if times else None
         if (job.planned_start, job.planned_end, job.plan_note) != (start, end, note):
             Job.objects.filter(pk=job_id).update(
                 planned_start=start, planned_end=end, plan_note=note[:200]
@@ -210,9 +243,9 @@ def _quote_waiting_jobs(
     )
     for job in waiting:
         new = _work_item(job, job.quantity, corrections, scales)
-        end, why = quote(slots, items, new, now=_ts(now), sites=sites, options=options)
+        end, why = quote(slots, items, new, now=to_timestamp(now), sites=sites, options=options)
         Job.objects.filter(pk=job.pk).update(
-            planned_end=_dt(end) if end is not None else None, plan_note=why[:200]
+            planned_end=from_timestamp(end) if end is not None else None, plan_note=why[:200]
         )
 
 
@@ -225,7 +258,7 @@ def _start_due_runs(
     for planned in sorted(result.assignments, key=lambda x: x.start):
         first.setdefault(planned.printer_id, planned)
     started = requests = 0
-    horizon = _ts(now) + 1.0
+    horizon = to_timestamp(now) + 1.0
     for printer_id, printer in printers.items():
         if not printer.available:
             continue
@@ -234,24 +267,30 @@ def _start_due_runs(
         if a is None or a.start > horizon + change:
             _filament_request(printer, None, "")
             continue
-        job = jobs[a.job_id]
-        if a.material_change:
-            requests += _filament_request(printer, job.material, job.colour)
-            continue
-        _filament_request(printer, None, "")
-        try:
-            run_create(
-                job=job,
-                printer=printer,
-                copies=a.copies,
-                planned_start=now,
-                planned_end=now + datetime.timedelta(seconds=a.end - a.start),
-            )
-        except (PrinterBusy, NothingToPrint) as exc:
-            log.info("not starting on %s: %s", printer.name, exc)
-            continue
-        started += 1
+        outcome = assignment_start(a, jobs[a.job_id], printer, now)
+        started += outcome == "started"
+        requests += outcome == "filament"
     return started, requests
+
+
+def assignment_start(a: Assignment, job: Job, printer: Printer, now: datetime.datetime) -> str:
+    """Act on a printer's next planned run: "started", "filament" (asked for), or "no"."""
+    if a.material_change:
+        _filament_request(printer, job.material, job.colour)
+        return "filament"
+    _filament_request(printer, None, "")
+    try:
+        run_create(
+            job=job,
+            printer=printer,
+            copies=a.copies,
+            planned_start=now,
+            planned_end=now + datetime.timedelta(seconds=a.end - a.start),
+        )
+    except (PrinterBusy, NothingToPrint) as exc:
+        log.info("not starting on %s: %s", printer.name, exc)
+        return "no"
+    return "started"
 
 
 def _filament_request(printer: Printer, material: Material | None, colour: str) -> int:

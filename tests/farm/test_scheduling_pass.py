@@ -118,3 +118,29 @@ def test_the_report_counts_what_the_farm_printed(
     assert report["estimate_error"]["runs"] == 1
     assert sum(report["pieces_per_day"]) == 1
     assert set(report["utilisation"]["site"]) == {"berlin"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_freed_printer_gets_its_next_run_without_a_full_pass(
+    alice: Any,
+    operator: Any,
+    pla: Any,
+    cube_upload: Any,
+    make_printer: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from farm.services.incremental import printer_next_run
+    from farm.services.runs import bed_clear
+
+    printer = make_printer("p1", connection_settings={"speedup": 1e6})
+    first, second = (prepared(alice, pla, cube_upload()) for _ in range(2))
+    assert schedule_pass().runs_started == 1
+    run = PrintRun.objects.get()
+    run_dispatch(run_id=run.pk)
+    run_finish(run_id=run.pk)
+    bed_clear(printer=printer, actor=operator)  # asks for this decision (a task, in a worker)
+    assert printer_next_run(printer_id=printer.pk) == "started"
+    assert {r.job_id for r in PrintRun.objects.all()} == {first.pk, second.pk}
+    # Nothing is left: a second decision finds nothing to start.
+    printer_next_run(printer_id=printer.pk)
+    assert PrintRun.objects.count() == 2

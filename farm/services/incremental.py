@@ -1,0 +1,76 @@
+"""The next run for one printer that just became ready, in milliseconds, without a full plan.
+
+The engine behind `farm.scheduling.plan` can also decide one printer at a time. A worker
+process keeps the engine it last built and asks it when a printer frees up; the engine is
+rebuilt from the database when it is older than a scheduling period. A stale engine is safe:
+`run_create` refuses copies that are no longer waiting, and anything the engine cannot place
+falls back to a full pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from farm.models import Printer
+from farm.scheduling import Engine
+from farm.services.scheduling import PlanInputs, assignment_start, plan_inputs, to_timestamp
+
+
+@dataclass
+class _Kept:
+    engine: Engine
+    inputs: PlanInputs
+    built: float
+
+
+_kept: _Kept | None = None  # per worker process
+
+
+def _engine() -> _Kept:
+    global _kept
+    if _kept is None or time.monotonic() - _kept.built > settings.FARM_SCHEDULE_SECONDS:
+        inputs = plan_inputs()
+        engine = Engine(
+            inputs.slots,
+            inputs.items,
+            now=to_timestamp(inputs.now),
+            sites=inputs.sites,
+            options=inputs.options,
+        )
+        _kept = _Kept(engine, inputs, time.monotonic())
+    return _kept
+
+
+def forget_engine() -> None:
+    global _kept
+    _kept = None
+
+
+def printer_next_run(*, printer_id: int) -> str:
+    """Start (or ask filament for) the printer's next run: "started", "filament" or "no"."""
+    printer = Printer.objects.select_related("material", "site").get(pk=printer_id)
+    if not printer.available:
+        return "no"
+    kept = _engine()
+    if printer_id not in kept.engine.pos_of:
+        forget_engine()  # a printer the engine has not seen: rebuild next time
+        return "no"
+    now = timezone.now()
+    a = kept.engine.next_for_printer(
+        printer_id,
+        at=to_timestamp(now),
+        material=printer.material.name if printer.material else "",
+        colour=printer.colour,
+    )
+    if a is None or a.start > to_timestamp(now) + 1.0 + (
+        settings.FARM_MATERIAL_CHANGE_SECONDS if a.material_change else 0.0
+    ):
+        return "no"
+    job = kept.inputs.jobs.get(a.job_id)
+    if job is None:
+        return "no"
+    return assignment_start(a, job, printer, now)
