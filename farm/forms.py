@@ -29,8 +29,18 @@ class JobSubmitForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Optional.",
     )
+    needed_at = forms.ModelChoiceField(
+        queryset=Site.objects.all(),
+        required=False,
+        empty_label="Anywhere",
+        label="Needed at",
+        help_text="Printed at or near this site when that costs no more than a day.",
+    )
     site = forms.ModelChoiceField(
-        queryset=Site.objects.all(), required=False, empty_label="Any site"
+        queryset=Site.objects.all(),
+        required=False,
+        empty_label="Any site",
+        label="Print only at",
     )
     notes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000

@@ -59,6 +59,14 @@ class Job(models.Model):
         related_name="jobs",
         help_text="Print only at this site.",
     )
+    needed_at = models.ForeignKey(
+        "farm.Site",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Where the part is needed: printed there when that costs no more than a day.",
+    )
 
     status = models.CharField(
         max_length=20, choices=JobStatus.choices(), default=JobStatus.SUBMITTED

@@ -74,6 +74,7 @@ def job_submit(
     due: datetime.datetime | None = None,
     notes: str = "",
     site: Site | None = None,
+    needed_at: Site | None = None,
     confirm_required: bool = False,
 ) -> Job:
     """Save a job and start preparing its file. Nothing is saved when anything is wrong.
@@ -102,6 +103,7 @@ def job_submit(
         due=due,
         notes=notes,
         site=site,
+        needed_at=needed_at,
         confirm_required=confirm_required,
     )
     try:

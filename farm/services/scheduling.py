@@ -131,6 +131,7 @@ def _work_item(
         due=to_timestamp(job.due) if job.due else None,
         submitted=to_timestamp(job.submitted_at),
         site=job.site.slug if job.site else None,
+        preferred_site=job.needed_at.slug if job.needed_at else None,
         copies_per_plate=job.copies_per_plate,
         model_seconds=tuple(
             sorted(
@@ -147,7 +148,7 @@ def work_items(
     jobs = (
         Job.objects.filter(status__in=statuses)
         .filter(~Q(seconds_per_copy=None))
-        .select_related("material", "site")
+        .select_related("material", "site", "needed_at")
         .prefetch_related("runs")
     )
     items: list[WorkItem] = []
@@ -238,7 +239,7 @@ def _quote_waiting_jobs(
     waiting = (
         Job.objects.filter(status=JobStatus.QUOTED)
         .exclude(seconds_per_copy=None)
-        .select_related("material", "site")
+        .select_related("material", "site", "needed_at")
         .order_by("submitted_at")[:MAX_QUOTES_PER_PASS]
     )
     for job in waiting:

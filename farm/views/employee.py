@@ -54,6 +54,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     due=data["due"],
                     notes=data["notes"],
                     site=data["site"],
+                    needed_at=data["needed_at"],
                     confirm_required=True,
                 )
             except ValidationError as exc:

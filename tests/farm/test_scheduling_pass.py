@@ -144,3 +144,16 @@ def test_a_freed_printer_gets_its_next_run_without_a_full_pass(
     # Nothing is left: a second decision finds nothing to start.
     printer_next_run(printer_id=printer.pk)
     assert PrintRun.objects.count() == 2
+
+
+def test_parts_are_printed_where_they_are_needed_when_that_costs_nothing(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, site: Any
+) -> None:
+    lyon = Site.objects.create(name="Lyon", slug="lyon")
+    make_printer("berlin-1")
+    make_printer("lyon-1", site=lyon)
+    for_lyon = prepared(alice, pla, cube_upload(), needed_at=lyon)
+    for_berlin = prepared(alice, pla, cube_upload(), needed_at=site)
+    assert schedule_pass().runs_started == 2
+    where = {r.job_id: r.printer.name for r in PrintRun.objects.select_related("printer")}
+    assert where == {for_lyon.pk: "lyon-1", for_berlin.pk: "berlin-1"}
