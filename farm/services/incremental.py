@@ -70,7 +70,6 @@ def printer_next_run(*, printer_id: int) -> str:
         settings.FARM_MATERIAL_CHANGE_SECONDS if a.material_change else 0.0
     ):
         return "no"
-    job = kept.inputs.jobs.get(a.job_id)
-    if job is None:
+    if a.job_id not in kept.inputs.jobs:
         return "no"
-    return assignment_start(a, job, printer, now)
+    return assignment_start(a, kept.inputs, printer)

@@ -157,3 +157,16 @@ def test_parts_are_printed_where_they_are_needed_when_that_costs_nothing(
     assert schedule_pass().runs_started == 2
     where = {r.job_id: r.printer.name for r in PrintRun.objects.select_related("printer")}
     assert where == {for_lyon.pk: "lyon-1", for_berlin.pk: "berlin-1"}
+
+
+def test_no_filament_is_swapped_while_a_printer_holding_it_stands_free(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    petg = Material.objects.create(name="PETG")
+    make_printer("a-petg", material=petg, colour="black")
+    make_printer("b-pla", material=pla, colour="red")
+    prepared(alice, pla, cube_upload(), colour="red")
+    result = schedule_pass()
+    assert (result.runs_started, result.filament_requests) == (1, 0)
+    assert PrintRun.objects.get().printer.name == "b-pla"
+    assert not Printer.objects.exclude(requested_material=None).exists()
