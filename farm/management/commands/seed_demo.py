@@ -23,10 +23,10 @@ from farm.models import Material, Printer, Site
 from farm.roles import EMPLOYEE, OPERATOR
 from farm.services.jobs import job_submit
 
-SITES = [
-    ("Berlin", "berlin", "Halle 3, Berlin", "Europe/Berlin"),
-    ("Lyon", "lyon", "Atelier Sud, Lyon", "Europe/Paris"),
-    ("Detroit", "detroit", "Plant 2, Detroit", "America/Detroit"),
+SITES = [  # name, slug, location, time zone, staffed hours (local), staffed days
+    ("Berlin", "berlin", "Halle 3, Berlin", "Europe/Berlin", (0, 24), "0123456"),
+    ("Lyon", "lyon", "Atelier Sud, Lyon", "Europe/Paris", (0, 24), "0123456"),
+    ("Detroit", "detroit", "Plant 2, Detroit", "America/Detroit", (6, 22), "012345"),
 ]
 MATERIALS = [
     ("PLA", 1.24, 210, 60, "22.00"),
@@ -88,8 +88,16 @@ class Command(BaseCommand):
 
     def _seed(self, printer_count: int) -> list[tuple[str, str, str]]:
         sites = [
-            Site.objects.create(name=n, slug=s, location=loc, timezone=tz)
-            for n, s, loc, tz in SITES
+            Site.objects.create(
+                name=n,
+                slug=s,
+                location=loc,
+                timezone=tz,
+                staffed_from_hour=hours[0],
+                staffed_until_hour=hours[1],
+                staffed_weekdays=days,
+            )
+            for n, s, loc, tz, hours, days in SITES
         ]
         materials = {
             name: Material.objects.create(
@@ -112,7 +120,7 @@ class Command(BaseCommand):
                 colour=colour,
                 connection_kind="simulated",
                 connection_settings={"fail_probability": 0.03},
-                auto_eject=i % 3 == 0,
+                auto_eject=i % 4 == 0,  # spread over the three sites
             )
         logins = []
         employees = Group.objects.get_or_create(name=EMPLOYEE)[0]
