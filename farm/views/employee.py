@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,31 +156,29 @@ def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse
     return HttpResponse(svg, content_type="image/svg+xml")
 
 
-@login_required
-@require_POST
-def job_confirm_view(request: HttpRequest, job_id: int) -> HttpResponse:
+def _job_action(
+    request: HttpRequest, job_id: int, service: Callable[..., None], done: str
+) -> HttpResponse:
+    """Run a service on a job the user may see; "not yours" reads as "no such job"."""
     job = _visible_job(request, job_id)
     try:
-        job_confirm(job=job, actor=request.user)
+        service(job=job, actor=request.user)
     except PermissionDenied:
         raise Http404("No such job.") from None
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Job #{job.pk} confirmed: it is in the queue.")
+        messages.success(request, f"Job #{job.pk} {done}.")
     return redirect("job-detail", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_confirm_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _job_action(request, job_id, job_confirm, "confirmed: it is in the queue")
 
 
 @login_required
 @require_POST
 def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _visible_job(request, job_id)
-    try:
-        job_cancel(job=job, actor=request.user)
-    except PermissionDenied:
-        raise Http404("No such job.") from None
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Job #{job.pk} cancelled.")
-    return redirect("job-detail", job_id=job.pk)
+    return _job_action(request, job_id, job_cancel, "cancelled")

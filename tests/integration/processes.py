@@ -13,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from farm.management.commands.run_farm import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -49,22 +51,10 @@ def purge_queues() -> None:
 @contextmanager
 def farm_processes(log_dir: Path, **env: str) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     """A real Celery worker (not eager mode) and a fleet link, stopped on the way out."""
+    farm = processes(port=0)  # the commands `make run` starts, less the web server and beat
     commands = {
-        "worker": [
-            str(BIN / "celery"),
-            "-A",
-            "farm",
-            "worker",
-            "-Q",
-            "slicing,dispatch,default",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        "fleetlink": [sys.executable, "manage.py", "fleetlink"],
+        "worker": [*farm["worker"][:-2], "-n", f"test-{os.getpid()}@%h", "--loglevel", "INFO"],
+        "fleetlink": farm["fleetlink"],
     }
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
