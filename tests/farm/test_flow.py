@@ -96,7 +96,7 @@ def test_an_auto_eject_printer_clears_its_own_bed(queued_job: Job, make_printer:
 def test_a_failed_print_returns_its_copy_to_the_queue(
     queued_job: Job, make_printer: Any, operator: Any
 ) -> None:
-    printer = make_printer("flaky", connection_settings={"speedup": 1e6, "fail_at": 0.5})
+    printer = make_printer("flaky", connection_settings={"speedup": 1e9, "fail_at": 0.5})
     schedule_pass()
     dispatch_all()
     fleet_pass()
