@@ -16,7 +16,7 @@ import numpy as np
 
 from slicing.gcode_parse import Limits, Moves, parse_gcode
 from slicing.settings import SliceSettings
-from slicing.toolpaths import (
+from slicing.toolpaths_base import (
     BRIDGE,
     BRIM,
     EXTERNAL,

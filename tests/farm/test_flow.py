@@ -34,6 +34,19 @@ def fleet_pass() -> None:
     FleetLink(targets=targets, observe=observe, threads=1).run_once()
 
 
+def claim(job: Job, printer: Printer) -> PrintRun:
+    """A run of one copy, as a scheduling pass would create it."""
+    from farm.services.runs import run_create
+
+    return run_create(
+        job=job,
+        printer=printer,
+        copies=1,
+        planned_start=job.submitted_at,
+        planned_end=job.submitted_at,
+    )
+
+
 def dispatch_all() -> None:
     for run in PrintRun.objects.filter(status=RunStatus.DISPATCHING):
         run_dispatch(run_id=run.pk)
@@ -155,19 +168,13 @@ def test_work_that_fits_no_printer_says_why(queued_job: Job, make_printer: Any, 
 def test_two_passes_racing_for_one_printer_create_one_run(
     queued_job: Job, make_printer: Any
 ) -> None:
-    from farm.services.runs import PrinterBusy, run_create
+    from farm.services.runs import PrinterBusy
 
     printer = make_printer("p1")
     stale = Printer.objects.get(pk=printer.pk)
     schedule_pass()
     with pytest.raises(PrinterBusy):
-        run_create(
-            job=queued_job,
-            printer=stale,
-            copies=1,
-            planned_start=queued_job.submitted_at,
-            planned_end=queued_job.submitted_at,
-        )
+        claim(queued_job, stale)
     assert PrintRun.objects.count() == 1
 
 
@@ -203,25 +210,13 @@ def test_a_plate_divides_the_quantity_so_no_run_prints_extra_copies(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_passes_never_print_the_same_copy_twice(queued_job: Job, make_printer: Any) -> None:
-    from farm.services.runs import NothingToPrint, run_create
+    from farm.services.runs import NothingToPrint
 
     p1, p2, p3 = make_printer("p1"), make_printer("p2"), make_printer("p3")
     for printer in (p1, p2):  # the job's two copies
-        run_create(
-            job=queued_job,
-            printer=printer,
-            copies=1,
-            planned_start=queued_job.submitted_at,
-            planned_end=queued_job.submitted_at,
-        )
+        claim(queued_job, printer)
     with pytest.raises(NothingToPrint):  # a stale plan offers a third printer the same work
-        run_create(
-            job=queued_job,
-            printer=p3,
-            copies=1,
-            planned_start=queued_job.submitted_at,
-            planned_end=queued_job.submitted_at,
-        )
+        claim(queued_job, p3)
     assert PrintRun.objects.count() == 2
     p3.refresh_from_db()
     assert p3.current_run is None
