@@ -31,7 +31,7 @@ import numpy as np
 
 from farm.scheduling.calendar import Staffing, Stagger, after_windows
 from farm.scheduling.classes import build_index, why_unplaceable
-from farm.scheduling.routing import route
+from farm.scheduling.routing import RouteInput, route
 from farm.scheduling.types import (
     Assignment,
     Plan,
@@ -132,7 +132,20 @@ class Engine:
         self._auto_eject = [p.auto_eject for p in printers]
         self.per_plate = [max(1, w.copies_per_plate) for w in work]
 
-        self.lower_bound, self.primary = route(self)
+        self.lower_bound, self.primary = route(
+            RouteInput(
+                now=now,
+                index=idx,
+                free=self.free,
+                remaining=self.remaining,
+                per_plate=self.per_plate,
+                base=self.base,
+                by_model=self.by_model,
+                seconds=self.seconds,
+                class_site=self.class_site_code,
+                preferred=self.pref,
+            )
+        )
         self.latest_end = self.lower_bound  # stealing must never push the plan past this
         self._queues_built = False
         self._job_pos = {w.job_id: j for j, w in enumerate(work)}
@@ -444,6 +457,3 @@ class Engine:
         eligible = self.index.eligible
         fits = [j for j in self._revived if eligible[j, k]]
         return min(fits, key=self.tier.__getitem__) if fits else -1
-
-    def copies_left(self) -> int:
-        return sum(self.remaining)

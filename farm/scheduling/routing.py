@@ -11,37 +11,50 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from farm.scheduling.bound import makespan_bound
-
-if TYPE_CHECKING:
-    from farm.scheduling.engine import Engine
+from farm.scheduling.classes import Index
 
 
-def route(engine: Engine) -> tuple[float, list[int]]:
+@dataclass(frozen=True)
+class RouteInput:
+    """What routing reads: jobs by position j, printers by position, classes by k."""
+
+    now: float
+    index: Index
+    free: Sequence[float]  # per printer: when it can start its next run, >= now
+    remaining: Sequence[int]  # per job: copies left to plan (0: nothing to route)
+    per_plate: Sequence[int]  # per job: copies in one run, >= 1
+    base: Sequence[float]  # per job: seconds per copy
+    by_model: Sequence[Mapping[str, float] | None]  # per job: seconds per copy by model
+    seconds: Callable[[int, int], float]  # (job, class) -> seconds per copy on that class
+    class_site: Sequence[int]  # per class: its site's code
+    preferred: Sequence[int]  # per job: its preferred site's code, -1 = none
+
+
+def route(r: RouteInput) -> tuple[float, list[int]]:
     """(lower bound as a time, primary class per job; -1 for jobs with nothing left)."""
-    n_jobs = len(engine.work)
-    idx = engine.index
+    n_jobs = len(r.remaining)
+    idx = r.index
     n_groups = len(idx.group_classes)
-    class_free = [
-        np.sort(np.array([engine.free[m] - engine.now for m in mem])) for mem in idx.class_members
-    ]
+    class_free = [np.sort(np.array([r.free[m] - r.now for m in mem])) for mem in idx.class_members]
     earliest = [float(f[0]) if len(f) else math.inf for f in class_free]
     group_first = [min(earliest[k] for k in classes) for classes in idx.group_classes]
     group_of = idx.group_of.tolist()
     # Each job's work counts at its fastest eligible model: the bound must stay a bound.
-    best = np.array(engine.base, dtype=float)
+    best = np.array(r.base, dtype=float)
     first = np.array([group_first[g] if g >= 0 else 0.0 for g in group_of])
-    for j, by_model in enumerate(engine.by_model):
+    for j, by_model in enumerate(r.by_model):
         if by_model is not None and group_of[j] >= 0:
             classes = idx.group_classes[group_of[j]]
-            best[j] = min(engine.seconds(j, k) for k in classes)
-            first[j] = min(earliest[k] + engine.seconds(j, k) for k in classes) - best[j]
-    remaining = np.array(engine.remaining, dtype=float)
-    per_plate = np.array([max(1, w.copies_per_plate) for w in engine.work], dtype=float)
+            best[j] = min(r.seconds(j, k) for k in classes)
+            first[j] = min(earliest[k] + r.seconds(j, k) for k in classes) - best[j]
+    remaining = np.array(r.remaining, dtype=float)
+    per_plate = np.array(r.per_plate, dtype=float)
     live = remaining > 0
     longest_plate = float(
         (first + best * np.minimum(remaining, per_plate))[live].max() if live.any() else 0.0
@@ -57,7 +70,7 @@ def route(engine: Engine) -> tuple[float, list[int]]:
     heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
     for (g, k), amount in bound.share.items():
         heaps.setdefault((g, -1), []).append((-amount, k))
-        heaps.setdefault((g, engine.class_site_code[k]), []).append((-amount, k))
+        heaps.setdefault((g, r.class_site[k]), []).append((-amount, k))
     for heap in heaps.values():
         heapq.heapify(heap)
     left = dict(bound.share)
@@ -67,14 +80,14 @@ def route(engine: Engine) -> tuple[float, list[int]]:
     work_list = job_work.tolist()
     for j in lpt:
         g = group_of[j]
-        if g < 0 or not engine.remaining[j]:
+        if g < 0 or not r.remaining[j]:
             continue
-        pref = engine.pref[j]
+        pref = r.preferred[j]
         heap = heaps.get((g, pref), []) if pref >= 0 else []
         if pref >= 0 and (not heap or heap[0][0] >= 0):
             # The flow sent none of this group to the preferred site; spare capacity
             # there (the flow's slack at the bound) may still take it at no cost.
-            spare = [k for k in idx.group_classes[g] if engine.class_site_code[k] == pref]
+            spare = [k for k in idx.group_classes[g] if r.class_site[k] == pref]
             k = max(spare, key=slack.__getitem__, default=-1)
             if k >= 0 and slack[k] >= work_list[j]:
                 slack[k] -= work_list[j]
@@ -92,4 +105,4 @@ def route(engine: Engine) -> tuple[float, list[int]]:
         left[(g, k)] -= work_list[j]
         heapq.heapreplace(heap, (-left[(g, k)], k))
         primary[j] = k
-    return engine.now + bound.seconds, primary
+    return r.now + bound.seconds, primary
