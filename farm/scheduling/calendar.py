@@ -108,13 +108,6 @@ class Stagger:
             self._next_free[full] = slot
         return slot
 
-    def earliest(self, t: float) -> float:
-        """The earliest start >= t with room, without taking it."""
-        if not self.active:
-            return t
-        slot = self._find(self._first(t))
-        return max(t, slot * self.slot)
-
     def _first(self, t: float) -> int:
         return math.ceil(t / self.slot) if self.align else math.floor(t / self.slot)
 

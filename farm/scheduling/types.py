@@ -103,9 +103,6 @@ class Plan:
     unplaceable: dict[int, str] = field(default_factory=dict)  # job id -> why no printer fits
     lower_bound: float | None = None  # no plan can finish all placeable work before this
 
-    def for_job(self, job_id: int) -> list[Assignment]:
-        return [a for a in self.assignments if a.job_id == job_id]
-
     def completion(self) -> dict[int, float]:
         """When each job's last copy ends."""
         done: dict[int, float] = {}
