@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from farm.scheduling import Engine, PlanOptions, SiteRules, plan
-from farm.scheduling.instance import generate
 from farm.scheduling.planner import quote
-from farm.scheduling.quality import assess, violations
 from farm.scheduling.types import PrinterSlot, WorkItem
+from farm.scheduling_bench.instance import generate
+from farm.scheduling_bench.quality import assess, violations
 from tests.scheduling.helpers import NOW, XL, H, job, printer
 
 

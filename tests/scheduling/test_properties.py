@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from farm.scheduling import Engine, PlanOptions, SiteRules, plan
-from farm.scheduling.quality import violations
 from farm.scheduling.types import PrinterSlot, WorkItem
+from farm.scheduling_bench.quality import violations
 from tests.scheduling.helpers import NOW, H
 
 SITES = ("A", "B")

@@ -1,10 +1,11 @@
 """Benchmark the scheduler: `manage.py bench_scheduler --printers 5000 --jobs 40000 --json`.
 
 Plans a generated farm (or `--instance FILE`, the JSON format documented in
-farm/scheduling/instance.py) and prints full-plan seconds, incremental decision p99, makespan,
-lower bound, gap, weighted tardiness and due dates met. `--plan-out FILE` writes every run
-(job, printer, copies, start, end) so the plan can be checked independently. `--setups` adds
-staffed hours, bed clearing, filament changes and staggered starts to every site.
+farm/scheduling_bench/instance.py) and prints full-plan seconds, incremental decision p99,
+makespan, lower bound, gap, weighted tardiness and due dates met. `--plan-out FILE` writes
+every run (job, printer, copies, start, end) so the plan can be checked independently.
+`--setups` adds staffed hours, bed clearing, filament changes and staggered starts to every
+site.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from farm.scheduling import bench
-from farm.scheduling.instance import generate, load, plan_rows, to_dict
+from farm.scheduling_bench import bench
+from farm.scheduling_bench.instance import generate, load, plan_rows, to_dict
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """Run the digital twin: `manage.py simulate --scenario FILE --json`.
 
 A discrete-event simulation of the farm driven by the real planner; the scenario format is
-documented in farm/scheduling/scenario.py, with examples in farm/scheduling/scenarios/.
+documented in farm/twin/scenario.py, with examples in farm/twin/scenarios/.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from farm.scheduling.scenario import load
-from farm.scheduling.twin import simulate
+from farm.twin.scenario import load
+from farm.twin.simulation import simulate
 
 
 class Command(BaseCommand):

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from farm.scheduling.scenario import from_dict, load
-from farm.scheduling.twin import simulate
+from farm.twin.scenario import from_dict, load
+from farm.twin.simulation import simulate
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "farm" / "scheduling" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "farm" / "twin" / "scenarios"
 
 
 def small(**extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ down and come back; jobs and orders arrive. Every time a printer is ready it ask
 arrives, a run fails or a site changes, as the farm does. Actual print times differ from the
 estimates by a random factor, so the plan is tested against a farm that does not follow it.
 
-The scenario format is documented in `farm/scheduling/scenario.py`.
+The scenario format is documented in `farm/twin/scenario.py`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from farm.scheduling.calendar import Staffing
 from farm.scheduling.engine import Engine
 from farm.scheduling.estimates import Corrections, Observation, error_summary
 from farm.scheduling.planner import plan
-from farm.scheduling.scenario import Order, Scenario
 from farm.scheduling.types import PrinterSlot, SiteRules, WorkItem
+from farm.twin.scenario import Scenario
 
 H = 3600.0
 DAY = 24 * H
@@ -410,4 +410,4 @@ def simulate(scenario: Scenario) -> dict[str, Any]:
     return Twin(scenario).run()
 
 
-__all__ = ["Order", "Scenario", "Twin", "simulate"]
+__all__ = ["Twin", "simulate"]

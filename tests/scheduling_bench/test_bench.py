@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import json
 
-from farm.scheduling import bench
-from farm.scheduling.instance import from_dict, generate, plan_rows, to_dict
 from farm.scheduling.planner import plan
+from farm.scheduling_bench import bench
+from farm.scheduling_bench.instance import from_dict, generate, plan_rows, to_dict
 
 
 def test_a_generated_instance_survives_a_round_trip_through_the_file_format() -> None:

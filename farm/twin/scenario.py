@@ -39,8 +39,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from farm.scheduling.instance import MONDAY, generate, printer_from, site_rules
 from farm.scheduling.types import PrinterSlot, SiteRules, WorkItem
+from farm.scheduling_bench.instance import MONDAY, generate, printer_from, site_rules
 
 H = 3600.0
 ORDER_IDS = 10_000_000  # order jobs are numbered from here, background jobs from 1

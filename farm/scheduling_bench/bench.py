@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from farm.scheduling.engine import Engine
-from farm.scheduling.instance import Instance
 from farm.scheduling.planner import plan
-from farm.scheduling.quality import assess, violations
 from farm.scheduling.types import Plan, SiteRules
+from farm.scheduling_bench.instance import Instance
+from farm.scheduling_bench.quality import assess, violations
 
 # Rules of a staffed farm, for `--setups`: two shifts, people clear beds and swap spools,
 # and at most 50 printers per site heat up in any five minutes.
