@@ -1,4 +1,4 @@
-"""Farm reports as pure functions over plain records, for the dashboard and the twin.
+"""Farm reports as pure functions over plain records, for the dashboard (`farm_report`).
 
 The farm passes what it has in the database (submitted/finished times, runs with printer,
 site, model, start and end); nothing here knows about Django.
