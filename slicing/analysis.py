@@ -11,13 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from slicing.errors import GcodeRefused, PartTooLargeError
 from slicing.gcode_parse import Limits, Meta, Moves, parse_gcode
 from slicing.motion import move_times
-
-
-class GcodeRefused(ValueError):
-    """The G-code must not be printed on this printer; the message says why, for people."""
-
 
 # Hotend ranges in °C that the common filaments print at; outside them a file was sliced for
 # another material (or is a typo that will clog or burn the nozzle).
@@ -127,12 +123,15 @@ def check_for_printer(
     nozzle_mm: float,
     material: str,
 ) -> list[str]:
-    """Refuse (GcodeRefused) a file that does not fit this printer; return softer warnings."""
+    """Refuse a file that does not belong on this printer; return softer warnings.
+
+    Raises PartTooLargeError when it prints or moves outside this printer's build volume, and
+    GcodeRefused when it was sliced for another nozzle or material."""
     warnings: list[str] = []
     w, d, h = build_mm
     lo, hi = analysis.bbox_min, analysis.bbox_max
     if lo[0] < 0 or lo[1] < 0 or hi[0] > w or hi[1] > d or hi[2] > h:
-        raise GcodeRefused(
+        raise PartTooLargeError(
             f"the G-code prints outside the bed: it extrudes from X{lo[0]:.1f} Y{lo[1]:.1f} to "
             f"X{hi[0]:.1f} Y{hi[1]:.1f} up to Z{hi[2]:.1f}, but this printer's build volume is "
             f"{w:g} × {d:g} × {h:g} mm. It was sliced for a bigger printer."
@@ -140,7 +139,7 @@ def check_for_printer(
     tlo, thi = analysis.travel_min, analysis.travel_max
     m = BED_MARGIN_MM
     if tlo[0] < -m or tlo[1] < -m or thi[0] > w + m or thi[1] > d + m or thi[2] > h + m:
-        raise GcodeRefused(
+        raise PartTooLargeError(
             f"the G-code moves the head outside the bed (X{tlo[0]:.1f}..{thi[0]:.1f}, "
             f"Y{tlo[1]:.1f}..{thi[1]:.1f}, Z up to {thi[2]:.1f}) on a {w:g} × {d:g} × {h:g} mm "
             "printer: it could crash into the frame."

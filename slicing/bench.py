@@ -22,6 +22,7 @@ import trimesh
 from slicing import prusaslicer
 from slicing.analysis import analyse_file
 from slicing.checks import check_and_repair
+from slicing.limits import DEFAULT_LIMITS, PRUSASLICER, SlicingLimits
 from slicing.loader import load_trimesh
 from slicing.orient import orient, place_on_bed
 from slicing.profile import PrintProfile
@@ -35,7 +36,9 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
-def run_engine(engine: str, stl: Path, out: Path, settings: SliceSettings) -> dict[str, Any]:
+def run_engine(
+    engine: str, stl: Path, out: Path, settings: SliceSettings, program: str = PRUSASLICER
+) -> dict[str, Any]:
     """Slice `stl` with `engine` in this process; called inside the child process."""
     started = time.perf_counter()
     if engine == "builtin":
@@ -53,13 +56,13 @@ def run_engine(engine: str, stl: Path, out: Path, settings: SliceSettings) -> di
     if engine == "prusaslicer":
         mesh = trimesh.load(stl, force="mesh")
         assert isinstance(mesh, trimesh.Trimesh)
-        result = prusaslicer.slice_with_prusaslicer(mesh, settings, out)
+        result = prusaslicer.slice_with_prusaslicer(mesh, settings, out, program=program)
         # PrusaSlicer's own process: wall time and peak memory, not our STL export around it
         return {"wall_seconds": result.seconds_wall, "peak_memory_mb": result.peak_memory_mb}
     raise ValueError(f"no such engine {engine!r}")
 
 
-def _child(engine: str, stl: Path, out: Path, settings_json: Path) -> dict[str, Any]:
+def _child(engine: str, stl: Path, out: Path, settings_json: Path, program: str) -> dict[str, Any]:
     command = [
         sys.executable,
         "-m",
@@ -68,6 +71,7 @@ def _child(engine: str, stl: Path, out: Path, settings_json: Path) -> dict[str, 
         str(stl),
         str(out),
         str(settings_json),
+        program,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
@@ -82,13 +86,14 @@ def bench(
     engines: tuple[str, ...] = ("builtin", "prusaslicer"),
     out_dir: Path | None = None,
     profile: PrintProfile | None = None,
+    limits: SlicingLimits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """Slice `mesh_path` with each engine; return a JSON-ready report."""
     profile = profile or PrintProfile()
     settings = SliceSettings.from_profile(profile)
     report: dict[str, Any] = {"mesh": str(mesh_path), "engines": {}}
     started = time.perf_counter()
-    mesh = load_trimesh(mesh_path)
+    mesh = load_trimesh(mesh_path, limits)
     checked = check_and_repair(mesh, build_volumes=[profile.build_mm], nozzle_mm=profile.nozzle_mm)
     if checked.scale_hint:
         mesh.apply_scale(checked.scale_hint)
@@ -113,20 +118,26 @@ def bench(
         target = out_dir or work
         target.mkdir(parents=True, exist_ok=True)
         for engine in engines:
-            report["engines"][engine] = _bench_one(engine, stl, target, settings_json, settings)
-        report["cache"] = _bench_cache(mesh_path, profile, work / "cache")
+            report["engines"][engine] = _bench_one(
+                engine, stl, target, settings_json, settings, limits.prusaslicer
+            )
+        report["cache"] = _bench_cache(mesh_path, profile, work / "cache", limits)
     _compare(report)
     return report
 
 
-def _bench_cache(mesh_path: Path, profile: PrintProfile, cache_dir: Path) -> dict[str, Any]:
+def _bench_cache(
+    mesh_path: Path, profile: PrintProfile, cache_dir: Path, limits: SlicingLimits
+) -> dict[str, Any]:
     """prepare() twice with the built-in engine: a full slice, then the same part from cache."""
     from slicing.prepare import prepare
 
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        prepared = prepare(mesh_path, "mesh", profile, out_dir=cache_dir, engine="builtin")
+        prepared = prepare(
+            mesh_path, "mesh", profile, out_dir=cache_dir, engine="builtin", limits=limits
+        )
         timings.append(time.perf_counter() - started)
     return {
         "first_prepare_seconds": timings[0],
@@ -136,14 +147,19 @@ def _bench_cache(mesh_path: Path, profile: PrintProfile, cache_dir: Path) -> dic
 
 
 def _bench_one(
-    engine: str, stl: Path, target: Path, settings_json: Path, settings: SliceSettings
+    engine: str,
+    stl: Path,
+    target: Path,
+    settings_json: Path,
+    settings: SliceSettings,
+    program: str,
 ) -> dict[str, Any]:
     if engine == "curaengine":
         return {"skipped": "CuraEngine is not supported yet"}
-    if engine == "prusaslicer" and prusaslicer.executable() is None:
+    if engine == "prusaslicer" and prusaslicer.executable(program) is None:
         return {"skipped": "PrusaSlicer is not installed"}
     out = target / f"{stl.stem}.{engine}.gcode"
-    result = _child(engine, stl, out, settings_json)
+    result = _child(engine, stl, out, settings_json, program)
     if "error" in result:
         return result
     analysis = analyse_file(out, filament_diameter_mm=settings.filament_diameter_mm)
@@ -189,10 +205,10 @@ def _settings_dict(settings: SliceSettings) -> dict[str, Any]:
 
 
 def _main(argv: list[str]) -> None:
-    engine, stl, out, settings_json = argv
+    engine, stl, out, settings_json, program = argv
     raw = json.loads(Path(settings_json).read_text())
     raw["bed_mm"] = tuple(raw["bed_mm"])
-    result = run_engine(engine, Path(stl), Path(out), SliceSettings(**raw))
+    result = run_engine(engine, Path(stl), Path(out), SliceSettings(**raw), program)
     sys.stdout.write(json.dumps(result) + "\n")
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from slicing.errors import MeshError
 from slicing.gcode_parse import parse_gcode
 from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_block
 from slicing.layers import layer_heights, slice_mesh
-from slicing.mesh import MeshError
 from slicing.motion import move_times
 from slicing.settings import SliceSettings
 from slicing.thumbnail import render_png

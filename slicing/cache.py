@@ -33,10 +33,9 @@ def cache_key(*parts: str) -> str:
     return hashlib.sha256(blob).hexdigest()[:40]
 
 
-def default_dir(upload: Path) -> Path:
-    """SLICING_CACHE_DIR, or a `gcode` folder beside the upload."""
-    configured = os.environ.get("SLICING_CACHE_DIR", "")
-    return Path(configured) if configured else upload.parent / "gcode"
+def default_dir(upload: Path, configured: Path | None = None) -> Path:
+    """`configured` (SLICING_CACHE_DIR), or a `gcode` folder beside the upload."""
+    return configured if configured is not None else upload.parent / "gcode"
 
 
 class SliceCache:

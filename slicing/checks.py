@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from slicing.mesh import MeshError
+from slicing.errors import MeshError
 
 Box = tuple[float, float, float]
 

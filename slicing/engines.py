@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from slicing import prusaslicer
-
-ENGINES = ("auto", "builtin", "prusaslicer", "curaengine")
+from slicing.limits import DEFAULT_LIMITS, ENGINES, SlicingLimits
 
 
 @dataclass(frozen=True)
@@ -16,12 +14,13 @@ class EngineChoice:
     reason: str
 
 
-def choose_engine(requested: str = "auto") -> EngineChoice:
-    """`auto` is PrusaSlicer when installed, else the built-in engine. SLICING_ENGINE overrides."""
-    requested = (os.environ.get("SLICING_ENGINE", "") or requested or "auto").lower()
+def choose_engine(requested: str = "auto", limits: SlicingLimits = DEFAULT_LIMITS) -> EngineChoice:
+    """`auto` is PrusaSlicer when installed, else the built-in engine. `limits.engine`
+    (SLICING_ENGINE) overrides the request. An unknown name is a programming error."""
+    requested = (limits.engine or requested or "auto").lower()
     if requested not in ENGINES:
         raise ValueError(f"unknown slicing engine {requested!r} (choose from {', '.join(ENGINES)})")
-    has_prusa = prusaslicer.executable() is not None
+    has_prusa = prusaslicer.executable(limits.prusaslicer) is not None
     if requested == "builtin":
         return EngineChoice("builtin", "the built-in engine was chosen for this printer profile")
     if requested == "prusaslicer":

@@ -16,7 +16,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Limits:
-    """The firmware's motion limits at one point in the file (Marlin units: mm, s)."""
+    """The firmware's motion limits at one point in the file (Marlin units: mm, s).
+
+    The defaults are the farm printers' limits (slicing.settings.MACHINE): what a file that
+    sets none runs at, and what both engines write into their start G-code."""
 
     max_accel: tuple[float, float, float, float] = (1000.0, 1000.0, 200.0, 5000.0)  # XYZE
     max_feed: tuple[float, float, float, float] = (200.0, 200.0, 12.0, 120.0)

@@ -16,17 +16,7 @@ import numpy as np
 
 from slicing.gcode_parse import Limits, Moves, parse_gcode
 from slicing.settings import SliceSettings
-from slicing.toolpaths_base import (
-    BRIDGE,
-    BRIM,
-    EXTERNAL,
-    PERIMETER,
-    SKIRT,
-    SOLID,
-    SPARSE,
-    Layer,
-    Toolpath,
-)
+from slicing.toolpaths_base import Kind, Layer
 
 ENGINE_NAME = "farm-builtin"
 ENGINE_VERSION = "0.1"
@@ -44,17 +34,17 @@ def _rows(rows: list[tuple[float, ...]]) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(-1, 8)
 
 
-def _speed(kind: str, first_layer: bool, s: SliceSettings) -> float:
+def _speed(kind: Kind, first_layer: bool, s: SliceSettings) -> float:
     if first_layer:
         return s.first_layer_speed
     return {
-        EXTERNAL: s.external_perimeter_speed,
-        PERIMETER: s.perimeter_speed,
-        SOLID: s.solid_infill_speed,
-        SPARSE: s.infill_speed,
-        SKIRT: s.perimeter_speed,
-        BRIDGE: s.bridge_speed,
-        BRIM: s.perimeter_speed,
+        Kind.EXTERNAL: s.external_perimeter_speed,
+        Kind.PERIMETER: s.perimeter_speed,
+        Kind.SOLID: s.solid_infill_speed,
+        Kind.SPARSE: s.infill_speed,
+        Kind.SKIRT: s.perimeter_speed,
+        Kind.BRIDGE: s.bridge_speed,
+        Kind.BRIM: s.perimeter_speed,
     }.get(kind, s.perimeter_speed)
 
 
@@ -132,7 +122,7 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
             continue
         speeds = np.array([_speed(p.kind, index == 0, s) for p in layer.paths])
         bead, bridge = s.bead_mm2(layer.height), s.bridge_mm2()
-        flows = np.array([bridge if p.kind == BRIDGE else bead for p in layer.paths])
+        flows = np.array([bridge if p.kind == Kind.BRIDGE else bead for p in layer.paths])
         segs = _layer_segments(layer, flows / filament_area, speeds)
         filament += float(segs.rows[:, 6].sum())
         kind = ""
@@ -227,7 +217,3 @@ def header(
         f"; temperature = {s.nozzle_temp_c}",
         f"; bed_temperature = {s.bed_temp_c}",
     ]
-
-
-def paths_of(layers: Sequence[Layer]) -> list[Toolpath]:
-    return [path for layer in layers for path in layer.paths]

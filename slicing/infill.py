@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from slicing.toolpaths_base import Toolpath
+from slicing.toolpaths_base import Kind, Toolpath
 
 CHAIN_GAP = 3.0  # a next line starting within this many spacings of the last one's end joins it
 
@@ -99,7 +99,7 @@ def _chains(
 
 
 def fill_lines(
-    area: shapely.Geometry, spacing: float, angle_deg: float, kind: str, *, width: float = 0.45
+    area: shapely.Geometry, spacing: float, angle_deg: float, kind: Kind, *, width: float = 0.45
 ) -> list[Toolpath]:
     """Rectilinear lines `spacing` apart at `angle_deg`, clipped to `area`, as zig-zag chains.
 
@@ -163,7 +163,7 @@ def fill_lines(
 
 
 def _path(
-    run: list[int], starts: np.ndarray, ends: np.ndarray, rot: np.ndarray, kind: str
+    run: list[int], starts: np.ndarray, ends: np.ndarray, rot: np.ndarray, kind: Kind
 ) -> Toolpath:
     points = np.empty((2 * len(run), 2))
     points[0::2] = starts[run]

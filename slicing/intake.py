@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from slicing.errors import IntakeError
+
+# the one list of formats: the web request's first look, the form and the worker's loader
 MESH_SUFFIXES = frozenset({"stl", "obj", "3mf", "ply"})
 GCODE_SUFFIXES = frozenset({"gcode", "gco", "g"})
 SUFFIXES = MESH_SUFFIXES | GCODE_SUFFIXES
-
-
-class IntakeError(ValueError):
-    """The file is not something we can print; the message says why, for people."""
 
 
 @dataclass(frozen=True)

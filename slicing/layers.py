@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 import trimesh
 
-from slicing.mesh import MeshError
+from slicing.errors import MeshError
 
 SIMPLIFY_MM = 0.0125
 

@@ -8,45 +8,19 @@ time limit, never in the web request.
 
 from __future__ import annotations
 
-import os
 import struct
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
-from slicing.mesh import MeshError
-
-MESH_SUFFIXES = ("stl", "obj", "3mf", "ply")
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+from slicing.errors import MeshError
+from slicing.intake import MESH_SUFFIXES
+from slicing.limits import DEFAULT_LIMITS, SlicingLimits
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How much a single upload may cost the worker."""
-
-    max_file_bytes: int = _env_int("SLICING_MAX_FILE_MB", 256) * 1024 * 1024
-    max_unzipped_bytes: int = _env_int("SLICING_MAX_UNZIPPED_MB", 1024) * 1024 * 1024
-    max_zip_ratio: float = 100.0  # XML meshes compress 5-20x; bombs compress 1000x
-    max_zip_members: int = 10_000
-    max_faces: int = _env_int("SLICING_MAX_FACES", 5_000_000)
-
-
-DEFAULT_LIMITS = Limits()
-
-
-def load_trimesh(path: Path, limits: Limits = DEFAULT_LIMITS) -> trimesh.Trimesh:
+def load_trimesh(path: Path, limits: SlicingLimits = DEFAULT_LIMITS) -> trimesh.Trimesh:
     """Load a mesh file as one Trimesh, refusing anything unsafe or broken with a MeshError."""
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in MESH_SUFFIXES:
@@ -88,7 +62,7 @@ def load_trimesh(path: Path, limits: Limits = DEFAULT_LIMITS) -> trimesh.Trimesh
     return loaded
 
 
-def _check_stl(path: Path, size: int, limits: Limits) -> bool:
+def _check_stl(path: Path, size: int, limits: SlicingLimits) -> bool:
     """Check a binary STL's triangle count against its size. Returns True for ASCII STL."""
     with path.open("rb") as handle:
         head = handle.read(1024)
@@ -120,7 +94,7 @@ def _check_stl(path: Path, size: int, limits: Limits) -> bool:
     )
 
 
-def check_zip(path: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+def check_zip(path: Path, limits: SlicingLimits = DEFAULT_LIMITS) -> None:
     """Refuse a 3MF whose declared contents are too large or too compressed to unpack safely.
 
     The sizes come from the zip's central directory, read without decompressing anything.

@@ -17,14 +17,15 @@ from typing import Any
 import trimesh
 
 from slicing import prusaslicer
-from slicing.analysis import GcodeRefused, analyse_file, check_for_printer
+from slicing.analysis import Analysis, analyse_file, check_for_printer
 from slicing.builtin import slice_to_gcode
 from slicing.cache import SliceCache, cache_key, default_dir, file_digest, write_atomically
 from slicing.checks import check_and_repair, fits
 from slicing.engines import choose_engine
+from slicing.errors import EngineError, PartTooLargeError, PrepareError
 from slicing.gcode_writer import ENGINE_VERSION
+from slicing.limits import DEFAULT_LIMITS, SlicingLimits
 from slicing.loader import load_trimesh
-from slicing.mesh import MeshError
 from slicing.orient import orient, place_on_bed
 from slicing.packing import build_plate, pack
 from slicing.profile import PrintProfile
@@ -33,9 +34,7 @@ from slicing.thumbnail import render_png
 
 Box = tuple[float, float, float]
 
-
-class PrepareError(ValueError):
-    """The file cannot be printed; the message says why, for people."""
+__all__ = ["PartTooLargeError", "PrepareError", "Prepared", "check_gcode_for_printer", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Prepared:
     seconds_per_copy: float
     grams_per_copy: float
     size_mm: tuple[float, float, float]
-    estimate_source: str  # "mesh_volume", "gcode" or "sliced"
+    estimate_source: str  # "gcode" or "sliced"
     gcode_path: Path | None = None
     nozzle_mm: float | None = None  # set when the G-code fixes it
     engine: str = ""
@@ -66,65 +65,57 @@ def prepare(
     copies: int = 1,
     build_volumes: Sequence[Box] = (),
     engine: str | None = None,
+    limits: SlicingLimits = DEFAULT_LIMITS,
 ) -> Prepared:
     """Check and slice (mesh) or analyse (G-code) `path` for a printer with `profile`.
 
-    `out_dir` holds the slice cache (default: SLICING_CACHE_DIR, else `gcode/` beside the
+    `out_dir` holds the slice cache (default: `limits.cache_dir`, else `gcode/` beside the
     upload). `copies` asks for a plate of up to that many copies; `build_volumes` are every
     printer's (x, y, z) in mm, to refuse parts that fit none (default: this profile's only).
-    `engine` overrides `profile.engine` ("auto", "builtin", "prusaslicer").
-    Raises PrepareError with a message for people when the file cannot be printed.
+    `engine` overrides `profile.engine` ("auto", "builtin", "prusaslicer"); `limits.engine`
+    overrides both. Raises PrepareError with a message for people when the file cannot be
+    printed: PartTooLargeError when it does not fit this profile's build volume (a printer
+    with a bigger bed may take it), MeshError or GcodeRefused for what is wrong with the file.
     """
     if kind == "gcode":
-        return _prepare_gcode(path, profile)
-    try:
-        return _prepare_mesh(
-            path,
-            profile,
-            out_dir=out_dir or default_dir(path),
-            copies=max(1, copies),
-            build_volumes=list(build_volumes) or [profile.build_mm],
-            engine=engine or profile.engine,
-        )
-    except MeshError as exc:
-        raise PrepareError(str(exc)) from exc
+        return _prepare_gcode(path, profile, limits)
+    return _prepare_mesh(
+        path,
+        profile,
+        out_dir=out_dir or default_dir(path, limits.cache_dir),
+        copies=max(1, copies),
+        build_volumes=list(build_volumes) or [profile.build_mm],
+        engine=engine or profile.engine,
+        limits=limits,
+    )
 
 
 def check_gcode_for_printer(path: Path, profile: PrintProfile) -> list[str]:
     """Refuse (PrepareError) a G-code that does not belong on a printer with `profile`: moves
-    off its bed, another nozzle size, temperatures for another material. Returns warnings.
-    For dispatch, when a job sliced for one profile is about to go to a specific printer."""
-    try:
-        analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)
-        return check_for_printer(
-            analysis,
-            build_mm=profile.build_mm,
-            nozzle_mm=profile.nozzle_mm,
-            material=profile.material,
-        )
-    except GcodeRefused as exc:
-        raise PrepareError(str(exc)) from exc
+    off its bed (PartTooLargeError), another nozzle size, temperatures for another material.
+    Returns warnings. For dispatch, when a job sliced for one profile is about to go to a
+    specific printer."""
+    return _analyse_for_printer(path, profile)[1]
 
 
-MAX_GCODE_BYTES = int(os.environ.get("SLICING_MAX_GCODE_MB", "512")) * 1024 * 1024
+def _analyse_for_printer(path: Path, profile: PrintProfile) -> tuple[Analysis, list[str]]:
+    analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)
+    warnings = check_for_printer(
+        analysis,
+        build_mm=profile.build_mm,
+        nozzle_mm=profile.nozzle_mm,
+        material=profile.material,
+    )
+    return analysis, warnings
 
 
-def _prepare_gcode(path: Path, profile: PrintProfile) -> Prepared:
+def _prepare_gcode(path: Path, profile: PrintProfile, limits: SlicingLimits) -> Prepared:
     size = path.stat().st_size
-    if size > MAX_GCODE_BYTES:
+    if size > limits.max_gcode_bytes:
         raise PrepareError(
-            f"the G-code is {size / 1e6:.0f} MB; the limit is {MAX_GCODE_BYTES / 1e6:.0f} MB"
+            f"the G-code is {size / 1e6:.0f} MB; the limit is {limits.max_gcode_bytes / 1e6:.0f} MB"
         )
-    try:
-        analysis = analyse_file(path, filament_diameter_mm=profile.filament_diameter_mm)
-        warnings = check_for_printer(
-            analysis,
-            build_mm=profile.build_mm,
-            nozzle_mm=profile.nozzle_mm,
-            material=profile.material,
-        )
-    except GcodeRefused as exc:
-        raise PrepareError(str(exc)) from exc
+    analysis, warnings = _analyse_for_printer(path, profile)
     notes = analysis.notes + warnings
     seconds = analysis.seconds
     if analysis.stated_seconds is not None:
@@ -147,9 +138,9 @@ def _prepare_gcode(path: Path, profile: PrintProfile) -> Prepared:
     )
 
 
-def _engine_identity(engine: str) -> str:
+def _engine_identity(engine: str, program: str) -> str:
     if engine == "prusaslicer":
-        exe = prusaslicer.executable() or ""
+        exe = prusaslicer.executable(program) or ""
         # the binary's size and mtime change with every upgrade; calling it costs 300 ms
         stat = os.stat(exe) if exe else None
         return f"prusaslicer:{exe}:{stat.st_size if stat else 0}:{stat.st_mtime if stat else 0}"
@@ -164,16 +155,16 @@ def _prepare_mesh(
     copies: int,
     build_volumes: list[Box],
     engine: str,
+    limits: SlicingLimits,
 ) -> Prepared:
-    choice = choose_engine(engine)
+    choice = choose_engine(engine, limits)
     settings = SliceSettings.from_profile(profile)
     cache = SliceCache(out_dir)
-    key = cache_key(
-        file_digest(path), settings.digest(), _engine_identity(choice.engine), str(copies)
-    )
+    identity = _engine_identity(choice.engine, limits.prusaslicer)
+    key = cache_key(file_digest(path), settings.digest(), identity, str(copies))
     if (record := cache.load(key)) is not None:
         return _from_record(record, cached=True)
-    mesh = load_trimesh(path)
+    mesh = load_trimesh(path, limits)
     checked = check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
     notes = list(checked.notes)
     if checked.scale_hint is not None:
@@ -199,8 +190,10 @@ def _prepare_mesh(
     stated: float | None = None
     if used_engine == "prusaslicer":
         try:
-            prusaslicer.slice_with_prusaslicer(plate, settings, gcode, copies=1)
-        except prusaslicer.EngineError as exc:
+            prusaslicer.slice_with_prusaslicer(
+                plate, settings, gcode, copies=1, program=limits.prusaslicer
+            )
+        except EngineError as exc:
             used_engine, reason = "builtin", f"PrusaSlicer failed ({exc}): built-in engine"
     if used_engine == "prusaslicer":
         analysis = analyse_file(gcode, filament_diameter_mm=settings.filament_diameter_mm)
@@ -243,7 +236,7 @@ def _fit_this_printer(mesh: trimesh.Trimesh, build: Box) -> None:
         mesh.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, (0, 0, 1)))
         return
     hint = " (it would fit lying another way)" if fits((x, y, z), build) else ""
-    raise PrepareError(
+    raise PartTooLargeError(
         f"the part, oriented to print well, is {x:.0f} × {y:.0f} × {z:.0f} mm: it does not fit "
         f"this printer's {build[0]:g} × {build[1]:g} × {build[2]:g} mm build volume{hint}."
     )

@@ -11,7 +11,9 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from slicing.errors import GcodeRefused
 from slicing.gcode_parse import Moves, parse_gcode
+from slicing.profile import DEFAULT_BUILD_MM
 
 COLOURS = {
     "external perimeter": "#e8762b",
@@ -31,20 +33,18 @@ COLOURS = {
 OTHER = "#7f7f7f"
 
 
-def layer_count(moves: Moves) -> int:
-    return len(_layer_heights(moves))
-
-
 def _layer_heights(moves: Moves) -> np.ndarray:
     printing = (moves.de > 0) & (np.hypot(moves.x - moves.x0, moves.y - moves.y0) > 0)
     return np.unique(np.round(moves.z[printing], 3))
 
 
-def layer_svg(moves: Moves, layer: int, *, bed_mm: tuple[float, float] = (250.0, 210.0)) -> str:
+def layer_svg(
+    moves: Moves, layer: int, *, bed_mm: tuple[float, float] = DEFAULT_BUILD_MM[:2]
+) -> str:
     """SVG text of layer `layer` (0-based; negative counts from the top)."""
     heights = _layer_heights(moves)
     if len(heights) == 0:
-        raise ValueError("the G-code prints nothing")
+        raise GcodeRefused("the G-code prints nothing")
     z = heights[layer]
     on_layer = np.round(moves.z, 3) == z
     planar = np.hypot(moves.x - moves.x0, moves.y - moves.y0) > 0
@@ -77,7 +77,9 @@ def _path(moves: Moves, mask: np.ndarray, colour: str, width: float, label: str 
     return f'<path stroke="{colour}" stroke-width="{width}" d="{d}">{title}</path>'
 
 
-def gcode_layer_svg(path: Path, layer: int, *, bed_mm: tuple[float, float] = (250.0, 210.0)) -> str:
+def gcode_layer_svg(
+    path: Path, layer: int, *, bed_mm: tuple[float, float] = DEFAULT_BUILD_MM[:2]
+) -> str:
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         moves, _ = parse_gcode(handle)
     return layer_svg(moves, layer, bed_mm=bed_mm)

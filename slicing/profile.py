@@ -6,11 +6,14 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+# The bed and height of a printer nobody described: width (X), depth (Y), height (Z) in mm.
+DEFAULT_BUILD_MM: tuple[float, float, float] = (250.0, 210.0, 220.0)
+
 
 @dataclass(frozen=True)
 class PrintProfile:
     nozzle_mm: float = 0.4
-    build_mm: tuple[float, float, float] = (250.0, 210.0, 220.0)
+    build_mm: tuple[float, float, float] = DEFAULT_BUILD_MM
     filament_diameter_mm: float = 1.75
     density_g_cm3: float = 1.24
     nozzle_temp_c: int = 210

@@ -16,33 +16,17 @@ from pathlib import Path
 
 import trimesh
 
-from slicing.settings import SliceSettings
+from slicing.errors import EngineError
+from slicing.gcode_parse import Limits
+from slicing.limits import PRUSASLICER
+from slicing.settings import MACHINE, SliceSettings
 
 TIMEOUT_S = 900
 
 
-class EngineError(RuntimeError):
-    """An external slicer failed; `permanent` says whether retrying could help."""
-
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
-def executable() -> str | None:
-    return shutil.which(os.environ.get("PRUSASLICER", "prusa-slicer"))
-
-
-def version() -> str:
-    exe = executable()
-    if exe is None:
-        return ""
-    try:
-        out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    first = (out.stdout or out.stderr).strip().splitlines()
-    return first[0].strip() if first else ""
+def executable(program: str = PRUSASLICER) -> str | None:
+    """The full path of `program` (SlicingLimits.prusaslicer), or None when not installed."""
+    return shutil.which(program)
 
 
 def ini_text(s: SliceSettings) -> str:
@@ -94,21 +78,7 @@ def ini_text(s: SliceSettings) -> str:
         "layer_gcode": "G92 E0",
         "gcode_flavor": "marlin2",
         "machine_limits_usage": "emit_to_gcode",
-        "machine_max_acceleration_x": 1000,
-        "machine_max_acceleration_y": 1000,
-        "machine_max_acceleration_z": 200,
-        "machine_max_acceleration_e": 5000,
-        "machine_max_acceleration_extruding": 1250,
-        "machine_max_acceleration_retracting": 1250,
-        "machine_max_acceleration_travel": 1250,
-        "machine_max_feedrate_x": 200,
-        "machine_max_feedrate_y": 200,
-        "machine_max_feedrate_z": 12,
-        "machine_max_feedrate_e": 120,
-        "machine_max_jerk_x": 8,
-        "machine_max_jerk_y": 8,
-        "machine_max_jerk_z": 0.4,
-        "machine_max_jerk_e": 4.5,
+        **_machine_limits(MACHINE),
         "cooling": 1 if fan else 0,
         "fan_always_on": 1 if fan else 0,
         "min_fan_speed": fan,
@@ -129,6 +99,19 @@ def ini_text(s: SliceSettings) -> str:
     ):  # fmt: skip
         values[key] = w
     return "".join(f"{k} = {_ini_value(v)}\n" for k, v in values.items())
+
+
+def _machine_limits(m: Limits) -> dict[str, str]:
+    """PrusaSlicer's machine_max_* keys for the limits `m` (the start G-code's M201-M205)."""
+    values = {
+        **{f"machine_max_acceleration_{a}": v for a, v in zip("xyze", m.max_accel, strict=True)},
+        "machine_max_acceleration_extruding": m.accel_print,
+        "machine_max_acceleration_retracting": m.accel_retract,
+        "machine_max_acceleration_travel": m.accel_travel,
+        **{f"machine_max_feedrate_{a}": v for a, v in zip("xyze", m.max_feed, strict=True)},
+        **{f"machine_max_jerk_{a}": v for a, v in zip("xyze", m.jerk, strict=True)},
+    }
+    return {key: f"{value:g}" for key, value in values.items()}
 
 
 def _ini_value(value: object) -> str:
@@ -175,10 +158,15 @@ def _run(command: list[str], cwd: str) -> tuple[int, str, float]:
 
 
 def slice_with_prusaslicer(
-    mesh: trimesh.Trimesh, settings: SliceSettings, out_path: Path, *, copies: int = 1
+    mesh: trimesh.Trimesh,
+    settings: SliceSettings,
+    out_path: Path,
+    *,
+    copies: int = 1,
+    program: str = PRUSASLICER,
 ) -> ExternalResult:
     """Slice the placed `mesh` with PrusaSlicer into `out_path` (written atomically)."""
-    exe = executable()
+    exe = executable(program)
     if exe is None:
         raise EngineError("PrusaSlicer is not installed on this worker", permanent=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)

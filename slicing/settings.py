@@ -11,15 +11,25 @@ import json
 import math
 from dataclasses import asdict, dataclass, replace
 
-from slicing.profile import PrintProfile
+from slicing.gcode_parse import Limits
+from slicing.profile import DEFAULT_BUILD_MM, PrintProfile
 
-# Marlin limits written into the start G-code, so that the firmware and our time estimate agree
-MACHINE_LIMITS = (
-    "M201 X1000 Y1000 Z200 E5000 ; max acceleration mm/s^2\n"
-    "M203 X200 Y200 Z12 E120 ; max feed rate mm/s\n"
-    "M204 P1250 R1250 T1250 ; print, retract, travel acceleration\n"
-    "M205 X8.00 Y8.00 Z0.40 E4.50 ; jerk mm/s"
-)
+# The farm printers' Marlin limits: the motion model assumes them for a file that sets none, and
+# both engines write them into the start G-code, so that the firmware and our estimate agree.
+MACHINE = Limits()
+
+
+def machine_limits_gcode(m: Limits) -> str:
+    """M201/M203/M204/M205 lines that set the firmware to `m`."""
+    return (
+        "M201 X{:g} Y{:g} Z{:g} E{:g} ; max acceleration mm/s^2\n"
+        "M203 X{:g} Y{:g} Z{:g} E{:g} ; max feed rate mm/s\n"
+        "M204 P{:g} R{:g} T{:g} ; print, retract, travel acceleration\n"
+        "M205 X{:.2f} Y{:.2f} Z{:.2f} E{:.2f} ; jerk mm/s"
+    ).format(*m.max_accel, *m.max_feed, m.accel_print, m.accel_retract, m.accel_travel, *m.jerk)
+
+
+MACHINE_LIMITS = machine_limits_gcode(MACHINE)
 
 DEFAULT_START_GCODE = """M140 S{bed}
 M104 S{hotend}
@@ -46,18 +56,19 @@ M84"""
 
 @dataclass(frozen=True)
 class SliceSettings:
-    nozzle_mm: float = 0.4
+    # the defaults are those of SliceSettings.from_profile(PrintProfile())
+    nozzle_mm: float = PrintProfile.nozzle_mm
     line_width_mm: float = 0.45
-    layer_height_mm: float = 0.2
+    layer_height_mm: float = PrintProfile.layer_height_mm
     first_layer_mm: float = 0.2
     perimeters: int = 2
     top_layers: int = 5
     bottom_layers: int = 4
-    infill: float = 0.2
+    infill: float = PrintProfile.infill
     solid_below_mm2: float = 70.0  # sparse islands smaller than this are filled solid
     skirts: int = 1
     skirt_distance_mm: float = 3.0
-    brim_mm: float = 0.0  # brim width around the first layer; 0 for none
+    brim_mm: float = PrintProfile.brim_mm  # brim width around the first layer; 0 for none
     perimeter_speed: float = 45.0  # mm/s
     external_perimeter_speed: float = 35.0
     infill_speed: float = 80.0
@@ -69,13 +80,13 @@ class SliceSettings:
     retract_speed: float = 35.0
     retract_min_travel_mm: float = 2.0
     fan_percent: int = 100
-    nozzle_temp_c: int = 210
-    bed_temp_c: int = 60
-    filament_diameter_mm: float = 1.75
-    density_g_cm3: float = 1.24
-    material: str = "PLA"
-    bed_mm: tuple[float, float] = (250.0, 210.0)
-    max_height_mm: float = 220.0
+    nozzle_temp_c: int = PrintProfile.nozzle_temp_c
+    bed_temp_c: int = PrintProfile.bed_temp_c
+    filament_diameter_mm: float = PrintProfile.filament_diameter_mm
+    density_g_cm3: float = PrintProfile.density_g_cm3
+    material: str = PrintProfile.material
+    bed_mm: tuple[float, float] = DEFAULT_BUILD_MM[:2]
+    max_height_mm: float = DEFAULT_BUILD_MM[2]
     start_gcode: str = DEFAULT_START_GCODE
     end_gcode: str = DEFAULT_END_GCODE
 

@@ -14,22 +14,12 @@ import shapely
 
 from slicing.infill import fill_lines, scan_pieces
 from slicing.settings import SliceSettings
-from slicing.toolpaths_base import (
-    BRIDGE,
-    BRIM,
-    EXTERNAL,
-    PERIMETER,
-    SKIRT,
-    SOLID,
-    SPARSE,
-    Layer,
-    Toolpath,
-)
+from slicing.toolpaths_base import Kind, Layer, Toolpath
 
 T = TypeVar("T")
 
 
-def _paths(geometry: shapely.Geometry, kind: str, closed: bool) -> list[Toolpath]:
+def _paths(geometry: shapely.Geometry, kind: Kind, closed: bool) -> list[Toolpath]:
     """Every line or ring in `geometry` as a Toolpath, in one coordinate extraction."""
     parts = shapely.get_parts(geometry)
     if closed:
@@ -52,7 +42,7 @@ def perimeter_paths(
     for k in reversed(range(settings.perimeters)):
         ring_area = shapely.buffer(region, -(w / 2 + k * gap), quad_segs=3)
         ring_area = shapely.simplify(ring_area, 0.0125)
-        loops += _paths(ring_area, EXTERNAL if k == 0 else PERIMETER, closed=True)
+        loops += _paths(ring_area, Kind.EXTERNAL if k == 0 else Kind.PERIMETER, closed=True)
     inner = shapely.buffer(region, -(w / 2 + (settings.perimeters - 0.5) * gap), quad_segs=3)
     return loops, inner
 
@@ -113,7 +103,7 @@ def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list
         ring = shapely.buffer(first_region, w / 2 + k * gap, quad_segs=4)
         if not shapely.contains(bed, ring):
             break
-        brim += _paths(ring, BRIM, closed=True)
+        brim += _paths(ring, Kind.BRIM, closed=True)
         outline = ring
     skirt: list[Toolpath] = []
     hull = shapely.convex_hull(outline)
@@ -121,7 +111,7 @@ def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list
         ring = shapely.buffer(hull, settings.skirt_distance_mm + k * w, quad_segs=4)
         if not shapely.contains(bed, ring):
             break
-        skirt += _paths(ring, SKIRT, closed=True)
+        skirt += _paths(ring, Kind.SKIRT, closed=True)
     return skirt[::-1] + brim[::-1]
 
 
@@ -150,19 +140,21 @@ def plan_layers(
             bridge, solid = bridge_areas(solid, regions[i - 1], settings)
             if not bridge.is_empty:
                 across = bridge_angle(bridge, regions[i - 1], settings.bridge_spacing())
-                paths += fill_lines(bridge, settings.bridge_spacing(), across, BRIDGE, width=width)
-        paths += fill_lines(solid, w, angle, SOLID, width=width)
+                paths += fill_lines(
+                    bridge, settings.bridge_spacing(), across, Kind.BRIDGE, width=width
+                )
+        paths += fill_lines(solid, w, angle, Kind.SOLID, width=width)
         if settings.infill > 0.0:
-            paths += fill_lines(sparse, w / settings.infill, angle, SPARSE, width=width)
+            paths += fill_lines(sparse, w / settings.infill, angle, Kind.SPARSE, width=width)
         return paths
 
     infill = _map(fills, len(regions))
     layers: list[Layer] = []
     position = np.array([0.0, 0.0])
     links = {
-        BRIDGE: 3.0 * settings.bridge_spacing(),
-        SOLID: 3.0 * w,
-        SPARSE: 3.0 * w / max(settings.infill, 0.01),
+        Kind.BRIDGE: 3.0 * settings.bridge_spacing(),
+        Kind.SOLID: 3.0 * w,
+        Kind.SPARSE: 3.0 * w / max(settings.infill, 0.01),
     }
     for i, region in enumerate(regions):
         paths = shells[i][0] + infill[i]
@@ -216,7 +208,7 @@ def order_paths(
     paths: list[Toolpath],
     region: shapely.Geometry,
     position: np.ndarray,
-    links: dict[str, float],
+    links: dict[Kind, float],
 ) -> tuple[list[Toolpath], np.ndarray]:
     """Print island by island, nearest island next, each loop starting nearest the nozzle.
 
@@ -250,7 +242,7 @@ def order_paths(
             path = _start_near(path, position)
             ordered.append(path)
             position = path.points[-1]
-        for kind in (BRIDGE, SOLID, SPARSE):
+        for kind in (Kind.BRIDGE, Kind.SOLID, Kind.SPARSE):
             lines = [paths[i] for i in group if not paths[i].closed and paths[i].kind == kind]
             for path in _nearest_first(lines, position):
                 gap = float(np.hypot(*(path.points[0] - position)))

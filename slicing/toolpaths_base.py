@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
-EXTERNAL = "External perimeter"
-PERIMETER = "Perimeter"
-SOLID = "Solid infill"
-SPARSE = "Internal infill"
-SKIRT = "Skirt"
-BRIM = "Brim"
-BRIDGE = "Bridge infill"
+
+class Kind(StrEnum):
+    """What a toolpath prints; the value is its G-code `;TYPE:` name (PrusaSlicer's)."""
+
+    EXTERNAL = "External perimeter"
+    PERIMETER = "Perimeter"
+    SOLID = "Solid infill"
+    SPARSE = "Internal infill"
+    SKIRT = "Skirt"
+    BRIM = "Brim"
+    BRIDGE = "Bridge infill"
 
 
 @dataclass(frozen=True)
 class Toolpath:
-    kind: str
+    kind: Kind
     points: np.ndarray  # (n, 2) float; a closed loop repeats its first point at the end
     closed: bool
     # starts beside the previous path's end inside the same fill area: the travel between

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from slicing.analysis import GcodeRefused, analyse_lines, check_for_printer
-from slicing.prepare import PrepareError, check_gcode_for_printer, prepare
+from slicing.analysis import analyse_lines, check_for_printer
+from slicing.errors import GcodeRefused, PartTooLargeError, PrepareError
+from slicing.limits import SlicingLimits
+from slicing.prepare import check_gcode_for_printer, prepare
 from slicing.profile import PrintProfile
 
 LIMITS = "M201 X1000 Y1000 Z200 E5000\nM203 X200 Y200 Z12 E120\nM204 P1000 R1000 T1000\nM205 X8 Y8 Z0.4 E4.5\n"
@@ -89,7 +91,7 @@ def _check(lines: list[str], **printer: object) -> list[str]:
 
 def test_it_refuses_a_gcode_that_prints_outside_the_bed() -> None:
     lines = _gcode("; nozzle_diameter = 0.4", "G1 Z0.2 F600", "G1 X10 Y10", "G1 X300 Y10 E9 F1800")
-    with pytest.raises(GcodeRefused, match="outside the bed"):
+    with pytest.raises(PartTooLargeError, match="outside the bed"):
         _check(lines)
 
 
@@ -97,7 +99,7 @@ def test_it_refuses_a_travel_into_the_frame() -> None:
     lines = _gcode(
         "; nozzle_diameter = 0.4", "G1 Z0.2 F600", "G1 X10 Y10", "G1 X50 E2", "G0 X10 Y400"
     )
-    with pytest.raises(GcodeRefused, match="outside the bed"):
+    with pytest.raises(PartTooLargeError, match="outside the bed"):
         _check(lines)
 
 
@@ -144,17 +146,22 @@ def test_a_sliced_part_is_refused_by_a_smaller_printer(tmp_path: Path) -> None:
     lines = _gcode("; nozzle_diameter = 0.4", "G1 Z0.2 F600", "G1 X10 Y10", "G1 X200 E9 F1800")
     path.write_text("\n".join(lines))
     assert check_gcode_for_printer(path, PrintProfile()) == []
-    with pytest.raises(PrepareError, match="outside the bed"):
+    with pytest.raises(PartTooLargeError, match="outside the bed"):
         check_gcode_for_printer(path, PrintProfile(build_mm=(180.0, 180.0, 180.0)))
 
 
-def test_prepare_refuses_a_gcode_over_the_size_limit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import slicing.prepare
+def test_a_gcode_for_another_nozzle_is_refused_but_not_as_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "fine.gcode"
+    lines = _gcode("; nozzle_diameter = 0.25", "G1 Z0.2 F600", "G1 X10 Y10", "G1 X50 E2 F1800")
+    path.write_text("\n".join(lines))
+    with pytest.raises(PrepareError, match="0.25 mm nozzle") as refused:
+        check_gcode_for_printer(path, PrintProfile())
+    assert isinstance(refused.value, GcodeRefused)
+    assert not isinstance(refused.value, PartTooLargeError)
 
+
+def test_prepare_refuses_a_gcode_over_the_size_limit(tmp_path: Path) -> None:
     path = tmp_path / "long.gcode"
     path.write_text("\n".join(_gcode("G1 Z0.2 F600", "G1 X10 Y10", "G1 X50 E2 F1800")))
-    monkeypatch.setattr(slicing.prepare, "MAX_GCODE_BYTES", 100)
     with pytest.raises(PrepareError, match="the limit is"):
-        prepare(path, "gcode", PrintProfile())
+        prepare(path, "gcode", PrintProfile(), limits=SlicingLimits(max_gcode_bytes=100))

@@ -14,7 +14,8 @@ from slicing.builtin import slice_to_gcode
 from slicing.gcode_parse import Moves, parse_gcode
 from slicing.orient import place_on_bed
 from slicing.settings import SliceSettings
-from slicing.toolpaths import EXTERNAL, PERIMETER, SPARSE, fill_lines
+from slicing.toolpaths import fill_lines
+from slicing.toolpaths_base import Kind
 
 SETTINGS = SliceSettings()
 
@@ -47,7 +48,7 @@ def _runs(moves: Moves, printing: np.ndarray) -> list[tuple[int, int]]:
 
 def test_every_perimeter_is_a_closed_loop(tube_gcode: Path) -> None:
     moves = _moves(tube_gcode)
-    kinds = [moves.features.index(k) for k in (EXTERNAL, PERIMETER)]
+    kinds = [moves.features.index(k) for k in (Kind.EXTERNAL, Kind.PERIMETER)]
     planar = np.hypot(moves.x - moves.x0, moves.y - moves.y0) > 0
     printing = (moves.de > 0) & planar & np.isin(moves.feature_idx, kinds)
     runs = _runs(moves, printing)
@@ -162,7 +163,7 @@ SPIKED = (
 
 def test_infill_stays_inside_an_area_that_turns_invalid_when_rotated() -> None:
     area = shapely.from_wkt(SPIKED)
-    paths = fill_lines(area, 0.1, 135.0, SPARSE)
+    paths = fill_lines(area, 0.1, 135.0, Kind.SPARSE)
     points = np.concatenate([p.points for p in paths])
     lo_x, lo_y, hi_x, hi_y = area.bounds
     assert points[:, 0].min() >= lo_x - 1e-6 and points[:, 0].max() <= hi_x + 1e-6

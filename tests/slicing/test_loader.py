@@ -8,8 +8,9 @@ import pytest
 import trimesh
 
 from slicing.checks import check_and_repair
-from slicing.loader import Limits, load_trimesh
-from slicing.mesh import MeshError
+from slicing.errors import MeshError
+from slicing.limits import SlicingLimits
+from slicing.loader import load_trimesh
 
 BED = (250.0, 210.0, 220.0)
 
@@ -50,7 +51,7 @@ def test_it_refuses_a_3mf_that_would_unpack_beyond_the_limit(tmp_path: Path) -> 
     with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr("3D/3dmodel.model", b"<model/>" * 200_000)
     with pytest.raises(MeshError, match="would unpack to"):
-        load_trimesh(big, Limits(max_unzipped_bytes=1_000_000))
+        load_trimesh(big, SlicingLimits(max_unzipped_bytes=1_000_000))
 
 
 def test_it_refuses_an_obj_with_no_faces(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_it_refuses_an_obj_with_no_faces(tmp_path: Path) -> None:
 
 def test_it_refuses_a_file_over_the_size_limit(cube_stl: Path) -> None:
     with pytest.raises(MeshError, match="the limit is"):
-        load_trimesh(cube_stl, Limits(max_file_bytes=100))
+        load_trimesh(cube_stl, SlicingLimits(max_file_bytes=100))
 
 
 def test_it_refuses_a_mesh_two_metres_long(tmp_path: Path) -> None:

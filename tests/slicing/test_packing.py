@@ -5,6 +5,8 @@ import trimesh
 
 from slicing import prusaslicer
 from slicing.engines import EngineChoice, choose_engine
+from slicing.errors import PrepareError
+from slicing.limits import SlicingLimits
 from slicing.packing import build_plate, pack
 
 BED = (250.0, 210.0)
@@ -51,13 +53,31 @@ def test_the_built_in_engine_can_be_chosen_explicitly() -> None:
 def test_auto_prefers_prusaslicer_only_when_it_is_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("SLICING_ENGINE", raising=False)
-    monkeypatch.setattr(prusaslicer, "executable", lambda: None)
+    monkeypatch.setattr(prusaslicer, "executable", lambda program: None)
     assert choose_engine("auto") == EngineChoice(
         "builtin", "auto: PrusaSlicer is not installed, built-in engine"
     )
-    monkeypatch.setattr(prusaslicer, "executable", lambda: "/usr/bin/prusa-slicer")
+    monkeypatch.setattr(prusaslicer, "executable", lambda program: "/usr/bin/prusa-slicer")
     assert choose_engine("auto").engine == "prusaslicer"
+
+
+def test_it_looks_for_the_configured_prusaslicer(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(prusaslicer, "executable", lambda program: asked.append(program))
+    choose_engine("auto", SlicingLimits(prusaslicer="/opt/prusa/bin/prusa-slicer"))
+    assert asked == ["/opt/prusa/bin/prusa-slicer"]
+
+
+def test_the_configured_engine_overrides_the_profile() -> None:
+    choice = choose_engine("prusaslicer", SlicingLimits(engine="builtin"))
+    assert choice.engine == "builtin"
+    assert "built-in engine was chosen" in choice.reason
+
+
+def test_an_unknown_engine_is_a_programming_error_not_a_refusal() -> None:
+    with pytest.raises(ValueError, match="unknown slicing engine 'cura'") as failed:
+        choose_engine("cura")
+    assert not isinstance(failed.value, PrepareError)
 
 
 def test_curaengine_falls_back_to_the_built_in_engine_with_a_reason() -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 import trimesh
 
-from slicing.prepare import PrepareError, prepare
+from slicing.errors import PartTooLargeError, PrepareError
+from slicing.limits import SlicingLimits
+from slicing.prepare import prepare
 from slicing.profile import PrintProfile
 
 BUILTIN = PrintProfile(engine="builtin", layer_height_mm=0.3)
@@ -80,18 +82,19 @@ def test_it_refuses_an_stl_whose_header_lies(small_cube: Path, tmp_path: Path) -
 def test_it_refuses_a_mesh_two_metres_long_against_the_farms_printers(tmp_path: Path) -> None:
     path = tmp_path / "beam.stl"
     trimesh.creation.box(extents=(2000.0, 30.0, 30.0)).export(path)
-    with pytest.raises(PrepareError, match="does not fit any printer"):
+    with pytest.raises(PrepareError, match="does not fit any printer") as refused:
         prepare(
             path, "mesh", BUILTIN, out_dir=tmp_path / "gcode",
             build_volumes=[(250.0, 210.0, 220.0), (350.0, 350.0, 400.0)],
         )  # fmt: skip
+    assert not isinstance(refused.value, PartTooLargeError)  # no bigger printer will take it
     assert not (tmp_path / "gcode").exists()
 
 
 def test_it_refuses_a_part_too_big_for_this_printer(tmp_path: Path) -> None:
     path = tmp_path / "panel.stl"
     trimesh.creation.box(extents=(300.0, 300.0, 5.0)).export(path)
-    with pytest.raises(PrepareError, match="does not fit this printer"):
+    with pytest.raises(PartTooLargeError, match="does not fit this printer"):
         prepare(
             path, "mesh", BUILTIN, out_dir=tmp_path / "gcode", build_volumes=[(350.0, 350.0, 400.0)]
         )
@@ -103,3 +106,21 @@ def test_it_scales_a_mesh_drawn_in_metres_and_says_so(tmp_path: Path) -> None:
     prepared = prepare(path, "mesh", BUILTIN, out_dir=tmp_path / "gcode")
     assert prepared.size_mm == pytest.approx((12, 12, 6))
     assert any("scaled by 1000" in note for note in prepared.notes)
+
+
+def test_it_keeps_its_cache_in_the_configured_folder(small_cube: Path, tmp_path: Path) -> None:
+    limits = SlicingLimits(cache_dir=tmp_path / "cache")
+    prepared = prepare(small_cube, "mesh", BUILTIN, limits=limits)
+    assert prepared.gcode_path is not None
+    assert prepared.gcode_path.is_relative_to(tmp_path / "cache")
+
+
+def test_it_keeps_its_cache_beside_the_upload_by_default(small_cube: Path) -> None:
+    prepared = prepare(small_cube, "mesh", BUILTIN)
+    assert prepared.gcode_path is not None
+    assert prepared.gcode_path.is_relative_to(small_cube.parent / "gcode")
+
+
+def test_it_refuses_a_mesh_over_the_configured_face_limit(small_cube: Path) -> None:
+    with pytest.raises(PrepareError, match="the limit is 10"):
+        prepare(small_cube, "mesh", BUILTIN, limits=SlicingLimits(max_faces=10))

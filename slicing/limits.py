@@ -1,0 +1,34 @@
+"""What a deployment allows and provides for slicing, handed to slicing as one value.
+
+slicing reads no environment and imports no Django: the farm builds a SlicingLimits from its
+settings (`farm.slicing_config.slicing_limits()`, from the `SLICING_*` and `PRUSASLICER`
+variables) and passes it in. The defaults are the farm's defaults, so plain-Python callers
+(the bench, the tests) need nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MB = 1024 * 1024
+ENGINES = ("auto", "builtin", "prusaslicer", "curaengine")
+PRUSASLICER = "prusa-slicer"
+
+
+@dataclass(frozen=True)
+class SlicingLimits:
+    """How much one upload may cost the worker, and which engine and cache it uses."""
+
+    max_file_bytes: int = 256 * MB  # SLICING_MAX_FILE_MB: a mesh file
+    max_unzipped_bytes: int = 1024 * MB  # SLICING_MAX_UNZIPPED_MB: a 3MF's declared contents
+    max_zip_ratio: float = 100.0  # XML meshes compress 5-20x; bombs compress 1000x
+    max_zip_members: int = 10_000
+    max_faces: int = 5_000_000  # SLICING_MAX_FACES: triangles in one mesh
+    max_gcode_bytes: int = 512 * MB  # SLICING_MAX_GCODE_MB: an uploaded G-code
+    engine: str = ""  # SLICING_ENGINE: overrides every profile's engine when set
+    prusaslicer: str = PRUSASLICER  # PRUSASLICER: the executable's name or path
+    cache_dir: Path | None = None  # SLICING_CACHE_DIR: else `gcode/` beside the upload
+
+
+DEFAULT_LIMITS = SlicingLimits()
