@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from printers.commands import PrinterCommand
 from printers.drivers.base import (
     Capabilities,
     DeviceStatus,
@@ -19,6 +20,7 @@ __all__ = [
     "Driver",
     "DriverError",
     "PermanentDriverError",
+    "PrinterCommand",
     "TransientDriverError",
     "driver_for",
     "driver_kinds",

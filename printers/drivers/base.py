@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from printers.commands import PrinterCommand
 from printers.states import DeviceState
 
 
@@ -89,6 +91,16 @@ class Driver(abc.ABC):
 
     def capabilities(self) -> Capabilities:
         return Capabilities()
+
+    def run_command(self, command: PrinterCommand) -> None:
+        """Pause, resume, cancel or clear an error: the method for the command, named here."""
+        actions: dict[PrinterCommand, Callable[[], None]] = {
+            PrinterCommand.PAUSE: self.pause,
+            PrinterCommand.RESUME: self.resume,
+            PrinterCommand.CANCEL: self.cancel,
+            PrinterCommand.CLEAR_ERROR: self.clear_error,
+        }
+        actions[command]()
 
 
 _REGISTRY: dict[str, type[Driver]] = {}

@@ -25,7 +25,7 @@ from printers.drivers.base import (
 )
 from printers.models import SerialCommand
 from printers.serialhost.channel import read_status
-from printers.serialhost.link import JobReport, LinkStatus
+from printers.serialhost.link import JobOutcome, JobReport, LinkStatus
 from printers.serialhost.settings import LinkSettings, SettingsError
 from printers.states import ACTIVE_STATES, UNREACHABLE_STATES, DeviceState
 
@@ -53,12 +53,17 @@ class SerialDriver(Driver):
             )
         job = live.job
         message = live.message
-        if job is not None and job.outcome != "printing" and not message:
+        if job is not None and job.outcome is not JobOutcome.PRINTING and not message:
             message = f"{job.job_name}: {job.outcome}" + (
                 f" ({job.message})" if job.message else ""
             )
         left = None
-        if job is not None and job.outcome == "printing" and live.progress and live.progress > 0.02:
+        if (
+            job is not None
+            and job.outcome is JobOutcome.PRINTING
+            and live.progress
+            and live.progress > 0.02
+        ):
             # Bytes streamed so far against time taken so far: crude, but it tracks this
             # printer's real speed, which no estimate from the file knows.
             elapsed = max(0.0, time.time() - job.started_at)
@@ -79,7 +84,7 @@ class SerialDriver(Driver):
 
     def start(self, *, job_name: str, gcode_path: Path, expected_seconds: float) -> None:
         handed = SerialCommand.objects.filter(
-            device_id=self.device_id, kind="start", job_name=job_name
+            device_id=self.device_id, kind=SerialCommand.Kind.START, job_name=job_name
         ).first()
         if handed is not None and not handed.result:
             return  # handed over already: a repeated dispatch does nothing
@@ -110,20 +115,20 @@ class SerialDriver(Driver):
         except IntegrityError:
             return  # a concurrent dispatch of the same run won the race
 
-    def _command(self, kind: str) -> None:
+    def _command(self, kind: SerialCommand.Kind) -> None:
         SerialCommand.objects.create(device_id=self.device_id, kind=kind)
 
     def pause(self) -> None:
-        self._command("pause")
+        self._command(SerialCommand.Kind.PAUSE)
 
     def resume(self) -> None:
-        self._command("resume")
+        self._command(SerialCommand.Kind.RESUME)
 
     def cancel(self) -> None:
-        self._command("cancel")
+        self._command(SerialCommand.Kind.CANCEL)
 
     def clear_error(self) -> None:
-        self._command("clear_error")
+        self._command(SerialCommand.Kind.CLEAR_ERROR)
 
     def capabilities(self) -> Capabilities:
         live = self._live()

@@ -155,7 +155,3 @@ def on_resend(w: Window, number: int) -> Window:
         epoch=w.epoch + 1,
         last_acked=last,
     )
-
-
-def is_idle(w: Window) -> bool:
-    return not w.in_flight and w.resend_from is None

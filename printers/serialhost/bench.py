@@ -24,7 +24,7 @@ from django.conf import settings
 
 from printers.protocol.lines import GcodeProgram, frame
 from printers.serialhost.host import SerialHost
-from printers.serialhost.link import PortLink
+from printers.serialhost.link import JobOutcome, PortLink
 from printers.serialhost.settings import LinkSettings
 from printers.states import DeviceState
 
@@ -101,7 +101,7 @@ def stream(
     rates = []
     for link in links:
         job = link.job
-        if job is None or job.outcome != "finished" or job.ended_at is None:
+        if job is None or job.outcome is not JobOutcome.FINISHED or job.ended_at is None:
             rates.append(0.0)  # a port that dropped out
         else:
             rates.append(job.lines_total / (job.ended_at - job.started_at))

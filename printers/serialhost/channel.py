@@ -22,9 +22,9 @@ from django.utils import timezone
 from printers.models import SerialCommand
 from printers.protocol.lines import load_program
 from printers.serialhost.host import SerialHost
-from printers.serialhost.link import ACTIVE, JobReport, LinkStatus, PortLink
+from printers.serialhost.link import JobOutcome, JobReport, LinkStatus, PortLink
 from printers.serialhost.settings import LinkSettings, SettingsError
-from printers.states import DeviceState
+from printers.states import ACTIVE_STATES, DeviceState
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def read_status(device_id: str) -> LinkStatus | None:
     raw: dict[str, Any] | None = cache.get(status_key(device_id))
     if raw is None:
         return None
-    job = JobReport(**raw["job"]) if raw.get("job") else None
+    books = raw.get("job")
+    job = JobReport(**{**books, "outcome": JobOutcome(books["outcome"])}) if books else None
     return LinkStatus(**{**raw, "state": DeviceState(raw["state"]), "job": job})
 
 
@@ -133,7 +134,7 @@ def sync_ports(host: SerialHost, ports: list[PortConfig]) -> None:
         except SettingsError as exc:
             log.warning("%s: not served: %s", p.device_id, exc)
     for device_id, link in list(host.links.items()):
-        if wanted.get(device_id) != link.settings and link.state not in ACTIVE:
+        if wanted.get(device_id) != link.settings and link.state not in ACTIVE_STATES:
             host.remove(device_id)
     for device_id, settings in wanted.items():
         if device_id not in host.links:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 import serial
@@ -32,12 +33,28 @@ from printers.protocol.responses import (
     parse_response,
 )
 from printers.serialhost.settings import LinkSettings
-from printers.states import DeviceState
+from printers.states import ACTIVE_STATES, IDLE_STATES, PAUSED_STATES, PRINTING_STATES, DeviceState
 
 log = logging.getLogger(__name__)
 
 HISTORY = 256  # sent lines kept for resends; Marlin only ever asks for the oldest in flight
-ACTIVE = (DeviceState.PRINTING, DeviceState.PAUSING, DeviceState.PAUSED, DeviceState.CANCELLING)
+
+
+class JobOutcome(StrEnum):
+    PRINTING = "printing"  # not over yet
+    FINISHED = "finished"
+    FAILED = "failed"  # the firmware halted
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the port went away or the board restarted
+
+
+class _Mark(StrEnum):
+    """What an acknowledged line completes (on the last line of an injected sequence)."""
+
+    NONE = ""
+    HANDSHAKE = "m115"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,7 @@ class JobReport:
     """The books of one print: what a run records when it ends."""
 
     job_name: str
-    outcome: str = "printing"  # printing, finished, failed, cancelled, interrupted
+    outcome: JobOutcome = JobOutcome.PRINTING
     message: str = ""
     lines_total: int = 0
     lines_acked: int = 0
@@ -57,19 +74,13 @@ class JobReport:
 
 
 @dataclass
-class _Books:
-    """The job's counters while it runs (mutable: they change on every line)."""
+class _Counts:
+    """The counters of `JobReport` that change on every line, kept mutable while it runs."""
 
-    job_name: str
-    outcome: str = "printing"
-    message: str = ""
-    lines_total: int = 0
     lines_acked: int = 0
     lines_sent: int = 0
     resends: int = 0
     errors: int = 0
-    started_at: float = 0.0
-    ended_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,11 +125,12 @@ class PortLink:
         self.window = win.Window()
         self.firmware: FirmwareInfo | None = None
         self.temperatures: dict[str, float] = {}
-        self._books: _Books | None = None
+        self._job: JobReport | None = None  # the current or last print, but for its counts
+        self._counts = _Counts()
         self._program: GcodeProgram | None = None
         self._program_next = 0  # index of the next program command to send
-        self._history: dict[int, tuple[str, int | None, str]] = {}  # number -> cmd, index, tag
-        self._injected: deque[tuple[str, str]] = deque()  # (command, tag) before the program
+        self._history: dict[int, tuple[str, int | None, _Mark]] = {}  # number -> cmd, index, mark
+        self._injected: deque[tuple[str, _Mark]] = deque()  # (command, mark) before the program
         self._rx = b""
         self._fd = -1
         self._pending = bytearray()  # written to the port but not yet taken by the driver
@@ -133,7 +145,7 @@ class PortLink:
 
     @property
     def job(self) -> JobReport | None:
-        return JobReport(**vars(self._books)) if self._books is not None else None
+        return replace(self._job, **vars(self._counts)) if self._job is not None else None
 
     # ---- connection --------------------------------------------------------------------
 
@@ -164,7 +176,7 @@ class PortLink:
         self.window = win.Window(limit=1)
         self._history.clear()
         self._injected.clear()
-        self._injected.extend([("M110 N0", ""), ("M115", "m115")])
+        self._injected.extend([("M110 N0", _Mark.NONE), ("M115", _Mark.HANDSHAKE)])
         self._report_lines = []
         self._rx = b""
         self._pending.clear()
@@ -184,8 +196,10 @@ class PortLink:
         self._pending.clear()
         self._waiting_start = None
         self._reconnect_at = self._clock() + self.settings.reconnect_interval_s
-        if self.state in ACTIVE:
-            self._end_job("interrupted", f"{reason}; print interrupted at {self._percent()}")
+        if self.state in ACTIVE_STATES:
+            self._end_job(
+                JobOutcome.INTERRUPTED, f"{reason}; print interrupted at {self._percent()}"
+            )
         self.state = DeviceState.OFFLINE
         self.message = reason
         log.warning("%s: %s", self.device_id, reason)
@@ -193,17 +207,18 @@ class PortLink:
     # ---- jobs --------------------------------------------------------------------------
 
     def start_job(self, job_name: str, program: GcodeProgram) -> None:
-        if self._books is not None and self._books.job_name == job_name:
+        if self._job is not None and self._job.job_name == job_name:
             return  # a repeated dispatch of the same run
-        if self.state is DeviceState.CONNECTING and self._books is None:
+        if self.state is DeviceState.CONNECTING and self._job is None:
             # Dispatch saw it ready a moment ago and the port was reopened since (a reset):
             # start as soon as the handshake is done rather than refuse.
             self._waiting_start = (job_name, program)
             return
-        if self.state not in (DeviceState.READY, DeviceState.FINISHED):
+        if self.state not in IDLE_STATES:
             raise RuntimeError(f"cannot start {job_name}: printer is {self.state.value}")
         self._program, self._program_next = program, 0
-        self._books = _Books(job_name, lines_total=len(program.commands), started_at=self._wall())
+        self._job = JobReport(job_name, lines_total=len(program.commands), started_at=self._wall())
+        self._counts = _Counts()
         self.state = DeviceState.PRINTING
         self.message = ""
         self._finish_if_done()
@@ -211,56 +226,56 @@ class PortLink:
     def pause(self) -> None:
         if self.state is DeviceState.PRINTING:
             self.state = DeviceState.PAUSING
-            self._inject(self.settings.pause_gcode or ("M400",), "paused")
+            self._inject(self.settings.pause_gcode or ("M400",), _Mark.PAUSED)
 
     def resume(self) -> None:
         if self.state in (DeviceState.PAUSED, DeviceState.PAUSING):
-            self._inject(self.settings.resume_gcode, "")
+            self._inject(self.settings.resume_gcode, _Mark.NONE)
             self.state = DeviceState.PRINTING
 
     def cancel(self) -> None:
-        if self.state in (DeviceState.PRINTING, DeviceState.PAUSING, DeviceState.PAUSED):
-            self._end_job("cancelled", "cancelled")
+        if self.state in PRINTING_STATES | PAUSED_STATES:
+            self._end_job(JobOutcome.CANCELLED, "cancelled")
             self._program_next = len(self._program.commands) if self._program else 0
             self._injected.clear()
             self.state = DeviceState.CANCELLING
-            self._inject(self.settings.cancel_gcode or ("M400",), "cancelled")
+            self._inject(self.settings.cancel_gcode or ("M400",), _Mark.CANCELLED)
 
     def clear_error(self) -> None:
         """An operator fixed the fault and cleared the bed: forget the job, reset the firmware."""
         if self.state is not DeviceState.ERROR:
             return
-        self._books, self._program = None, None
+        self._job, self._program = None, None
         if self.port is not None:
             self._write(b"M999\n")  # Marlin's "go on after a stop"
             self._handshake(self._clock())
 
-    def _inject(self, commands: tuple[str, ...], tag: str) -> None:
+    def _inject(self, commands: tuple[str, ...], mark: _Mark) -> None:
         for i, command in enumerate(commands):
-            self._injected.append((command, tag if i == len(commands) - 1 else ""))
+            self._injected.append((command, mark if i == len(commands) - 1 else _Mark.NONE))
 
-    def _end_job(self, outcome: str, message: str) -> None:
-        b = self._books
-        if b is not None and b.outcome == "printing":
-            b.outcome, b.message, b.ended_at = outcome, message, self._wall()
+    def _end_job(self, outcome: JobOutcome, message: str) -> None:
+        job = self._job
+        if job is not None and job.outcome is JobOutcome.PRINTING:
+            self._job = replace(job, outcome=outcome, message=message, ended_at=self._wall())
 
     def _finish_if_done(self) -> None:
         if (
             self.state is DeviceState.PRINTING
-            and self._books is not None
-            and self._books.lines_acked >= self._books.lines_total
+            and self._job is not None
+            and self._counts.lines_acked >= self._job.lines_total
             and not self._injected
         ):
-            self._end_job("finished", "")
+            self._end_job(JobOutcome.FINISHED, "")
             self.state = DeviceState.FINISHED
 
     def _percent(self) -> str:
         return f"{100 * (self.progress() or 0):.0f}%"
 
     def progress(self) -> float | None:
-        if self._program is None or self._books is None:
+        if self._program is None or self._job is None:
             return None
-        return self._program.progress(self._books.lines_acked)
+        return self._program.progress(self._counts.lines_acked)
 
     # ---- I/O ---------------------------------------------------------------------------
 
@@ -299,8 +314,8 @@ class PortLink:
             self.window = win.on_resend(self.window, response.line)
             if self.window.epoch != epoch:
                 self._span_resends += 1
-                if self._books is not None:
-                    self._books.resends += 1
+                if self._job is not None:
+                    self._counts.resends += 1
             self._acked(before)
         elif isinstance(response, FirmwareError):
             self._firmware_error(response)
@@ -311,8 +326,8 @@ class PortLink:
             # message is expected: opening the port resets many boards. Restarting the
             # handshake then would mix the answers to the first one into the second; lines
             # lost during the boot are recovered by the time-out probe instead.)
-            if self.state in ACTIVE:
-                self._end_job("interrupted", "the firmware restarted during the print")
+            if self.state in ACTIVE_STATES:
+                self._end_job(JobOutcome.INTERRUPTED, "the firmware restarted during the print")
             self._handshake(self._clock())
         elif isinstance(response, Busy):
             pass  # the firmware is alive and working (the timeout clock was reset on read)
@@ -320,11 +335,11 @@ class PortLink:
             self._report_lines.append(line)
 
     def _firmware_error(self, error: FirmwareError) -> None:
-        if self._books is not None and self.state in ACTIVE:
-            self._books.errors += 1
+        if self._job is not None and self.state in ACTIVE_STATES:
+            self._counts.errors += 1
         if error.halted:
-            if self.state in ACTIVE:
-                self._end_job("failed", f"firmware error: {error.text}")
+            if self.state in ACTIVE_STATES:
+                self._end_job(JobOutcome.FAILED, f"firmware error: {error.text}")
             self.state = DeviceState.ERROR
             self.message = f"firmware error: {error.text}"
         elif not error.wire:
@@ -335,42 +350,44 @@ class PortLink:
             entry = self._history.get(number)
             if entry is None:
                 continue
-            _, index, tag = entry
-            if index is not None and self._books is not None:
-                self._books.lines_acked = index + 1
-            if tag:
-                self._tag_done(tag)
+            _, index, mark = entry
+            if index is not None and self._job is not None:
+                self._counts.lines_acked = index + 1
+            if mark is not _Mark.NONE:
+                self._mark_done(mark)
         if self.window.last_acked > HISTORY and self.window.last_acked % HISTORY == 0:
             floor = self.window.last_acked - HISTORY
             for number in [n for n in self._history if n < floor]:
                 del self._history[number]
         self._finish_if_done()
 
-    def _tag_done(self, tag: str) -> None:
-        if tag == "m115":
+    def _mark_done(self, mark: _Mark) -> None:
+        if mark is _Mark.HANDSHAKE:
             self.firmware = parse_capability_report(self._report_lines)
             limit = win.window_limit(self.firmware, self.settings.window)
             self.window = replace(self.window, limit=limit)
             self.state, self.message = DeviceState.READY, ""
-            b = self._books
-            if b is not None and b.outcome in ("interrupted", "failed"):
+            job = self._job
+            if job is not None and job.outcome in (JobOutcome.INTERRUPTED, JobOutcome.FAILED):
                 # Back after an unplug or a reset: half a print is on the bed, so a person must
                 # look before the next one starts.
-                self.state, self.message = DeviceState.ERROR, b.message
+                self.state, self.message = DeviceState.ERROR, job.message
             if self._waiting_start is not None and self.state is DeviceState.READY:
                 waiting, self._waiting_start = self._waiting_start, None
                 self.start_job(*waiting)
             if self.firmware.autoreport_temp:
-                self._inject((f"M155 S{max(1, round(self.settings.temperature_interval_s))}",), "")
-        elif tag == "paused" and self.state is DeviceState.PAUSING:
+                self._inject(
+                    (f"M155 S{max(1, round(self.settings.temperature_interval_s))}",), _Mark.NONE
+                )
+        elif mark is _Mark.PAUSED and self.state is DeviceState.PAUSING:
             self.state = DeviceState.PAUSED
-        elif tag == "cancelled" and self.state is DeviceState.CANCELLING:
+        elif mark is _Mark.CANCELLED and self.state is DeviceState.CANCELLING:
             self.state = DeviceState.READY
 
-    def _next_new(self) -> tuple[str, int | None, str] | None:
+    def _next_new(self) -> tuple[str, int | None, _Mark] | None:
         if self._injected:
-            command, tag = self._injected.popleft()
-            return command, None, tag
+            command, mark = self._injected.popleft()
+            return command, None, mark
         program = self._program
         if (
             self.state is DeviceState.PRINTING
@@ -379,7 +396,7 @@ class PortLink:
         ):
             index = self._program_next
             self._program_next += 1
-            return program.commands[index], index, ""
+            return program.commands[index], index, _Mark.NONE
         return None
 
     def pump(self) -> None:
@@ -408,8 +425,8 @@ class PortLink:
             sent += 1
         if out:
             self._check_fall_back(sent)
-            if self._books is not None and self.state in ACTIVE:
-                self._books.lines_sent += sent
+            if self._job is not None and self.state in ACTIVE_STATES:
+                self._counts.lines_sent += sent
             self._write(bytes(out))
 
     def _check_fall_back(self, sent: int) -> None:
