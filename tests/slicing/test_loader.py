@@ -38,18 +38,21 @@ def test_it_refuses_an_stl_whose_header_lies_about_its_triangle_count(cube_stl: 
         load_trimesh(cube_stl)
 
 
+def _3mf(path: Path, model: bytes, compression: int) -> Path:
+    """A 3MF (a zip) at `path` holding one model file of the bytes `model`."""
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.writestr("3D/3dmodel.model", model)
+    return path
+
+
 def test_it_refuses_a_3mf_zip_bomb_before_unpacking(tmp_path: Path) -> None:
-    bomb = tmp_path / "bomb.3mf"
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("3D/3dmodel.model", b"\0" * 50_000_000)
+    bomb = _3mf(tmp_path / "bomb.3mf", b"\0" * 50_000_000, zipfile.ZIP_DEFLATED)
     with pytest.raises(MeshError, match="zip bomb"):
         load_trimesh(bomb)
 
 
 def test_it_refuses_a_3mf_that_would_unpack_beyond_the_limit(tmp_path: Path) -> None:
-    big = tmp_path / "big.3mf"
-    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("3D/3dmodel.model", b"<model/>" * 200_000)
+    big = _3mf(tmp_path / "big.3mf", b"<model/>" * 200_000, zipfile.ZIP_STORED)
     with pytest.raises(MeshError, match="would unpack to"):
         load_trimesh(big, SlicingLimits(max_unzipped_bytes=1_000_000))
 

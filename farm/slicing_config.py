@@ -1,0 +1,23 @@
+"""The slicing package's limits, built from the settings (the `SLICING_*` and `PRUSASLICER`
+variables are read in farm/settings.py): slicing itself reads no environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from slicing.limits import MB, SlicingLimits
+
+
+def slicing_limits() -> SlicingLimits:
+    """What `prepare()`, the loader and the engines may use, from the current settings."""
+    return SlicingLimits(
+        max_file_bytes=settings.SLICING_MAX_FILE_MB * MB,
+        max_unzipped_bytes=settings.SLICING_MAX_UNZIPPED_MB * MB,
+        max_faces=settings.SLICING_MAX_FACES,
+        max_gcode_bytes=settings.SLICING_MAX_GCODE_MB * MB,
+        engine=settings.SLICING_ENGINE,
+        prusaslicer=settings.PRUSASLICER,
+        cache_dir=Path(settings.SLICING_CACHE_DIR) if settings.SLICING_CACHE_DIR else None,
+    )
