@@ -1,7 +1,7 @@
 """Printer secrets (OctoPrint API keys) encrypted at rest, and shown only masked.
 
-The key comes from FARM_ENCRYPTION_KEY when set (comma-separated for rotation: the first
-encrypts, all decrypt), else it is derived from SECRET_KEY. The SECRET_KEY-derived key always
+The keys are the FARM_ENCRYPTION_KEY setting (a list, for rotation: the first encrypts, all
+decrypt); without one, the key is derived from SECRET_KEY. The SECRET_KEY-derived key always
 stays a decryption fallback, so moving to a dedicated key loses no stored secret.
 Plain secrets never go to logs, events, pages or exception messages from this module.
 """
@@ -9,7 +9,6 @@ Plain secrets never go to logs, events, pages or exception messages from this mo
 from __future__ import annotations
 
 import base64
-import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -35,10 +34,7 @@ def _derive(material: str) -> Fernet:
 
 
 def _fernet() -> MultiFernet:
-    configured = getattr(settings, "FARM_ENCRYPTION_KEY", "") or os.environ.get(
-        "FARM_ENCRYPTION_KEY", ""
-    )
-    keys = [_derive(k.strip()) for k in configured.split(",") if k.strip()]
+    keys = [_derive(k) for k in settings.FARM_ENCRYPTION_KEY]
     keys.append(_derive(settings.SECRET_KEY))
     return MultiFernet(keys)
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
 class Conflict(Exception):
     """What OctoPrint answers with 409: the printer is not in a state to do that."""
+
+
+class Ended(StrEnum):
+    """How the selected file's last print ended (NOT_YET while it runs or before it starts)."""
+
+    NOT_YET = ""
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -23,7 +32,7 @@ class EmulatedPrinter:
     duration_s: float = 0.0
     paused_at: float | None = None
     paused_total_s: float = 0.0
-    ended: str = ""  # "", "finished", "cancelled"
+    ended: Ended = Ended.NOT_YET
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _elapsed(self, now: float) -> float:
@@ -33,14 +42,18 @@ class EmulatedPrinter:
         return max(0.0, until - self.started_at - self.paused_total_s)
 
     def _settle(self, now: float) -> None:
-        if self.started_at is not None and not self.ended and self._elapsed(now) >= self.duration_s:
-            self.ended = "finished"
+        if (
+            self.started_at is not None
+            and self.ended is Ended.NOT_YET
+            and self._elapsed(now) >= self.duration_s
+        ):
+            self.ended = Ended.FINISHED
 
     def state_text(self, now: float) -> str:
         self._settle(now)
         if not self.connected:
             return "Offline"
-        if self.started_at is None or self.ended:
+        if self.started_at is None or self.ended is not Ended.NOT_YET:
             return "Operational"
         return "Paused" if self.paused_at is not None else "Printing"
 
@@ -50,9 +63,13 @@ class EmulatedPrinter:
             completion = None
             left = None
             if self.started_at is not None:
-                done = 1.0 if self.ended == "finished" else self._elapsed(now) / self.duration_s
+                done = 1.0 if self.ended is Ended.FINISHED else self._elapsed(now) / self.duration_s
                 completion = 100.0 * min(done, 1.0)
-                left = 0 if self.ended else round(self.duration_s - self._elapsed(now))
+                left = (
+                    0
+                    if self.ended is not Ended.NOT_YET
+                    else round(self.duration_s - self._elapsed(now))
+                )
             size = len(self.files.get(self.selected, b""))
             return {
                 "job": {
@@ -100,7 +117,7 @@ class EmulatedPrinter:
         lines = sum(1 for line in self.files[self.selected].splitlines() if line.strip())
         self.started_at, self.paused_at, self.paused_total_s = now, None, 0.0
         self.duration_s = max(0.5, lines * self.seconds_per_line)
-        self.ended = ""
+        self.ended = Ended.NOT_YET
 
     def command(self, command: str, action: str, now: float) -> None:
         with self.lock:
@@ -112,7 +129,7 @@ class EmulatedPrinter:
             elif command == "cancel":
                 if text not in ("Printing", "Paused"):
                     raise Conflict("Printer is neither printing nor paused")
-                self.ended = "cancelled"
+                self.ended = Ended.CANCELLED
             elif command == "pause":
                 if text not in ("Printing", "Paused"):
                     raise Conflict("Printer is neither printing nor paused")
@@ -130,7 +147,7 @@ class EmulatedPrinter:
     def set_connected(self, connected: bool, now: float) -> None:
         with self.lock:
             if not connected and self.printing(now):
-                self.ended = "cancelled"  # OctoPrint aborts a print on disconnect
+                self.ended = Ended.CANCELLED  # OctoPrint aborts a print on disconnect
             self.connected = connected
 
 

@@ -27,12 +27,22 @@ def test_a_dedicated_key_encrypts_and_the_secret_key_still_decrypts_old_values(
     settings: Any,
 ) -> None:
     old = encrypt(KEY)
-    settings.FARM_ENCRYPTION_KEY = "a dedicated key"
+    settings.FARM_ENCRYPTION_KEY = ["a dedicated key"]
     new = encrypt(KEY)
     assert decrypt(new) == KEY and decrypt(old) == KEY
-    settings.FARM_ENCRYPTION_KEY = ""
+    settings.FARM_ENCRYPTION_KEY = []
     with pytest.raises(SecretError, match="cannot be decrypted"):
         decrypt(new)
+
+
+def test_a_rotated_out_key_still_decrypts_while_it_is_listed(settings: Any) -> None:
+    settings.FARM_ENCRYPTION_KEY = ["the old key"]
+    old = encrypt(KEY)
+    settings.FARM_ENCRYPTION_KEY = ["the new key", "the old key"]
+    assert decrypt(old) == KEY
+    settings.FARM_ENCRYPTION_KEY = ["the new key"]
+    with pytest.raises(SecretError):
+        decrypt(old)
 
 
 def test_a_changed_key_fails_clearly_without_showing_the_value(settings: Any) -> None:
