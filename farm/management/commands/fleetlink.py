@@ -5,15 +5,9 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
 
-from farm.models import Printer
-from farm.services.printer_secrets import connection_settings
-from farm.services.printers import printer_observe
-from printers.drivers.base import DeviceStatus
-from printers.fleetlink import FleetLink, Target
+from farm.services.fleet import fleet_link_build, fleet_serial_ports
 from printers.serialhost.channel import PortConfig, serve_in_thread
 
 
@@ -32,30 +26,14 @@ class Command(BaseCommand):
                 raise ValueError
         except ValueError:
             raise CommandError("--shard takes i/n with 0 <= i < n, e.g. 0/4") from None
-        site = options["site"]
-
-        def targets() -> list[Target]:
-            close_old_connections()  # survive a database restart between passes
-            rows = Printer.objects.filter(enabled=True).select_related("current_run")
-            if site:
-                rows = rows.filter(site__slug=site)
-            return [
-                Target(p.pk, p.connection_kind, p.device_id, connection_settings(p))
-                for p in rows
-                if p.pk % count == index
-            ]
-
-        def observe(target: Target, status: DeviceStatus) -> None:
-            printer = Printer.objects.select_related("current_run").get(pk=target.key)
-            printer_observe(printer=printer, status=status)
-
-        link = FleetLink(targets=targets, observe=observe, poll_seconds=settings.FARM_POLL_SECONDS)
+        site = options["site"] or ""
+        link = fleet_link_build(site=site, shard=(index, count))
         if options["once"]:
             link.run_once()
             return
 
         def serial_ports() -> list[PortConfig]:
-            return [PortConfig(t.device_id, t.settings) for t in targets() if t.kind == "serial"]
+            return fleet_serial_ports(site=site, shard=(index, count))
 
         # USB printers are streamed from this process: the serial host holds their ports for
         # hours, which no Celery task may do. Dispatch hands it prints through the database.
