@@ -94,7 +94,14 @@ def in_flight(w: win.Window) -> list[int | None]:
         ("a stray ok changes nothing", 1, "ok ok", [], (0, False), []),
     ],
 )
-def test_the_window(name, limit, script, acked, next_send, flying) -> None:
+def test_the_window(
+    name: str,
+    limit: int,
+    script: str,
+    acked: list[int],
+    next_send: tuple[int, bool],
+    flying: list[int | None],
+) -> None:
     w, got = play(script, win.Window(limit=limit))
     assert got == acked, name
     assert win.next_to_send(w) == next_send, name
@@ -125,7 +132,9 @@ def test_advanced_ok_buffer_space_limits_the_window() -> None:
         (None, 0, 1),
     ],
 )
-def test_the_window_size_comes_from_settings_or_m115(firmware, configured, limit) -> None:
+def test_the_window_size_comes_from_settings_or_m115(
+    firmware: FirmwareInfo | None, configured: int | None, limit: int
+) -> None:
     assert win.window_limit(firmware, configured) == limit
 
 
@@ -140,6 +149,6 @@ def test_the_window_size_comes_from_settings_or_m115(firmware, configured, limit
     ],
 )
 def test_it_falls_back_to_one_line_when_windowing_keeps_failing(
-    limit, resends, lines, fall_back
+    limit: int, resends: int, lines: int, fall_back: bool
 ) -> None:
     assert win.should_fall_back(limit=limit, resends=resends, lines=lines) is fall_back

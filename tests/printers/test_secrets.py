@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from pytest_django import Settings
 
 from printers.secrets import SecretError, decrypt, encrypt, mask, masked
 
@@ -24,7 +23,7 @@ def test_an_empty_secret_stays_empty() -> None:
 
 
 def test_a_dedicated_key_encrypts_and_the_secret_key_still_decrypts_old_values(
-    settings: Any,
+    settings: Settings,
 ) -> None:
     old = encrypt(KEY)
     settings.FARM_ENCRYPTION_KEY = ["a dedicated key"]
@@ -35,7 +34,7 @@ def test_a_dedicated_key_encrypts_and_the_secret_key_still_decrypts_old_values(
         decrypt(new)
 
 
-def test_a_rotated_out_key_still_decrypts_while_it_is_listed(settings: Any) -> None:
+def test_a_rotated_out_key_still_decrypts_while_it_is_listed(settings: Settings) -> None:
     settings.FARM_ENCRYPTION_KEY = ["the old key"]
     old = encrypt(KEY)
     settings.FARM_ENCRYPTION_KEY = ["the new key", "the old key"]
@@ -45,7 +44,7 @@ def test_a_rotated_out_key_still_decrypts_while_it_is_listed(settings: Any) -> N
         decrypt(old)
 
 
-def test_a_changed_key_fails_clearly_without_showing_the_value(settings: Any) -> None:
+def test_a_changed_key_fails_clearly_without_showing_the_value(settings: Settings) -> None:
     token = encrypt(KEY)
     settings.SECRET_KEY = "another secret key entirely"
     with pytest.raises(SecretError) as caught:

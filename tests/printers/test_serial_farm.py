@@ -7,12 +7,14 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
+from pytest_django import Settings
 
 from farm.models import Printer, PrintRun
 from printers.drivers.serial import SerialDriver
@@ -20,12 +22,16 @@ from printers.firmware_sim.gcode_gen import realistic_gcode
 from printers.firmware_sim.model import Faults, MarlinModel
 from printers.firmware_sim.pty_runner import PtyFirmware
 from printers.serialhost.channel import PortConfig, serve_in_thread
+from printers.serialhost.host import SerialHost
+from printers.serialhost.link import JobOutcome
 from printers.states import DeviceState
 from tests.printers.serial_helpers import HANG_GUARD_S
 
+MakeSerialPrinter = Callable[[MarlinModel], Printer]  # a farm printer on a simulated board
+
 
 @pytest.fixture(autouse=True)
-def _local_cache(settings: Any) -> None:
+def _local_cache(settings: Settings) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.FARM_OFFLINE_GRACE_SECONDS = 0
     # Printer ids repeat from test to test; a status a previous test's host published must
@@ -43,14 +49,16 @@ def gcode(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def serial_printer(transactional_db: Any, make_printer: Any, boards: PtyFirmware) -> Iterator[Any]:
+def serial_printer(
+    transactional_db: None, make_printer: Callable[..., Printer], boards: PtyFirmware
+) -> Iterator[MakeSerialPrinter]:
     def make(model: MarlinModel) -> Printer:
         path = boards.add_port("ttyUSB0", model)
         printer = make_printer(
             "ender-1",
             connection_kind="serial",
             connection_settings={"port": path, "timeout_s": 0.3, "reconnect_interval_s": 0.1},
-            state="offline",
+            state=DeviceState.OFFLINE,
         )
         ports = [PortConfig(printer.device_id, printer.connection_settings)]
         host, thread = serve_in_thread(lambda: ports, tick_s=0.01, on_tick_every_s=0.05)
@@ -59,14 +67,14 @@ def serial_printer(transactional_db: Any, make_printer: Any, boards: PtyFirmware
         wait(lambda: driver.status().state is DeviceState.READY)
         return printer
 
-    hosts: list[tuple[Any, threading.Thread]] = []
+    hosts: list[tuple[SerialHost, threading.Thread]] = []
     yield make
     for host, thread in hosts:
         host.stop()
         thread.join(timeout=10)
 
 
-def wait(done: Any) -> None:
+def wait(done: Callable[[], bool]) -> None:
     import time
 
     deadline = time.monotonic() + HANG_GUARD_S
@@ -84,7 +92,7 @@ def print_file(*args: str) -> dict[str, Any]:
 
 
 def test_print_file_streams_a_whole_print_with_resends(
-    admin_user: Any, serial_printer: Any, gcode: Path
+    admin_user: User, serial_printer: MakeSerialPrinter, gcode: Path
 ) -> None:
     serial_printer(MarlinModel(faults=Faults(checksum_error_every=23)))
     result = print_file(str(gcode), "--printer", "ender-1")
@@ -94,7 +102,7 @@ def test_print_file_streams_a_whole_print_with_resends(
 
 
 def test_a_repeated_dispatch_hands_the_run_over_once(
-    admin_user: Any, serial_printer: Any, gcode: Path
+    admin_user: User, serial_printer: MakeSerialPrinter, gcode: Path
 ) -> None:
     printer = serial_printer(MarlinModel())
     driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
@@ -105,7 +113,9 @@ def test_a_repeated_dispatch_hands_the_run_over_once(
     assert SerialCommand.objects.filter(job_name="farm-run-9.gcode").count() == 1
 
 
-def test_a_halted_firmware_fails_the_run(admin_user: Any, serial_printer: Any, gcode: Path) -> None:
+def test_a_halted_firmware_fails_the_run(
+    admin_user: User, serial_printer: MakeSerialPrinter, gcode: Path
+) -> None:
     serial_printer(MarlinModel(faults=Faults(halt_after_line=120)))
     result = print_file(str(gcode), "--printer", "ender-1")
     assert result["status"] == "failed"
@@ -113,18 +123,18 @@ def test_a_halted_firmware_fails_the_run(admin_user: Any, serial_printer: Any, g
 
 
 def test_an_unplugged_printer_interrupts_the_run(
-    admin_user: Any, serial_printer: Any, gcode: Path
+    admin_user: User, serial_printer: MakeSerialPrinter, gcode: Path
 ) -> None:
     serial_printer(MarlinModel(faults=Faults(unplug_after_line=120)))
     result = print_file(str(gcode), "--printer", "ender-1")
     run = PrintRun.objects.get(pk=result["run"])
     assert result["status"] == run.status == "failed"
     assert "interrupted" in run.failure_reason
-    assert Printer.objects.get(name="ender-1").state == "offline"
+    assert Printer.objects.get(name="ender-1").state == DeviceState.OFFLINE
 
 
 def test_the_driver_pauses_resumes_and_cancels_through_the_host(
-    serial_printer: Any, gcode: Path
+    serial_printer: MakeSerialPrinter, gcode: Path
 ) -> None:
     printer = serial_printer(MarlinModel())
     driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
@@ -141,12 +151,12 @@ def test_the_driver_pauses_resumes_and_cancels_through_the_host(
     wait(lambda: driver.status().state is DeviceState.READY)
     assert "cancelled" in driver.status().message
     report = driver.job_report()
-    assert report is not None and report.outcome == "cancelled"
+    assert report is not None and report.outcome is JobOutcome.CANCELLED
     assert 0 < report.lines_acked < report.lines_total
 
 
 def test_a_printer_without_a_serial_host_is_offline_and_dispatch_retries(
-    db: Any, make_printer: Any, gcode: Path
+    db: None, make_printer: Callable[..., Printer], gcode: Path
 ) -> None:
     from printers.drivers.base import TransientDriverError
 
@@ -160,14 +170,14 @@ def test_a_printer_without_a_serial_host_is_offline_and_dispatch_retries(
         driver.start(job_name="farm-run-8.gcode", gcode_path=gcode, expected_seconds=10)
 
 
-def test_bad_serial_settings_fail_permanently(db: Any) -> None:
+def test_bad_serial_settings_fail_permanently(db: None) -> None:
     from printers.drivers.base import PermanentDriverError
 
     with pytest.raises(PermanentDriverError, match="needs a port"):
         SerialDriver(device_id="printer-9", settings={"baud": 115200})
 
 
-def test_a_start_the_host_refused_is_handed_over_again(db: Any, gcode: Path) -> None:
+def test_a_start_the_host_refused_is_handed_over_again(db: None, gcode: Path) -> None:
     from printers.models import SerialCommand
     from printers.serialhost.channel import publish_status
     from printers.serialhost.link import LinkStatus
@@ -175,7 +185,7 @@ def test_a_start_the_host_refused_is_handed_over_again(db: Any, gcode: Path) -> 
     publish_status(LinkStatus(device_id="printer-5", port="/dev/ttyUSB5", state=DeviceState.READY))
     refused = SerialCommand.objects.create(
         device_id="printer-5",
-        kind="start",
+        kind=SerialCommand.Kind.START,
         job_name="farm-run-3.gcode",
         result="cannot start: printer is connecting",
     )

@@ -10,7 +10,7 @@ import pytest
 from printers.firmware_sim.model import Faults, MarlinModel
 from printers.firmware_sim.pty_runner import PtyFirmware
 from printers.serialhost.host import SerialHost
-from printers.serialhost.link import PortLink
+from printers.serialhost.link import JobOutcome, PortLink
 from printers.serialhost.settings import LinkSettings
 from printers.states import DeviceState
 from tests.printers.serial_helpers import (
@@ -60,7 +60,7 @@ def test_a_print_with_resends_and_checksum_errors_completes_in_order(
     host, link = connect(boards, model)
     print_to_the_end(host, link)
     assert link.state is DeviceState.FINISHED
-    assert link.job is not None and link.job.outcome == "finished"
+    assert link.job is not None and link.job.outcome is JobOutcome.FINISHED
     assert link.job.lines_acked == link.job.lines_total == 301
     assert printed(model) == list(program().commands)  # each line once, in order
     assert accepted_numbers_are_consecutive(model)
@@ -71,7 +71,7 @@ def test_lines_lost_on_the_wire_are_recovered_after_a_timeout(boards: PtyFirmwar
     model = MarlinModel(advanced_ok=True, faults=Faults(drop_line_every=97))
     host, link = connect(boards, model, timeout_s=0.1)
     print_to_the_end(host, link)
-    assert link.job is not None and link.job.outcome == "finished"
+    assert link.job is not None and link.job.outcome is JobOutcome.FINISHED
     assert printed(model) == list(program().commands)
 
 
@@ -87,7 +87,7 @@ def test_a_halted_firmware_fails_the_print(boards: PtyFirmware) -> None:
     host, link = connect(boards, MarlinModel(faults=Faults(halt_after_line=100)))
     print_to_the_end(host, link)
     assert link.state is DeviceState.ERROR
-    assert link.job is not None and link.job.outcome == "failed"
+    assert link.job is not None and link.job.outcome is JobOutcome.FAILED
     assert "halted" in link.job.message and "halted" in link.status().message
 
 
@@ -97,7 +97,7 @@ def test_an_unplugged_port_marks_the_printer_offline_and_the_print_interrupted(
     host, link = connect(boards, MarlinModel(faults=Faults(unplug_after_line=100)))
     print_to_the_end(host, link)
     assert link.state is DeviceState.OFFLINE
-    assert link.job is not None and link.job.outcome == "interrupted"
+    assert link.job is not None and link.job.outcome is JobOutcome.INTERRUPTED
     assert "interrupted at" in link.job.message
 
 
@@ -140,7 +140,7 @@ def test_it_cancels_with_the_end_script(boards: PtyFirmware) -> None:
     run_until(host, lambda: link.job is not None and link.job.lines_acked > 50, "some progress")
     link.cancel()
     run_until(host, lambda: link.state is DeviceState.READY, "the cancel")
-    assert link.job is not None and link.job.outcome == "cancelled"
+    assert link.job is not None and link.job.outcome is JobOutcome.CANCELLED
     assert [c for _, c in model.executed][-1] == "M84"
     assert len(printed(model)) < 301
 

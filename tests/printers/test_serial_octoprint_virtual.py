@@ -13,7 +13,7 @@ import pytest
 
 from printers.protocol.lines import parse_program
 from printers.serialhost.host import SerialHost
-from printers.serialhost.link import PortLink
+from printers.serialhost.link import JobOutcome, PortLink
 from printers.serialhost.settings import LinkSettings
 from printers.states import DeviceState
 from tests.printers import octoprint_server
@@ -58,6 +58,6 @@ def test_a_print_with_the_virtual_printers_resends_completes(virtual_marlin: str
     assert link.firmware is not None and link.firmware.name == "Virtual Marlin 1.0"
     link.start_job("farm-run-1.gcode", job)
     run_until(host, lambda: link.state is not DeviceState.PRINTING, "the print to end")
-    assert link.job is not None and link.job.outcome == "finished"
+    assert link.job is not None and link.job.outcome is JobOutcome.FINISHED
     assert link.job.lines_acked == link.job.lines_total == 200
     assert link.job.resends > 0
