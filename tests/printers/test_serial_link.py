@@ -39,6 +39,14 @@ def print_to_the_end(host: SerialHost, link: PortLink, lines: int = 300) -> None
     run_until(host, lambda: link.state is not DeviceState.PRINTING, "the print to end")
 
 
+def partly_printed(boards: PtyFirmware, model: MarlinModel) -> tuple[SerialHost, PortLink]:
+    """A link some fifty lines into a 300-line print."""
+    host, link = connect(boards, model)
+    link.start_job("farm-run-1.gcode", program())
+    run_until(host, lambda: link.job is not None and link.job.lines_acked > 50, "some progress")
+    return host, link
+
+
 def test_the_handshake_reads_the_capabilities(boards: PtyFirmware) -> None:
     host, link = connect(
         boards, MarlinModel(advanced_ok=True, autoreport_temp=True), temperature_interval_s=1
@@ -117,9 +125,7 @@ def test_a_replugged_printer_comes_back_needing_a_person_then_prints_again(
 
 def test_it_pauses_parks_resumes_and_finishes(boards: PtyFirmware) -> None:
     model = MarlinModel()
-    host, link = connect(boards, model)
-    link.start_job("farm-run-1.gcode", program())
-    run_until(host, lambda: link.job is not None and link.job.lines_acked > 50, "some progress")
+    host, link = partly_printed(boards, model)
     link.pause()
     run_until(host, lambda: link.state is DeviceState.PAUSED, "the pause")
     acked = link.job.lines_acked if link.job else 0
@@ -135,9 +141,7 @@ def test_it_pauses_parks_resumes_and_finishes(boards: PtyFirmware) -> None:
 
 def test_it_cancels_with_the_end_script(boards: PtyFirmware) -> None:
     model = MarlinModel()
-    host, link = connect(boards, model)
-    link.start_job("farm-run-1.gcode", program())
-    run_until(host, lambda: link.job is not None and link.job.lines_acked > 50, "some progress")
+    host, link = partly_printed(boards, model)
     link.cancel()
     run_until(host, lambda: link.state is DeviceState.READY, "the cancel")
     assert link.job is not None and link.job.outcome is JobOutcome.CANCELLED
