@@ -17,6 +17,7 @@ from django.core.management import call_command
 from pytest_django import Settings
 
 from farm.models import Printer, PrintRun
+from farm.services.fleet import fleet_link_build
 from printers.drivers.serial import SerialDriver
 from printers.firmware_sim.gcode_gen import realistic_gcode
 from printers.firmware_sim.model import Faults, MarlinModel
@@ -65,6 +66,7 @@ def serial_printer(
         hosts.append((host, thread))
         driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
         wait(lambda: driver.status().state is DeviceState.READY)
+        fleet_link_build(threads=1).run_once()  # the farm sees it ready, as the fleet link would
         return printer
 
     hosts: list[tuple[SerialHost, threading.Thread]] = []
