@@ -75,7 +75,11 @@ class JobReport:
 
 @dataclass
 class _Counts:
-    """The counters of `JobReport` that change on every line, kept mutable while it runs."""
+    """The counters of `JobReport` that change on every line, kept mutable while it runs.
+
+    `job` folds them into the frozen report; replacing the report on every acknowledged line
+    instead would cost about 6 µs a line, a hundred times an increment.
+    """
 
     lines_acked: int = 0
     lines_sent: int = 0
