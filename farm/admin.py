@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from farm.admin_forms import PrinterAdminForm
 from farm.models import Event, Job, Material, Printer, PrintRun, Site
-from farm.printer_forms import PrinterAdminForm
+from farm.models.printer import ConnectionKind
+from farm.roles import signed_in_user
 from farm.services.jobs import job_cancel
 from farm.services.runs import bed_clear
 
@@ -58,12 +60,12 @@ class PrinterAdmin(admin.ModelAdmin):
     def confirm_bed_cleared(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
         for printer in queryset:
             try:
-                bed_clear(printer=printer, actor=request.user)
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+                bed_clear(printer=printer, actor=signed_in_user(request))
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
     def _simulated_only(self, request: HttpRequest, queryset: QuerySet[Printer]) -> list[Printer]:
-        chosen = [p for p in queryset if p.connection_kind == "simulated"]
+        chosen = [p for p in queryset if p.connection_kind == ConnectionKind.SIMULATED]
         if len(chosen) < len(queryset):
             self.message_user(
                 request, "Only simulated printers have fault knobs.", messages.WARNING
@@ -127,7 +129,7 @@ class JobAdmin(admin.ModelAdmin):
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         for job in queryset:
             try:
-                job_cancel(job=job, actor=request.user)
+                job_cancel(job=job, actor=signed_in_user(request))
             except ValidationError as exc:
                 self.message_user(request, f"#{job.pk}: {' '.join(exc.messages)}", messages.ERROR)
 

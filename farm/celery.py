@@ -1,4 +1,4 @@
-"""The Celery application: queues `slicing` (CPU), `dispatch` (I/O) and `default`."""
+"""The Celery application. Its configuration (queues, routes, the beat schedule) is in settings."""
 
 from __future__ import annotations
 
@@ -14,20 +14,3 @@ broker.register()
 app = Celery("farm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-def _beat_schedule() -> dict[str, dict[str, object]]:
-    from django.conf import settings
-
-    return {
-        "scheduling-pass": {
-            "task": "farm.tasks.schedule_pass_task",
-            "schedule": settings.FARM_SCHEDULE_SECONDS,
-        },
-        "stuck-work-sweep": {"task": "farm.tasks.stuck_work_sweep_task", "schedule": 60.0},
-    }
-
-
-@app.on_after_finalize.connect
-def _setup_beat(sender: Celery, **kwargs: object) -> None:
-    sender.conf.beat_schedule = _beat_schedule()

@@ -8,7 +8,7 @@ from django.db.models import Count
 
 from farm.models import Material, Printer, Site
 from farm.models.job import Priority
-from farm.services.jobs import job_validate
+from farm.services.submission import upload_too_large_message
 from slicing.intake import SUFFIXES
 
 
@@ -60,18 +60,9 @@ class JobSubmitForm(forms.Form):
         self.fields["colour"].widget.attrs["list"] = "loaded-colours"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        # The file and the order are checked once, by the service (`job_submit`), whose
+        # errors the view puts on the form's fields; here only what the request itself says.
+        data = super().clean() or {}
         if self.upload_too_large:
-            self.add_error(
-                "file", f"The file is larger than the {settings.FARM_MAX_UPLOAD_MB} MB limit."
-            )
-            return data
-        errors = job_validate(
-            upload=data.get("file"),
-            quantity=data.get("quantity"),
-            due=data.get("due"),
-        )
-        for field, message in errors.items():
-            if field not in self.errors:
-                self.add_error(field, message)
+            self.add_error("file", upload_too_large_message())
         return data

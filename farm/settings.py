@@ -15,6 +15,9 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from farm.task_names import TASK_QUEUES, Queue, TaskName
+from slicing.limits import ENGINES as SLICING_ENGINES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -117,6 +120,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys for printer secrets (OctoPrint API keys), comma-separated for rotation: the first
+# encrypts, all decrypt. Empty: a key derived from SECRET_KEY, which always decrypts too.
+FARM_ENCRYPTION_KEY = [k.strip() for k in envstr("FARM_ENCRYPTION_KEY").split(",") if k.strip()]
 ALLOWED_HOSTS = [h for h in envstr("FARM_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
@@ -255,17 +261,35 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "farm.tasks.job_prepare_task": {"queue": "slicing"},
-    "farm.tasks.run_dispatch_task": {"queue": "dispatch"},
-}
+CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
+CELERY_TASK_ROUTES = {name.value: {"queue": queue.value} for name, queue in TASK_QUEUES.items()}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "scheduling-pass": {"task": TaskName.SCHEDULE_PASS.value, "schedule": FARM_SCHEDULE_SECONDS},
+    # Often enough that work whose task was lost waits about a minute, not longer.
+    "stuck-work-sweep": {"task": TaskName.STUCK_WORK_SWEEP.value, "schedule": 60.0},
+}
 CELERY_TASK_TIME_LIMIT = envint("FARM_TASK_TIME_LIMIT", "900", minimum=10)
 # Checking and slicing one file: past this the job is rejected with the reason.
 FARM_SLICE_TIME_LIMIT = envfloat("FARM_SLICE_TIME_LIMIT", "600")
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Slicing (slicing/README.md): read here only, and handed to the slicing package as one value,
+# farm.slicing_config.slicing_limits(), so that slicing reads no environment.
+SLICING_MAX_FILE_MB = envint("SLICING_MAX_FILE_MB", "256", minimum=1)
+SLICING_MAX_UNZIPPED_MB = envint("SLICING_MAX_UNZIPPED_MB", "1024", minimum=1)
+SLICING_MAX_FACES = envint("SLICING_MAX_FACES", "5000000", minimum=1)
+SLICING_MAX_GCODE_MB = envint("SLICING_MAX_GCODE_MB", "512", minimum=1)
+# Overrides every printer profile's engine; empty: the profile's ("auto").
+SLICING_ENGINE = envstr("SLICING_ENGINE").lower()
+if SLICING_ENGINE and SLICING_ENGINE not in SLICING_ENGINES:
+    raise ImproperlyConfigured(
+        f"SLICING_ENGINE must be one of {', '.join(SLICING_ENGINES)}, got {SLICING_ENGINE!r}"
+    )
+# The slice cache when prepare() is given no folder; empty: a gcode/ folder beside the upload.
+SLICING_CACHE_DIR = envstr("SLICING_CACHE_DIR")
+PRUSASLICER = envstr("PRUSASLICER", "prusa-slicer")  # the executable's name on PATH, or a path
 
 LOGGING = {
     "version": 1,

@@ -1,28 +1,30 @@
 """Celery tasks: thin shells that take ids, call one service, and decide about retries.
 
 Every task is safe to run twice (acks are late, so a worker killed mid-task means the task runs
-again): the services check the current status before they change anything.
+again): the services check the current status before they change anything. Names and queues
+are in `farm.task_names` (routes in settings), so the services can send tasks by name.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 
 from farm.models import PrintRun
-from farm.services.dispatch import printer_command, run_dispatch
+from farm.services.dispatch import run_dispatch
 from farm.services.enqueue import SCHEDULE_PASS_PENDING, enqueue_schedule_pass
 from farm.services.incremental import printer_next_run
-from farm.services.jobs import job_prepare, job_reject
+from farm.services.preparation import job_prepare, job_reject
+from farm.services.printer_control import printer_command
 from farm.services.runs import run_dispatch_failed
-from farm.services.scheduling import schedule_pass
+from farm.services.scheduling import StartOutcome, schedule_pass
 from farm.services.sweeps import stuck_work_sweep
+from farm.task_names import TaskName
+from printers.commands import PrinterCommand
 from printers.drivers import DriverError
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ DISPATCH_RETRIES = 5
 
 
 @shared_task(
-    queue="slicing",
+    name=TaskName.JOB_PREPARE.value,
     soft_time_limit=settings.FARM_SLICE_TIME_LIMIT,
     time_limit=settings.FARM_SLICE_TIME_LIMIT + 30,
 )
@@ -47,7 +49,7 @@ def job_prepare_task(job_id: int) -> None:
         )
 
 
-@shared_task
+@shared_task(name=TaskName.SCHEDULE_PASS.value)
 def schedule_pass_task() -> None:
     cache.delete(SCHEDULE_PASS_PENDING)
     result = schedule_pass()
@@ -55,22 +57,21 @@ def schedule_pass_task() -> None:
         log.info("scheduling pass started %d runs", result.runs_started)
 
 
-@shared_task
+@shared_task(name=TaskName.PRINTER_READY.value)
 def printer_ready_task(printer_id: int) -> None:
-    if printer_next_run(printer_id=printer_id) == "no":
-        with transaction.atomic():
-            enqueue_schedule_pass()
+    if printer_next_run(printer_id=printer_id) == StartOutcome.NOT_STARTED:
+        enqueue_schedule_pass()
 
 
-@shared_task
+@shared_task(name=TaskName.STUCK_WORK_SWEEP.value)
 def stuck_work_sweep_task() -> None:
     result = stuck_work_sweep()
     if result.prepares or result.dispatches:
         log.warning("re-enqueued stuck work: %s", result)
 
 
-@shared_task(bind=True, queue="dispatch", max_retries=DISPATCH_RETRIES)
-def run_dispatch_task(self: Any, run_id: int) -> None:
+@shared_task(bind=True, name=TaskName.RUN_DISPATCH.value, max_retries=DISPATCH_RETRIES)
+def run_dispatch_task(self: Task, run_id: int) -> None:
     try:
         run_dispatch(run_id=run_id)
     except DriverError as exc:  # transient: permanent ones were handled by the service
@@ -81,9 +82,9 @@ def run_dispatch_task(self: Any, run_id: int) -> None:
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
 
 
-@shared_task(queue="dispatch")
+@shared_task(name=TaskName.PRINTER_COMMAND.value)
 def printer_command_task(printer_id: int, command: str) -> None:
     try:
-        printer_command(printer_id=printer_id, command=command)
+        printer_command(printer_id=printer_id, command=PrinterCommand(command))
     except DriverError as exc:
         log.warning("printer %s: %s failed: %s", printer_id, command, exc.message)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+from farm.services.submission import upload_limit_bytes
 
 
 class SizeLimitedUploadHandler(FileUploadHandler):
@@ -17,7 +18,7 @@ class SizeLimitedUploadHandler(FileUploadHandler):
     def handle_raw_input(
         self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None
     ) -> None:
-        self.limit = settings.FARM_MAX_UPLOAD_MB * 1024 * 1024
+        self.limit = upload_limit_bytes()
         self.received = 0
         # The whole body (file + form fields) can be slightly over the file's size; allow 1 MB.
         self.too_large = bool(content_length and content_length > self.limit + 1024 * 1024)
@@ -25,7 +26,7 @@ class SizeLimitedUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.too_large or self.received > self.limit:
-            self.request.upload_too_large = True
+            setattr(self.request, "upload_too_large", True)  # noqa: B010 (read by the form)
             # Read the rest and throw it away (nothing is written to disk), so the browser
             # gets the form back with the message instead of a reset connection.
             raise StopUpload(connection_reset=False)

@@ -34,8 +34,6 @@ from slicing.thumbnail import render_png
 
 Box = tuple[float, float, float]
 
-__all__ = ["PartTooLargeError", "PrepareError", "Prepared", "check_gcode_for_printer", "prepare"]
-
 
 @dataclass(frozen=True)
 class Prepared:

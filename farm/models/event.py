@@ -1,7 +1,36 @@
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.conf import settings
 from django.db import models
+
+
+class EventKind(StrEnum):
+    """Every kind of event the farm writes (the job's page and reports read them back)."""
+
+    JOB_SUBMITTED = "job.submitted"
+    JOB_PREPARED = "job.prepared"
+    JOB_REJECTED = "job.rejected"
+    JOB_CONFIRMED = "job.confirmed"
+    JOB_QUEUED = "job.queued"
+    JOB_PRINTING = "job.printing"
+    JOB_DONE = "job.done"
+    JOB_CANCELLED = "job.cancelled"
+    RUN_CREATED = "run.created"
+    RUN_STARTED = "run.started"
+    RUN_PAUSED = "run.paused"
+    RUN_RESUMED = "run.resumed"
+    RUN_FINISHED = "run.finished"
+    RUN_FAILED = "run.failed"
+    RUN_CANCELLED = "run.cancelled"
+    RUN_DISPATCH_FAILED = "run.dispatch_failed"
+    PRINTER_ADDED = "printer.added"
+    PRINTER_STATE = "printer.state"
+    PRINTER_BED_CLEARED = "printer.bed_cleared"
+    PRINTER_FILAMENT_REQUESTED = "printer.filament_requested"
+    PRINTER_FILAMENT_LOADED = "printer.filament_loaded"
+    PRINTER_COMMAND_REQUESTED = "printer.command_requested"
 
 
 class Event(models.Model):

@@ -16,7 +16,6 @@ class FileKind(models.TextChoices):
 
 class EstimateSource(models.TextChoices):
     NONE = "", "No estimate yet"
-    MESH_VOLUME = "mesh_volume", "Rough estimate from the mesh volume"
     GCODE = "gcode", "From the G-code"
     SLICED = "sliced", "From the sliced G-code"
 

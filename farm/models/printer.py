@@ -21,6 +21,25 @@ class PrinterState(models.TextChoices):
     ERROR = DeviceState.ERROR.value, "Error"
 
 
+# A printer in one of these states, with nothing on its bed and no run, can start a print.
+FREE_TO_START_STATES = frozenset({PrinterState.READY, PrinterState.FINISHED})
+
+
+def free_to_start() -> models.Q:
+    """The one definition of "this printer is free to start a run now", as a filter.
+
+    The claim in `run_create` filters on it (so it cannot claim a printer in error), and
+    `Printer.available` says the same of one row in memory.
+    """
+    return models.Q(
+        enabled=True,
+        maintenance=False,
+        bed_clear=True,
+        current_run__isnull=True,
+        state__in=FREE_TO_START_STATES,
+    )
+
+
 class ConnectionKind(models.TextChoices):
     SIMULATED = "simulated", "Simulated"
     OCTOPRINT = "octoprint", "OctoPrint"
@@ -84,11 +103,11 @@ class Printer(models.Model):
 
     @property
     def available(self) -> bool:
-        """Can the scheduler start a run here right now."""
+        """Can the scheduler start a run here right now (`free_to_start`, for this row)."""
         return (
             self.enabled
             and not self.maintenance
             and self.bed_clear
             and self.current_run_id is None
-            and self.state in (PrinterState.READY, PrinterState.FINISHED)
+            and self.state in FREE_TO_START_STATES
         )

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from farm.models import Printer, PrintRun
+from farm.models import PrintRun
 from farm.models.job import FileKind
-from farm.services.jobs import profile_for
-from farm.services.printer_secrets import connection_settings
+from farm.services.preparation import profile_for
+from farm.services.printer_control import printer_driver
 from farm.services.runs import run_dispatch_failed, run_start
 from farm.statuses import RunStatus
-from printers.drivers import Driver, PermanentDriverError, driver_for
-from slicing.prepare import PrepareError, check_gcode_for_printer
-
-
-def printer_driver(printer: Printer) -> Driver:
-    return driver_for(
-        printer.connection_kind,
-        device_id=printer.device_id,
-        settings=connection_settings(printer),
-    )
+from printers.drivers import PermanentDriverError
+from slicing.errors import PrepareError
+from slicing.prepare import check_gcode_for_printer
 
 
 def run_dispatch(*, run_id: int) -> None:
@@ -53,11 +46,3 @@ def run_dispatch(*, run_id: int) -> None:
         run_dispatch_failed(run_id=run_id, reason=exc.message)
         return
     run_start(run_id=run_id)
-
-
-def printer_command(*, printer_id: int, command: str) -> None:
-    """Pause, resume, cancel or clear an error on a printer."""
-    if command not in ("pause", "resume", "cancel", "clear_error"):
-        raise ValueError(f"unknown printer command {command!r}")
-    printer = Printer.objects.get(pk=printer_id)
-    getattr(printer_driver(printer), command)()

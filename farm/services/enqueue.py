@@ -1,7 +1,8 @@
 """Enqueue Celery tasks after the current transaction commits.
 
 A task enqueued inside a transaction could run before the rows it needs are visible, or for
-rows a rollback then removes; on_commit closes both races.
+rows a rollback then removes; on_commit closes both races. Tasks are sent by name, so the
+services never import `farm.tasks` (which imports them).
 """
 
 from __future__ import annotations
@@ -9,11 +10,17 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db import transaction
 
+from farm.celery import app
+from farm.task_names import TaskName
+from printers.commands import PrinterCommand
+
+
+def _send_after_commit(name: TaskName, *args: object) -> None:
+    transaction.on_commit(lambda: app.send_task(name.value, args=args))
+
 
 def enqueue_job_prepare(job_id: int) -> None:
-    from farm.tasks import job_prepare_task
-
-    transaction.on_commit(lambda: job_prepare_task.delay(job_id))
+    _send_after_commit(TaskName.JOB_PREPARE, job_id)
 
 
 SCHEDULE_PASS_PENDING = "schedule-pass-pending"
@@ -27,29 +34,22 @@ def enqueue_schedule_pass() -> None:
     It expires, so a lost message cannot block passes for longer than a minute (and the
     periodic pass runs anyway).
     """
-    from farm.tasks import schedule_pass_task
 
     def send() -> None:
         if cache.add(SCHEDULE_PASS_PENDING, 1, timeout=60):
-            schedule_pass_task.delay()
+            app.send_task(TaskName.SCHEDULE_PASS.value)
 
     transaction.on_commit(send)
 
 
 def enqueue_run_dispatch(run_id: int) -> None:
-    from farm.tasks import run_dispatch_task
-
-    transaction.on_commit(lambda: run_dispatch_task.delay(run_id))
+    _send_after_commit(TaskName.RUN_DISPATCH, run_id)
 
 
-def enqueue_printer_command(printer_id: int, command: str) -> None:
-    from farm.tasks import printer_command_task
-
-    transaction.on_commit(lambda: printer_command_task.delay(printer_id, command))
+def enqueue_printer_command(printer_id: int, command: PrinterCommand) -> None:
+    _send_after_commit(TaskName.PRINTER_COMMAND, printer_id, command.value)
 
 
 def enqueue_printer_ready(printer_id: int) -> None:
     """A printer can take work: decide its next run alone (a full pass if that fails)."""
-    from farm.tasks import printer_ready_task
-
-    transaction.on_commit(lambda: printer_ready_task.delay(printer_id))
+    _send_after_commit(TaskName.PRINTER_READY, printer_id)

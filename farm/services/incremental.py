@@ -17,7 +17,14 @@ from django.utils import timezone
 
 from farm.models import Printer
 from farm.scheduling import Engine
-from farm.services.scheduling import PlanInputs, assignment_start, plan_inputs, to_timestamp
+from farm.services.scheduling import (
+    PlanInputs,
+    StartOutcome,
+    assignment_start,
+    is_due_now,
+    plan_inputs,
+    to_timestamp,
+)
 
 
 @dataclass
@@ -50,26 +57,22 @@ def forget_engine() -> None:
     _kept = None
 
 
-def printer_next_run(*, printer_id: int) -> str:
-    """Start (or ask filament for) the printer's next run: "started", "filament" or "no"."""
+def printer_next_run(*, printer_id: int) -> StartOutcome:
+    """Start (or ask filament for) the printer's next run, if it is due now."""
     printer = Printer.objects.select_related("material", "site").get(pk=printer_id)
     if not printer.available:
-        return "no"
+        return StartOutcome.NOT_STARTED
     kept = _engine()
     if printer_id not in kept.engine.pos_of:
         forget_engine()  # a printer the engine has not seen: rebuild next time
-        return "no"
-    now = timezone.now()
+        return StartOutcome.NOT_STARTED
+    now = to_timestamp(timezone.now())
     a = kept.engine.next_for_printer(
         printer_id,
-        at=to_timestamp(now),
+        at=now,
         material=printer.material.name if printer.material else "",
         colour=printer.colour,
     )
-    if a is None or a.start > to_timestamp(now) + 1.0 + (
-        settings.FARM_MATERIAL_CHANGE_SECONDS if a.material_change else 0.0
-    ):
-        return "no"
-    if a.job_id not in kept.inputs.jobs:
-        return "no"
+    if a is None or not is_due_now(a, now) or a.job_id not in kept.inputs.jobs:
+        return StartOutcome.NOT_STARTED
     return assignment_start(a, kept.inputs, printer)

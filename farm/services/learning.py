@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from farm.models import Printer, PrintRun
+from farm.models.printer import ConnectionKind
 from farm.scheduling.estimates import Corrections, Observation
 from farm.statuses import RunStatus
 
@@ -26,7 +27,7 @@ REBUILD_RUNS = 5000  # the newest runs replayed when the cache lost the factors
 
 def time_scale(printer: Printer) -> float:
     """How many seconds of print time pass in one second on this printer."""
-    if printer.connection_kind != "simulated":
+    if printer.connection_kind != ConnectionKind.SIMULATED:
         return 1.0
     speedup = (printer.connection_settings or {}).get("speedup") or settings.FARM_SIM_SPEEDUP
     return max(float(speedup), 1e-9)
@@ -86,6 +87,6 @@ def corrections_report() -> dict[str, Any]:
     corrections = corrections_load()
     models = sorted(
         set(Printer.objects.values_list("model", flat=True))
-        | {plan_model(p) for p in Printer.objects.filter(connection_kind="simulated")}
+        | {plan_model(p) for p in Printer.objects.filter(connection_kind=ConnectionKind.SIMULATED)}
     )
     return {m: round(corrections.model_factor(m), 3) for m in models}

@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from farm.models import Job, Material, Printer, PrintRun
+from farm.models import Job, Printer, PrintRun
+from farm.models.event import EventKind
+from farm.models.printer import PrinterState, free_to_start
 from farm.services.enqueue import (
     enqueue_printer_command,
     enqueue_printer_ready,
@@ -19,6 +23,7 @@ from farm.services.events import event_record
 from farm.services.jobs import copies_summary, job_refresh_status
 from farm.services.learning import corrections_observe
 from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus, check_run_transition
+from printers.commands import PrinterCommand
 
 
 class PrinterBusy(Exception):
@@ -36,7 +41,7 @@ def run_create(
     copies: int,
     planned_start: datetime.datetime,
     planned_end: datetime.datetime,
-    actor: Any = None,
+    actor: User | None = None,
 ) -> PrintRun:
     """Claim a free printer for a run and enqueue its dispatch.
 
@@ -58,18 +63,12 @@ def run_create(
             planned_start=planned_start,
             planned_end=planned_end,
         )
-        claimed = Printer.objects.filter(
-            pk=printer.pk,
-            current_run__isnull=True,
-            bed_clear=True,
-            enabled=True,
-            maintenance=False,
-        ).update(current_run=run)
+        claimed = Printer.objects.filter(free_to_start(), pk=printer.pk).update(current_run=run)
         if claimed != 1:
             transaction.set_rollback(True)
             raise PrinterBusy(printer.name)
         printer.current_run = run
-        event_record("run.created", run=run, actor=actor, copies=copies)
+        event_record(EventKind.RUN_CREATED, run=run, actor=actor, copies=copies)
         job_refresh_status(job=job)
         enqueue_run_dispatch(run.pk)
     return run
@@ -90,7 +89,7 @@ def run_start(*, run_id: int) -> None:
         if run.status != RunStatus.DISPATCHING:
             return
         _transition(run, RunStatus.PRINTING, started_at=timezone.now())
-        event_record("run.started", run=run)
+        event_record(EventKind.RUN_STARTED, run=run)
 
 
 def run_finish(*, run_id: int, progress: float = 1.0) -> None:
@@ -108,7 +107,7 @@ def run_finish(*, run_id: int, progress: float = 1.0) -> None:
         printer = Printer.objects.select_for_update().get(pk=run.printer_id)
         printer.bed_clear = False
         printer.save(update_fields=["bed_clear"])
-        event_record("run.finished", run=run, seconds=run.actual_seconds)
+        event_record(EventKind.RUN_FINISHED, run=run, seconds=run.actual_seconds)
         corrections_observe(run=run)
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.auto_eject:
@@ -129,7 +128,7 @@ def run_fail(*, run_id: int, reason: str, progress: float | None = None) -> None
         # A failed print leaves plastic (or a failed part) on the bed: a person must look.
         printer.bed_clear = False
         printer.save(update_fields=["bed_clear"])
-        event_record("run.failed", run=run, message=reason)
+        event_record(EventKind.RUN_FAILED, run=run, message=reason)
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         enqueue_schedule_pass()
 
@@ -141,23 +140,23 @@ def run_set_paused(*, run_id: int, paused: bool) -> None:
         if run.status == target or run.status not in (RunStatus.PRINTING, RunStatus.PAUSED):
             return
         _transition(run, target)
-        event_record("run.paused" if paused else "run.resumed", run=run)
+        event_record(EventKind.RUN_PAUSED if paused else EventKind.RUN_RESUMED, run=run)
 
 
-def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
+def bed_clear(*, printer: Printer, actor: User | None, reason: str = "") -> None:
     """A person (or an ejection script) took everything off the bed: the printer is free."""
     with transaction.atomic():
         printer = Printer.objects.select_for_update().get(pk=printer.pk)
         run = printer.current_run
         if run is not None and run.status in RUN_ACTIVE:
-            raise ValueError(f"{printer.name} is still printing; wait for it to finish")
+            raise ValidationError(f"{printer.name} is still printing; wait for it to finish.")
         if printer.bed_clear and run is None:
             return
         printer.bed_clear = True
         printer.current_run = None
         printer.save(update_fields=["bed_clear", "current_run"])
         event_record(
-            "printer.bed_cleared",
+            EventKind.PRINTER_BED_CLEARED,
             printer=printer,
             run=run,
             actor=actor,
@@ -166,32 +165,11 @@ def bed_clear(*, printer: Printer, actor: Any, reason: str = "") -> None:
         if run is not None and run.status == RunStatus.AWAITING_REMOVAL:
             _transition(run, RunStatus.DONE, cleared_at=timezone.now())
             job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
-        if printer.state == "error":
-            enqueue_printer_command(printer.pk, "clear_error")
+        if printer.state == PrinterState.ERROR:
+            enqueue_printer_command(printer.pk, PrinterCommand.CLEAR_ERROR)
             enqueue_schedule_pass()
         else:
             enqueue_printer_ready(printer.pk)
-
-
-def printer_load_filament(*, printer: Printer, material: Material, colour: str, actor: Any) -> None:
-    """An operator loaded filament: the printer now holds it (and its request is met)."""
-    with transaction.atomic():
-        printer = Printer.objects.select_for_update().get(pk=printer.pk)
-        if printer.current_run_id is not None and printer.current_run.status in RUN_ACTIVE:
-            raise ValueError(f"{printer.name} is printing; swap filament after the print")
-        old = f"{printer.material or 'nothing'} {printer.colour}".strip()
-        printer.material = material
-        printer.colour = colour
-        printer.requested_material = None
-        printer.requested_colour = ""
-        printer.save(update_fields=["material", "colour", "requested_material", "requested_colour"])
-        event_record(
-            "printer.filament_loaded",
-            printer=printer,
-            actor=actor,
-            message=f"{old} -> {material} {colour}".strip(),
-        )
-        enqueue_schedule_pass()
 
 
 def run_dispatch_failed(*, run_id: int, reason: str) -> None:
@@ -203,7 +181,7 @@ def run_dispatch_failed(*, run_id: int, reason: str) -> None:
         _transition(run, RunStatus.FAILED, ended_at=timezone.now(), failure_reason=reason[:1000])
         # Nothing was printed, so the bed is still clear.
         Printer.objects.filter(pk=run.printer_id, current_run=run).update(current_run=None)
-        event_record("run.dispatch_failed", run=run, message=reason)
+        event_record(EventKind.RUN_DISPATCH_FAILED, run=run, message=reason)
         job = Job.objects.select_for_update().get(pk=run.job_id)
         if job.status == JobStatus.PRINTING:
             job_refresh_status(job=job)

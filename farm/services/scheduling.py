@@ -11,6 +11,7 @@ import datetime
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from farm.models import Job, Material, Printer, Site
+from farm.models.event import EventKind
 from farm.models.printer import PrinterState
 from farm.scheduling import (
     Assignment,
@@ -52,6 +54,21 @@ PLANNABLE_STATES = frozenset(
     }
 )
 MAX_QUOTES_PER_PASS = 20  # each quote is one more full plan
+
+
+class StartOutcome(StrEnum):
+    """What acting on a printer's next planned run did."""
+
+    STARTED = "started"
+    FILAMENT = "filament"  # an operator was asked to load the filament first
+    NOT_STARTED = "not_started"  # nothing due, or another process got there first
+
+
+def is_due_now(a: Assignment, now: float) -> bool:
+    """Start a planned run when it is due within a second, or within the filament change
+    the plan puts before it (the operator's change is part of the wait)."""
+    change = settings.FARM_MATERIAL_CHANGE_SECONDS if a.material_change else 0.0
+    return a.start <= now + 1.0 + change
 
 
 @dataclass(frozen=True)
@@ -250,18 +267,17 @@ def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int]:
     for planned in sorted(result.assignments, key=lambda x: x.start):
         first.setdefault(planned.printer_id, planned)
     started = requests = 0
-    horizon = to_timestamp(inputs.now) + 1.0
+    now = to_timestamp(inputs.now)
     for printer_id, printer in inputs.printers.items():
         if not printer.available:
             continue
         a = first.get(printer_id)
-        change = settings.FARM_MATERIAL_CHANGE_SECONDS if a and a.material_change else 0.0
-        if a is None or a.start > horizon + change:
+        if a is None or not is_due_now(a, now):
             _filament_request(printer, None, "")
             continue
         outcome = assignment_start(a, inputs, printer)
-        started += outcome == "started"
-        requests += outcome == "filament"
+        started += outcome == StartOutcome.STARTED
+        requests += outcome == StartOutcome.FILAMENT
     return started, requests
 
 
@@ -287,15 +303,15 @@ def _holder_of(a: Assignment, inputs: PlanInputs) -> Printer | None:
     return None
 
 
-def assignment_start(a: Assignment, inputs: PlanInputs, printer: Printer) -> str:
-    """Act on a printer's next planned run: "started", "filament" (asked for), or "no"."""
+def assignment_start(a: Assignment, inputs: PlanInputs, printer: Printer) -> StartOutcome:
+    """Act on a printer's next planned run: start it, or ask for its filament."""
     job = inputs.jobs[a.job_id]
     now = inputs.now
     if a.material_change:
         holder = _holder_of(a, inputs)
         if holder is None:
             _filament_request(printer, job.material, job.colour)
-            return "filament"
+            return StartOutcome.FILAMENT
         printer = holder
     _filament_request(printer, None, "")
     try:
@@ -308,8 +324,8 @@ def assignment_start(a: Assignment, inputs: PlanInputs, printer: Printer) -> str
         )
     except (PrinterBusy, NothingToPrint) as exc:
         log.info("not starting on %s: %s", printer.name, exc)
-        return "no"
-    return "started"
+        return StartOutcome.NOT_STARTED
+    return StartOutcome.STARTED
 
 
 def _filament_request(printer: Printer, material: Material | None, colour: str) -> int:
@@ -323,7 +339,7 @@ def _filament_request(printer: Printer, material: Material | None, colour: str) 
         )
         if material_id:
             event_record(
-                "printer.filament_requested",
+                EventKind.PRINTER_FILAMENT_REQUESTED,
                 printer=printer,
                 message=f"load {material} {colour}".strip(),
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
 from farm.models import Job, PrintRun
@@ -39,9 +38,8 @@ def stuck_work_sweep(*, now: datetime.datetime | None = None) -> SweepResult:
             status=RunStatus.DISPATCHING, created_at__lt=now - STUCK_DISPATCH
         ).values_list("pk", flat=True)[:500]
     )
-    with transaction.atomic():
-        for job_id in jobs:
-            enqueue_job_prepare(job_id)
-        for run_id in runs:
-            enqueue_run_dispatch(run_id)
+    for job_id in jobs:
+        enqueue_job_prepare(job_id)
+    for run_id in runs:
+        enqueue_run_dispatch(run_id)
     return SweepResult(len(jobs), len(runs))

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,17 +15,14 @@ from django.views.decorators.http import require_POST
 
 from farm.forms import JobSubmitForm
 from farm.models import Job
-from farm.roles import is_operator
-from farm.services.jobs import (
-    copies_summary,
-    job_cancel,
-    job_confirm,
-    job_submit,
-    job_visible_to,
-)
-from farm.services.printers import printer_live
+from farm.models.job import FileKind
+from farm.roles import is_operator, signed_in_user
+from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
+from farm.services.observation import printer_live
+from farm.services.submission import job_submit, upload_limit_bytes
 from farm.statuses import JOB_OPEN, RUN_ACTIVE
 from slicing.preview import gcode_layer_svg
+from slicing.profile import DEFAULT_BUILD_MM
 
 
 @login_required
@@ -46,7 +42,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 job = job_submit(
-                    owner=request.user,
+                    owner=signed_in_user(request),
                     upload=data["file"],
                     material=data["material"],
                     quantity=data["quantity"],
@@ -71,8 +67,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 return redirect("job-detail", job_id=job.pk)
     else:
         form = JobSubmitForm()
-    limit = settings.FARM_MAX_UPLOAD_MB * 1024 * 1024
-    return render(request, "farm/job_new.html", {"form": form, "max_upload_bytes": limit})
+    context = {"form": form, "max_upload_bytes": upload_limit_bytes()}
+    return render(request, "farm/job_new.html", context)
 
 
 def job_rows(jobs: Any) -> list[dict[str, Any]]:
@@ -100,7 +96,7 @@ def job_rows(jobs: Any) -> list[dict[str, Any]]:
 
 @login_required
 def my_jobs(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.filter(owner=request.user).select_related("material")
+    jobs = Job.objects.filter(owner=signed_in_user(request)).select_related("material")
     jobs = jobs.prefetch_related("runs")[:200]
     context = {"rows": job_rows(jobs)}
     if request.GET.get("partial"):
@@ -145,10 +141,12 @@ def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse
     if not is_operator(request.user):
         raise Http404("No such job.")
     job = _visible_job(request, job_id)
-    path = job.gcode.path if job.gcode else (job.file.path if job.file_kind == "gcode" else "")
+    path = (
+        job.gcode.path if job.gcode else (job.file.path if job.file_kind == FileKind.GCODE else "")
+    )
     if not path:
         raise Http404("This job has no G-code yet.")
-    bed = (job.size_x_mm or 250.0, job.size_y_mm or 210.0)
+    bed = (job.size_x_mm or DEFAULT_BUILD_MM[0], job.size_y_mm or DEFAULT_BUILD_MM[1])
     printer = job.runs.select_related("printer").first()
     if printer is not None:
         bed = (printer.printer.build_x_mm, printer.printer.build_y_mm)
@@ -162,7 +160,7 @@ def _job_action(
     """Run a service on a job the user may see; "not yours" reads as "no such job"."""
     job = _visible_job(request, job_id)
     try:
-        service(job=job, actor=request.user)
+        service(job=job, actor=signed_in_user(request))
     except PermissionDenied:
         raise Http404("No such job.") from None
     except ValidationError as exc:

@@ -8,19 +8,23 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from farm.models import Job, Printer
-from farm.roles import is_operator
-from farm.services.enqueue import enqueue_printer_command
-from farm.services.events import event_record
-from farm.services.printers import printer_live
-from farm.services.runs import bed_clear, printer_load_filament
+from farm.models.printer import PrinterState
+from farm.roles import is_operator, signed_in_user
+from farm.services.observation import printer_live
+from farm.services.printer_control import (
+    OPERATOR_COMMANDS,
+    printer_command_request,
+    printer_load_filament,
+)
+from farm.services.runs import bed_clear
 from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus
+from printers.commands import PrinterCommand
 
 View = Callable[..., HttpResponse]
 
@@ -47,8 +51,8 @@ def printer_rows() -> list[dict[str, Any]]:
     for p in printers:
         run = p.current_run
         state = live.get(p.pk, {}).get("state", p.state)
-        if state == "finished" and p.bed_clear and run is None:
-            state = "ready"  # the last print is off the bed: the printer waits for work
+        if state == PrinterState.FINISHED and p.bed_clear and run is None:
+            state = PrinterState.READY  # the last print is off the bed: it waits for work
         if p.maintenance:
             state = "maintenance"
         elif not p.enabled:
@@ -99,17 +103,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "farm/dashboard.html", context)
 
 
+def _printer_action(request: HttpRequest, action: Callable[[], None], done: str) -> HttpResponse:
+    """Run one printer service; its refusal (ValidationError) is shown, not raised."""
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("operator-dashboard")
+
+
 @operator_required
 @require_POST
 def printer_bed_clear(request: HttpRequest, printer_id: int) -> HttpResponse:
     printer = get_object_or_404(Printer, pk=printer_id)
-    try:
-        bed_clear(printer=printer, actor=request.user)
-    except ValueError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{printer.name}: bed cleared, ready for the next job.")
-    return redirect("operator-dashboard")
+    return _printer_action(
+        request,
+        lambda: bed_clear(printer=printer, actor=signed_in_user(request)),
+        f"{printer.name}: bed cleared, ready for the next job.",
+    )
 
 
 @operator_required
@@ -117,31 +130,32 @@ def printer_bed_clear(request: HttpRequest, printer_id: int) -> HttpResponse:
 def printer_filament_loaded(request: HttpRequest, printer_id: int) -> HttpResponse:
     """The operator loaded the filament the scheduler asked for."""
     printer = get_object_or_404(Printer.objects.select_related("requested_material"), pk=printer_id)
-    if printer.requested_material is None:
+    material = printer.requested_material
+    if material is None:
         messages.info(request, f"{printer.name}: no filament change is asked for.")
         return redirect("operator-dashboard")
-    try:
-        printer_load_filament(
+    return _printer_action(
+        request,
+        lambda: printer_load_filament(
             printer=printer,
-            material=printer.requested_material,
+            material=material,
             colour=printer.requested_colour,
-            actor=request.user,
-        )
-    except ValueError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{printer.name}: {printer.requested_material} loaded.")
-    return redirect("operator-dashboard")
+            actor=signed_in_user(request),
+        ),
+        f"{printer.name}: {material} loaded.",
+    )
 
 
 @operator_required
 @require_POST
 def printer_command(request: HttpRequest, printer_id: int, command: str) -> HttpResponse:
-    if command not in ("pause", "resume", "cancel"):
+    if command not in OPERATOR_COMMANDS:
         raise PermissionDenied("Unknown command.")
     printer = get_object_or_404(Printer, pk=printer_id)
-    with transaction.atomic():
-        event_record(f"printer.{command}_requested", printer=printer, actor=request.user)
-        enqueue_printer_command(printer.pk, command)
-    messages.info(request, f"{printer.name}: {command} sent.")
-    return redirect("operator-dashboard")
+    return _printer_action(
+        request,
+        lambda: printer_command_request(
+            printer=printer, command=PrinterCommand(command), actor=signed_in_user(request)
+        ),
+        f"{printer.name}: {command} sent.",
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.http import FileResponse
 from django.test import Client
 
 from farm.models import Job
-from farm.services.jobs import job_submit
+from farm.services.submission import job_submit
 from farm.statuses import JobStatus
 
 
@@ -112,12 +113,13 @@ def test_the_admin_lists_printers_without_their_secrets(
 def test_the_part_picture_is_shown_only_to_those_who_may_see_the_job(
     client: Client, alice: Any, bob: Any, alices_job: Job
 ) -> None:
-    from farm.services.jobs import job_prepare
+    from farm.services.preparation import job_prepare
 
     job_prepare(job_id=alices_job.pk)
     client.force_login(alice)
     response = client.get(f"/jobs/{alices_job.pk}/thumbnail.png")
     assert response.status_code == 200
+    assert isinstance(response, FileResponse)
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
     client.force_login(bob)
     assert client.get(f"/jobs/{alices_job.pk}/thumbnail.png").status_code == 404

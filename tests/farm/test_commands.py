@@ -41,7 +41,7 @@ def test_seed_demo_builds_a_farm_with_a_user_for_each_role(
 def test_farm_status_reports_jobs_printers_and_the_queue_as_json(
     db: Any, make_printer: Any, alice: Any, pla: Any, cube_upload: Any
 ) -> None:
-    from farm.services.jobs import job_submit
+    from farm.services.submission import job_submit
 
     make_printer("p1")
     job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=2)

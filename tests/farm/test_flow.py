@@ -9,42 +9,19 @@ import pytest
 
 from farm.models import Job, Printer, PrintRun
 from farm.services.dispatch import run_dispatch
-from farm.services.jobs import job_prepare, job_submit
-from farm.services.printer_secrets import connection_settings
-from farm.services.printers import printer_observe
+from farm.services.fleet import fleet_link_build
+from farm.services.preparation import job_prepare
 from farm.services.runs import bed_clear
 from farm.services.scheduling import schedule_pass
+from farm.services.submission import job_submit
 from farm.statuses import JobStatus, RunStatus
-from printers.fleetlink import FleetLink, Target
 from printers.models import SimulatedDevice
+from tests.farm.helpers import claim
 
 
 def fleet_pass() -> None:
-    """One pass of the fleet link over every printer, recording through the farm service."""
-
-    def targets() -> list[Target]:
-        return [
-            Target(p.pk, p.connection_kind, p.device_id, connection_settings(p))
-            for p in Printer.objects.all()
-        ]
-
-    def observe(target: Target, status: Any) -> None:
-        printer_observe(printer=Printer.objects.get(pk=target.key), status=status)
-
-    FleetLink(targets=targets, observe=observe, threads=1).run_once()
-
-
-def claim(job: Job, printer: Printer) -> PrintRun:
-    """A run of one copy, as a scheduling pass would create it."""
-    from farm.services.runs import run_create
-
-    return run_create(
-        job=job,
-        printer=printer,
-        copies=1,
-        planned_start=job.submitted_at,
-        planned_end=job.submitted_at,
-    )
+    """One pass of the fleet link over every printer, as the fleetlink command makes it."""
+    fleet_link_build(threads=1).run_once()
 
 
 def dispatch_all() -> None:

@@ -10,8 +10,9 @@ from django.test import Client
 
 from farm.models import Job, PrintRun
 from farm.services.dispatch import run_dispatch
-from farm.services.jobs import job_prepare, job_submit
+from farm.services.preparation import job_prepare
 from farm.services.runs import run_create
+from farm.services.submission import job_submit
 from farm.statuses import JobStatus, RunStatus
 
 

@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from farm.models import Job, Material, Printer, PrintRun, Site
 from farm.services.dispatch import run_dispatch
-from farm.services.jobs import job_confirm, job_prepare, job_submit
+from farm.services.jobs import job_confirm
 from farm.services.learning import corrections_load, plan_model
+from farm.services.preparation import job_prepare
 from farm.services.runs import run_finish
 from farm.services.scheduling import schedule_pass
+from farm.services.submission import job_submit
 from farm.statuses import JobStatus
 from printers.models import SimulatedDevice
 

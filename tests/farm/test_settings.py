@@ -46,7 +46,7 @@ def test_a_number_below_its_minimum_fails_loudly(monkeypatch: Any) -> None:
 def test_the_system_checks_report_a_bad_redis_url_with_a_hint(settings: Any) -> None:
     settings.REDIS_URL = "http://localhost:6379"
     problems = [p for p in run_checks() if p.id == "farm.E001"]
-    assert problems and "redis://" in problems[0].hint
+    assert problems and "redis://" in str(problems[0].hint)
 
 
 def test_the_system_checks_report_a_non_positive_speedup(settings: Any) -> None:

@@ -13,7 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from farm.models import Event, Job
-from farm.services.jobs import job_prepare
+from farm.models.job import EstimateSource
+from farm.services.preparation import job_prepare
 from farm.statuses import JobStatus
 
 
@@ -49,18 +50,20 @@ def test_it_saves_a_mesh_job_and_redirects_to_its_page(
     assert Event.objects.filter(job=job, kind="job.submitted").exists()
 
 
-def test_preparing_a_mesh_gives_a_rough_estimate_from_its_volume(
+def test_preparing_a_mesh_slices_it_and_estimates_from_the_g_code(
     alice: Any, pla: Any, cube_upload: Any
 ) -> None:
-    from farm.services.jobs import job_submit
+    from farm.services.submission import job_submit
 
     job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
     job_prepare(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+    assert job.estimate_source == EstimateSource.SLICED
+    assert job.gcode and job.engine
+    assert job.layers == pytest.approx(100, abs=2)  # 20 mm at 0.2 mm layers
     assert job.seconds_per_copy and job.seconds_per_copy > 120
     assert job.size == pytest.approx((20, 20, 20))
-    assert job.estimate_source in ("mesh_volume", "sliced")
 
 
 @pytest.mark.parametrize(
@@ -120,20 +123,21 @@ def test_it_refuses_a_due_date_in_the_past(
 def test_a_database_failure_leaves_no_stored_file(
     alice: Any, pla: Any, cube_upload: Any, settings: Any, monkeypatch: Any
 ) -> None:
-    from farm.services import jobs
+    from farm.services import submission
 
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(jobs, "event_record", explode)
+    monkeypatch.setattr(submission, "event_record", explode)
     with pytest.raises(RuntimeError):
-        jobs.job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
+        submission.job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
     assert Job.objects.count() == 0
     assert stored_files(settings) == []
 
 
 def test_a_corrupt_mesh_is_rejected_with_the_reason(alice: Any, pla: Any) -> None:
-    from farm.services.jobs import job_submit
+
+    from farm.services.submission import job_submit
 
     # Passes the cheap first look (an ASCII STL header) but has no usable triangles.
     upload = SimpleUploadedFile("broken.stl", b"solid x\nfacet normal 0 0 1\nendsolid x\n")

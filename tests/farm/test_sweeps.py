@@ -8,8 +8,9 @@ from typing import Any
 from django.utils import timezone
 
 from farm.models import Job, PrintRun
-from farm.services.jobs import job_prepare, job_submit
+from farm.services.preparation import job_prepare
 from farm.services.scheduling import schedule_pass
+from farm.services.submission import job_submit
 from farm.services.sweeps import stuck_work_sweep
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from farm.models import PrintRun
-from farm.services.jobs import job_submit
+from farm.services.submission import job_submit
 from farm.statuses import RunStatus
 from printers.firmware_sim.gcode_gen import realistic_gcode
 from printers.firmware_sim.model import Faults, MarlinModel

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from farm.models import PrintRun
+from farm.models import Material, Printer, PrintRun, Site
 from printers.firmware_sim.gcode_gen import realistic_gcode
+from printers.states import DeviceState
+from tests.printers.octoprint_server import OctoPrintServer
 
 
 @pytest.fixture
@@ -29,7 +33,7 @@ def print_file(*args: str) -> dict[str, Any]:
 
 
 def test_it_prints_on_a_simulated_printer_and_records_the_run(
-    db: Any, admin_user: Any, make_printer: Any, gcode: Path
+    db: None, admin_user: User, make_printer: Callable[..., Printer], gcode: Path
 ) -> None:
     make_printer("sim-1")
     result = print_file(str(gcode), "--printer", "sim-1", "--wait")
@@ -41,20 +45,20 @@ def test_it_prints_on_a_simulated_printer_and_records_the_run(
 
 
 def test_without_wait_it_reports_the_run_started(
-    db: Any, admin_user: Any, make_printer: Any, gcode: Path
+    db: None, admin_user: User, make_printer: Callable[..., Printer], gcode: Path
 ) -> None:
     make_printer("sim-1", connection_settings={"speedup": 1})
     result = print_file(str(gcode), "--printer", "sim-1")
     assert result["status"] == "printing"
 
 
-def test_an_unknown_printer_is_refused(db: Any, admin_user: Any, gcode: Path) -> None:
+def test_an_unknown_printer_is_refused(db: None, admin_user: User, gcode: Path) -> None:
     with pytest.raises(CommandError, match="no printer named"):
         print_file(str(gcode), "--printer", "nope")
 
 
 def test_a_busy_printer_is_refused(
-    db: Any, admin_user: Any, make_printer: Any, gcode: Path
+    db: None, admin_user: User, make_printer: Callable[..., Printer], gcode: Path
 ) -> None:
     make_printer("sim-1", connection_settings={"speedup": 1})
     print_file(str(gcode), "--printer", "sim-1")
@@ -64,9 +68,14 @@ def test_a_busy_printer_is_refused(
 
 @pytest.mark.integration
 def test_it_prints_on_a_real_octoprint(
-    db: Any, admin_user: Any, site: Any, pla: Any, octoprint: Any, tmp_path: Path
+    db: None,
+    admin_user: User,
+    site: Site,
+    pla: Material,
+    octoprint: OctoPrintServer,
+    tmp_path: Path,
 ) -> None:
-    from farm.printer_setup import printer_add
+    from farm.services.printer_setup import printer_add
 
     printer, _ = printer_add(
         name="mk4-07",
@@ -78,7 +87,7 @@ def test_it_prints_on_a_real_octoprint(
         material=pla,
     )
     Printer = type(printer)
-    Printer.objects.filter(pk=printer.pk).update(state="ready")
+    Printer.objects.filter(pk=printer.pk).update(state=DeviceState.READY)
     path = tmp_path / "small.gcode"
     # No heating (the virtual printer really waits for M109/M190) and short fast moves.
     moves = "".join(f"G1 X{100 + i % 5} Y{100 + i % 3} E{0.05 * i:.2f} F6000\n" for i in range(40))

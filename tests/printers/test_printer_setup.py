@@ -11,15 +11,15 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from farm.models import Printer
-from farm.printer_setup import printer_add, printers_import_csv
+from farm.models import Printer, Site
+from farm.services.printer_setup import printer_add, printers_import_csv
 from printers.firmware_sim.model import MarlinModel
 from printers.firmware_sim.pty_runner import PtyFirmware
 from printers.secrets import decrypt
 from tests.printers.octoprint_server import OctoPrintServer
 
 
-def test_a_serial_printer_is_verified_by_m115(db: Any, site: Any, boards: PtyFirmware) -> None:
+def test_a_serial_printer_is_verified_by_m115(db: None, site: Site, boards: PtyFirmware) -> None:
     path = boards.add_port("ttyACM0", MarlinModel())
     printer, checked = printer_add(
         name="ender-1",
@@ -33,7 +33,7 @@ def test_a_serial_printer_is_verified_by_m115(db: Any, site: Any, boards: PtyFir
     assert printer.connection_settings == {"port": path, "baud": 115200}
 
 
-def test_a_serial_port_that_is_not_there_is_refused(db: Any, site: Any, tmp_path: Path) -> None:
+def test_a_serial_port_that_is_not_there_is_refused(db: None, site: Site, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="not there"):
         printer_add(
             name="ghost", site=site, kind="serial", settings={"port": str(tmp_path / "ttyUSB9")}
@@ -41,7 +41,7 @@ def test_a_serial_port_that_is_not_there_is_refused(db: Any, site: Any, tmp_path
     assert not Printer.objects.exists()
 
 
-def test_it_can_save_without_verifying(db: Any, site: Any) -> None:
+def test_it_can_save_without_verifying(db: None, site: Site) -> None:
     printer, checked = printer_add(
         name="mk4",
         site=site,
@@ -55,7 +55,7 @@ def test_it_can_save_without_verifying(db: Any, site: Any) -> None:
     assert decrypt(printer.secret_encrypted) == "K" * 32
 
 
-def test_an_octoprint_printer_needs_a_key_and_a_url(db: Any, site: Any) -> None:
+def test_an_octoprint_printer_needs_a_key_and_a_url(db: None, site: Site) -> None:
     with pytest.raises(ValidationError, match="API key"):
         printer_add(
             name="mk4", site=site, kind="octoprint", settings={"url": "http://x"}, verify=False
@@ -70,13 +70,13 @@ sim-b,Berlin,simulated,MK4,,,,
 """
 
 
-def test_a_csv_imports_every_printer(db: Any, site: Any) -> None:
+def test_a_csv_imports_every_printer(db: None, site: Site) -> None:
     result = printers_import_csv(text=CSV)
     assert result.errors == [] and result.created == ["sim-a", "sim-b"]
     assert Printer.objects.count() == 2
 
 
-def test_a_csv_with_a_bad_row_imports_nothing_and_says_why(db: Any, site: Any) -> None:
+def test_a_csv_with_a_bad_row_imports_nothing_and_says_why(db: None, site: Site) -> None:
     bad = CSV + "mk4-7,nowhere,octoprint,MK4,http://x,k,,\nmk4-8,berlin,octoprint,MK4,,k,,\n"
     result = printers_import_csv(text=bad)
     assert result.created == []
@@ -87,7 +87,7 @@ def test_a_csv_with_a_bad_row_imports_nothing_and_says_why(db: Any, site: Any) -
     assert not Printer.objects.exists()
 
 
-def test_add_printer_imports_a_csv(db: Any, site: Any, tmp_path: Path) -> None:
+def test_add_printer_imports_a_csv(db: None, site: Site, tmp_path: Path) -> None:
     path = tmp_path / "printers.csv"
     path.write_text(CSV)
     out = io.StringIO()
@@ -97,7 +97,7 @@ def test_add_printer_imports_a_csv(db: Any, site: Any, tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_add_printer_verifies_an_octoprint_and_reads_its_build_volume(
-    db: Any, site: Any, octoprint: OctoPrintServer, tmp_path: Path
+    db: None, site: Site, octoprint: OctoPrintServer, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "key"
     key_file.write_text(octoprint.api_key + "\n")
@@ -127,7 +127,7 @@ def test_add_printer_verifies_an_octoprint_and_reads_its_build_volume(
 
 
 @pytest.mark.integration
-def test_add_printer_refuses_a_wrong_key(db: Any, site: Any, octoprint: OctoPrintServer) -> None:
+def test_add_printer_refuses_a_wrong_key(db: None, site: Site, octoprint: OctoPrintServer) -> None:
     with pytest.raises(CommandError, match="rejected the API key"):
         call_command(
             "add_printer",
@@ -145,7 +145,7 @@ def test_add_printer_refuses_a_wrong_key(db: Any, site: Any, octoprint: OctoPrin
     assert not Printer.objects.exists()
 
 
-def form_data(site: Any, **extra: Any) -> dict[str, Any]:
+def form_data(site: Site, **extra: Any) -> dict[str, Any]:
     data = {
         "name": "mk4",
         "site": site.pk,
@@ -165,9 +165,9 @@ def form_data(site: Any, **extra: Any) -> dict[str, Any]:
 
 
 def test_the_admin_form_stores_the_key_encrypted_and_keeps_it_when_left_empty(
-    db: Any, site: Any
+    db: None, site: Site
 ) -> None:
-    from farm.printer_forms import PrinterAdminForm
+    from farm.admin_forms import PrinterAdminForm
 
     form = PrinterAdminForm(data=form_data(site, api_key="A" * 32))
     assert form.is_valid(), form.errors
@@ -181,8 +181,8 @@ def test_the_admin_form_stores_the_key_encrypted_and_keeps_it_when_left_empty(
     assert "A" * 32 not in str(again["api_key"])  # never rendered back
 
 
-def test_the_admin_form_verifies_on_save(db: Any, site: Any) -> None:
-    from farm.printer_forms import PrinterAdminForm
+def test_the_admin_form_verifies_on_save(db: None, site: Site) -> None:
+    from farm.admin_forms import PrinterAdminForm
 
     form = PrinterAdminForm(
         data=form_data(site, api_key="K" * 32, url="http://127.0.0.1:1", verify="on")

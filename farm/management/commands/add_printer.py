@@ -18,7 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from farm.models import Site
-from farm.printer_setup import printer_add, printers_import_csv
+from farm.models.printer import ConnectionKind
+from farm.services.printer_setup import printer_add, printers_import_csv
 from printers.secrets import mask
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--csv", type=Path, help="import every printer of this CSV file")
         parser.add_argument("--name")
         parser.add_argument("--site", help="the site's slug or name")
-        parser.add_argument("--kind", choices=["octoprint", "serial", "simulated"])
+        parser.add_argument("--kind", choices=ConnectionKind.values)
         parser.add_argument("--model", default="unknown", help="e.g. Prusa MK4")
         parser.add_argument("--url", help="OctoPrint's URL, with its path prefix if any")
         parser.add_argument("--api-key-file", type=Path, help="a file holding the API key")
@@ -62,10 +63,10 @@ class Command(BaseCommand):
             raise CommandError(f"no site {o['site']!r}")
         settings: dict[str, Any] = {}
         secret = ""
-        if o["kind"] == "octoprint":
+        if o["kind"] == ConnectionKind.OCTOPRINT:
             settings = {"url": o["url"] or ""}
             secret = self._api_key(o)
-        elif o["kind"] == "serial":
+        elif o["kind"] == ConnectionKind.SERIAL:
             settings = {"port": o["port"] or "", "baud": o["baud"], "window": o["window"]}
         try:
             printer, checked = printer_add(

@@ -74,20 +74,26 @@ class Command(BaseCommand):
 def _sliced(lines: int) -> tuple[GcodeProgram, str]:
     """Real slicer output: a cylinder's short perimeter segments are where streaming, not the
     motion, limits a print."""
-    try:
-        import trimesh
+    import trimesh
 
-        from slicing.prepare import PrepareError, prepare
-        from slicing.profile import PrintProfile
-    except ImportError:
-        return parse_program(realistic_gcode(lines)), "generated (slicing not importable)"
+    from farm.slicing_config import slicing_limits
+    from slicing.errors import PrepareError
+    from slicing.prepare import prepare
+    from slicing.profile import PrintProfile
+
     with tempfile.TemporaryDirectory(prefix="bench-slice-") as tmp:
         mesh = trimesh.creation.cylinder(radius=20, height=30, sections=96)
         mesh.apply_translation((0, 0, 15))
         stl = Path(tmp) / "cylinder.stl"
         mesh.export(stl)
         try:
-            result = prepare(stl, "mesh", PrintProfile(engine="builtin"), out_dir=Path(tmp))
+            result = prepare(
+                stl,
+                "mesh",
+                PrintProfile(engine="builtin"),
+                out_dir=Path(tmp),
+                limits=slicing_limits(),
+            )
         except PrepareError as exc:
             return parse_program(realistic_gcode(lines)), f"generated (slicing failed: {exc})"
         if result.gcode_path is None:

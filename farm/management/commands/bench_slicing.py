@@ -14,8 +14,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from farm.slicing_config import slicing_limits
 from slicing.bench import ENGINES, bench
-from slicing.mesh import MeshError
+from slicing.errors import MeshError
 
 
 class Command(BaseCommand):
@@ -32,7 +33,9 @@ class Command(BaseCommand):
         if not o["mesh"].is_file():
             raise CommandError(f"no such mesh: {o['mesh']}")
         try:
-            report = bench(o["mesh"], engines=tuple(engines), out_dir=o["out"])
+            report = bench(
+                o["mesh"], engines=tuple(engines), out_dir=o["out"], limits=slicing_limits()
+            )
         except MeshError as exc:
             raise CommandError(str(exc)) from exc
         if o["json"]:

@@ -25,10 +25,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from farm.models import Material, Printer, PrintRun
-from farm.services.dispatch import printer_driver, run_dispatch
-from farm.services.jobs import job_prepare, job_submit
-from farm.services.printers import printer_observe
+from farm.services.dispatch import run_dispatch
+from farm.services.observation import printer_observe
+from farm.services.preparation import job_prepare
+from farm.services.printer_control import printer_driver
 from farm.services.runs import PrinterBusy, run_create
+from farm.services.submission import job_submit
 from farm.statuses import RUN_ACTIVE, JobStatus
 from printers.drivers.base import TransientDriverError
 
@@ -52,6 +54,7 @@ class Command(BaseCommand):
         path: Path = o["path"]
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
+        self._check_free(printer)
         run = self._create_run(printer, path, o)
         dispatch_note = ""
         try:
@@ -63,6 +66,25 @@ class Command(BaseCommand):
         if o["wait"]:
             run = self._follow(run, o["timeout"])
         self._report(run, dispatch_note, o["json"])
+
+    def _check_free(self, printer: Printer) -> None:
+        """Ask the printer how it is now (the database may not know yet: the fleet link
+        writes transitions as it sees them), and say plainly why it cannot print."""
+        printer_observe(printer=printer, status=printer_driver(printer).status())
+        printer.refresh_from_db()
+        if printer.available:
+            return
+        if printer.current_run_id is not None:
+            why = f"it is busy with run {printer.current_run_id}"
+        elif not printer.bed_clear:
+            why = "parts wait on its bed (confirm the bed is clear first)"
+        elif not printer.enabled or printer.maintenance:
+            why = "it is disabled or in maintenance"
+        else:
+            why = f"it is {printer.state}" + (
+                f": {printer.state_message}" if printer.state_message else ""
+            )
+        raise CommandError(f"{printer.name} cannot take a print now: {why}")
 
     def _create_run(self, printer: Printer, path: Path, o: dict[str, Any]) -> PrintRun:
         users = get_user_model().objects

@@ -47,8 +47,6 @@ def processes(port: int) -> dict[str, list[str]]:
             "beat",
             "--loglevel",
             "WARNING",
-            "-s",
-            str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
         ],
         "fleetlink": [python, "manage.py", "fleetlink"],
     }

@@ -20,8 +20,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from farm.models import Material, Printer, Site
+from farm.models.printer import ConnectionKind
 from farm.roles import EMPLOYEE, OPERATOR
-from farm.services.jobs import job_submit
+from farm.services.submission import job_submit
 
 SITES = [  # name, slug, location, time zone, staffed hours (local), staffed days
     ("Berlin", "berlin", "Halle 3, Berlin", "Europe/Berlin", (0, 24), "0123456"),
@@ -118,7 +119,7 @@ class Command(BaseCommand):
                 build_z_mm=z,
                 material=materials[material],
                 colour=colour,
-                connection_kind="simulated",
+                connection_kind=ConnectionKind.SIMULATED,
                 connection_settings={"fail_probability": 0.03},
                 auto_eject=i % 4 == 0,  # spread over the three sites
             )

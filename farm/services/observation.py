@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from farm.models import Printer, PrintRun
-from farm.models.printer import PrinterState
+from farm.models.event import EventKind
+from farm.models.printer import FREE_TO_START_STATES, PrinterState
+from farm.services.enqueue import enqueue_printer_ready
 from farm.services.events import event_record
 from farm.services.runs import run_fail, run_finish, run_set_paused
 from farm.statuses import RUN_ACTIVE, RunStatus
@@ -99,7 +101,7 @@ def _record_state_change(printer: Printer, status: DeviceStatus, now: datetime.d
         if updated != 1:
             return  # another fleet link process recorded it first
         event_record(
-            "printer.state",
+            EventKind.PRINTER_STATE,
             printer=printer,
             message=status.message,
             old=printer.state,
@@ -108,8 +110,5 @@ def _record_state_change(printer: Printer, status: DeviceStatus, now: datetime.d
     printer.state = status.state.value
     printer.state_message = status.message[:200]
     printer.state_changed_at = now
-    if status.state.value in (PrinterState.READY, PrinterState.FINISHED):
-        from farm.services.enqueue import enqueue_printer_ready
-
-        with transaction.atomic():
-            enqueue_printer_ready(printer.pk)
+    if status.state.value in FREE_TO_START_STATES:
+        enqueue_printer_ready(printer.pk)

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from farm.models import Material, Printer, Site
+from farm.models.event import EventKind
 from farm.models.printer import ConnectionKind
 from farm.services.events import event_record
 from printers.drivers.base import DriverError
@@ -134,7 +135,7 @@ def printer_add(
     with transaction.atomic():
         printer.save()
         event_record(
-            "printer.added",
+            EventKind.PRINTER_ADDED,
             printer=printer,
             actor=actor,
             message=checked.summary if checked else "added without verification",

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 
 from farm.models import Printer
 from farm.models.printer import ConnectionKind
-from farm.printer_setup import printer_verify, validate_settings
+from farm.services.printer_setup import printer_verify, validate_settings
 from printers.secrets import decrypt, encrypt, masked
 
 _OWN_KEYS = ("url", "port", "baud", "window")
@@ -80,8 +80,8 @@ class PrinterAdminForm(forms.ModelForm):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        kind = str(data.get("connection_kind") or "simulated")
+        data = super().clean() or {}
+        kind = str(data.get("connection_kind") or ConnectionKind.SIMULATED)
         settings = {
             k: v
             for k, v in (data.get("connection_settings") or {}).items()

@@ -1,0 +1,167 @@
+"""Preparing a job (in a slicing worker): check and slice its file, then queue or reject it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from farm.models import Job, Printer
+from farm.models.event import EventKind
+from farm.models.job import EstimateSource, FileKind
+from farm.services.enqueue import enqueue_schedule_pass
+from farm.services.events import event_record
+from farm.slicing_config import slicing_limits
+from farm.statuses import JobStatus, check_job_transition
+from slicing.errors import PartTooLargeError, PrepareError
+from slicing.prepare import Prepared, prepare
+from slicing.profile import PrintProfile
+
+
+def profile_for(
+    job: Job, *, nozzle_mm: float, build_mm: tuple[float, float, float]
+) -> PrintProfile:
+    material = job.material
+    return PrintProfile(
+        nozzle_mm=nozzle_mm,
+        build_mm=build_mm,
+        filament_diameter_mm=material.filament_diameter_mm,
+        density_g_cm3=material.density_g_cm3,
+        nozzle_temp_c=material.nozzle_temp_c,
+        bed_temp_c=material.bed_temp_c,
+        material=material.name,
+    )
+
+
+def farm_nozzle() -> float:
+    """The nozzle most of the farm's printers carry: meshes are sliced for it."""
+    common = (
+        Printer.objects.filter(enabled=True)
+        .values("nozzle_mm")
+        .annotate(n=Count("id"))
+        .order_by("-n", "nozzle_mm")
+        .first()
+    )
+    return float(common["nozzle_mm"]) if common else PrintProfile.nozzle_mm
+
+
+def farm_build_volumes() -> list[tuple[float, float, float]]:
+    """Every distinct build volume in the farm, so a part that fits no printer is refused."""
+    rows = Printer.objects.filter(enabled=True).values_list(
+        "build_x_mm", "build_y_mm", "build_z_mm"
+    )
+    return sorted(set(rows))
+
+
+def job_prepare(*, job_id: int) -> None:
+    """Check and slice the job's file (in a worker), then queue it. Safe to run twice.
+
+    A mesh is sliced for the smallest bed of the farm it fits: G-code placed on a small bed
+    (origin at its corner) is in bounds on every larger one, so the copies can go to any
+    printer big enough for the part.
+    """
+    job = Job.objects.select_related("material").get(pk=job_id)
+    if job.status != JobStatus.SUBMITTED:
+        return
+    beds = sorted(farm_build_volumes(), key=lambda b: (b[0] * b[1], b[2])) or [
+        PrintProfile.build_mm
+    ]
+    nozzle = farm_nozzle()
+    result: Prepared | None = None
+    for index, bed in enumerate(beds):
+        profile = profile_for(job, nozzle_mm=nozzle, build_mm=bed)
+        try:
+            result = _prepare_plate(job, profile, beds)
+            break
+        except PartTooLargeError as exc:
+            if index + 1 < len(beds) and job.file_kind == FileKind.MESH:
+                continue  # try the next bigger bed
+            job_reject(job_id=job.pk, reason=str(exc))
+            return
+        except PrepareError as exc:  # the file cannot be printed: say why on the job
+            job_reject(job_id=job.pk, reason=str(exc))
+            return
+    assert result is not None
+    if result.estimate_source == EstimateSource.SLICED and result.nozzle_mm is None:
+        result = replace(result, nozzle_mm=nozzle)
+    job_accept_prepared(job_id=job.pk, prepared=result)
+
+
+def _prepare_plate(
+    job: Job, profile: PrintProfile, beds: list[tuple[float, float, float]]
+) -> Prepared:
+    """Slice as many copies on one plate as fit (up to FARM_MAX_COPIES_PER_PLATE), choosing a
+    plate size that divides the quantity, so every run prints exactly the copies it counts."""
+    wanted = max(1, min(job.quantity, settings.FARM_MAX_COPIES_PER_PLATE))
+
+    def run(copies: int) -> Prepared:
+        return prepare(
+            Path(job.file.path),
+            job.file_kind,
+            profile,
+            out_dir=Path(settings.MEDIA_ROOT) / "gcode",
+            build_volumes=beds,
+            copies=copies,
+            limits=slicing_limits(),
+        )
+
+    result = run(wanted)
+    fit = max(1, result.copies_per_plate)
+    plate = max(d for d in range(1, fit + 1) if job.quantity % d == 0)
+    return result if plate == result.copies_per_plate else run(plate)
+
+
+def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.SUBMITTED:
+            return
+        target = JobStatus.QUOTED if job.confirm_required else JobStatus.QUEUED
+        check_job_transition(job.status, target)
+        job.status = target
+        job.estimate_source = EstimateSource(prepared.estimate_source)
+        job.seconds_per_copy = prepared.seconds_per_copy
+        job.grams_per_copy = prepared.grams_per_copy
+        job.size_x_mm, job.size_y_mm, job.size_z_mm = prepared.size_mm
+        job.nozzle_mm = prepared.nozzle_mm
+        job.engine = prepared.engine[:100]
+        job.copies_per_plate = max(1, prepared.copies_per_plate)
+        job.layers = prepared.layers
+        job.engine_reason = prepared.engine_reason[:300]
+        if prepared.gcode_path is not None:
+            job.gcode.name = _storage_name(prepared.gcode_path)
+        if prepared.thumbnail_path is not None:
+            job.thumbnail.name = _storage_name(prepared.thumbnail_path)
+        job.save()
+        event_record(
+            EventKind.JOB_PREPARED,
+            job=job,
+            message="; ".join(prepared.notes),
+            seconds_per_copy=round(prepared.seconds_per_copy),
+            source=prepared.estimate_source,
+            engine=prepared.engine,
+        )
+        enqueue_schedule_pass()
+
+
+def _storage_name(path: Path) -> str:
+    absolute = Path(path).resolve()
+    root = Path(settings.MEDIA_ROOT).resolve()
+    return str(absolute.relative_to(root)) if absolute.is_relative_to(root) else str(absolute)
+
+
+def job_reject(*, job_id: int, reason: str) -> None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.SUBMITTED:
+            return
+        check_job_transition(job.status, JobStatus.REJECTED)
+        job.status = JobStatus.REJECTED
+        job.status_reason = reason
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "status_reason", "finished_at"])
+        event_record(EventKind.JOB_REJECTED, job=job, message=reason)
