@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from farm.statuses import JobStatus
+from farm.statuses import JOB_OPEN, JobStatus
 
 
 class FileKind(models.TextChoices):
@@ -111,6 +111,22 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name} x{self.quantity}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in JOB_OPEN
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status == JobStatus.SUBMITTED
+
+    @property
+    def is_quoted(self) -> bool:
+        return self.status == JobStatus.QUOTED
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == JobStatus.DONE
 
     @property
     def size(self) -> tuple[float, float, float] | None:

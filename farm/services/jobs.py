@@ -6,6 +6,8 @@ Submission is `farm.services.submission`; checking and slicing the file is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,7 +19,14 @@ from farm.models.event import EventKind
 from farm.roles import is_operator
 from farm.services.enqueue import enqueue_printer_command, enqueue_schedule_pass
 from farm.services.events import event_record
-from farm.statuses import JOB_OPEN, RUN_ACTIVE, JobStatus, RunStatus, check_job_transition
+from farm.statuses import (
+    JOB_OPEN,
+    RUN_ACTIVE,
+    RUN_PRINTED,
+    JobStatus,
+    RunStatus,
+    check_job_transition,
+)
 from printers.commands import PrinterCommand
 
 JOB_STATUS_EVENTS = {
@@ -86,18 +95,28 @@ def job_cancel(*, job: Job, actor: User) -> None:
         enqueue_schedule_pass()
 
 
-def copies_summary(job: Job) -> dict[str, int]:
-    """How many copies are done (off the bed), printed, printing, and still waiting."""
+@dataclass(frozen=True)
+class CopyCounts:
+    """A job's copies: done (off the bed), printed (done or on the bed), printing, waiting."""
+
+    done: int
+    printed: int
+    printing: int
+    waiting: int
+
+
+def copies_summary(job: Job) -> CopyCounts:
+    """Counted from the job's runs (the prefetched ones when the caller prefetched them)."""
     done = printed = printing = 0
-    for status, copies in job.runs.values_list("status", "copies"):
-        if status == RunStatus.DONE:
-            done += copies
-        if status in (RunStatus.DONE, RunStatus.AWAITING_REMOVAL):
-            printed += copies
-        elif status in RUN_ACTIVE:
-            printing += copies
+    for run in job.runs.all():
+        if run.status == RunStatus.DONE:
+            done += run.copies
+        if run.status in RUN_PRINTED:
+            printed += run.copies
+        elif run.status in RUN_ACTIVE:
+            printing += run.copies
     waiting = max(0, job.quantity - printed - printing)
-    return {"done": done, "printed": printed, "printing": printing, "waiting": waiting}
+    return CopyCounts(done=done, printed=printed, printing=printing, waiting=waiting)
 
 
 def job_refresh_status(*, job: Job) -> None:
@@ -105,9 +124,9 @@ def job_refresh_status(*, job: Job) -> None:
     if job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
         return
     counts = copies_summary(job)
-    if counts["done"] >= job.quantity:
+    if counts.done >= job.quantity:
         target = JobStatus.DONE
-    elif counts["printing"] or counts["printed"]:
+    elif counts.printing or counts.printed:
         target = JobStatus.PRINTING  # on a printer, or on a bed waiting to be taken off
     else:
         target = JobStatus.QUEUED

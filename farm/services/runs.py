@@ -54,7 +54,7 @@ def run_create(
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
             raise NothingToPrint(f"job {job.pk} is {job.status}")
-        if copies > copies_summary(job)["waiting"]:
+        if copies > copies_summary(job).waiting:
             raise NothingToPrint(f"job {job.pk} has fewer than {copies} copies waiting")
         run = PrintRun.objects.create(
             job=job,

@@ -173,7 +173,7 @@ def work_items(
     by_id: dict[int, Job] = {}
     for job in jobs:
         by_id[job.pk] = job
-        waiting = copies_summary(job)["waiting"]
+        waiting = copies_summary(job).waiting
         if waiting:
             items.append(_work_item(job, waiting, corrections, scales))
     return items, by_id

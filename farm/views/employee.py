@@ -89,7 +89,7 @@ def job_rows(jobs: Any) -> list[dict[str, Any]]:
             (live.get(r.printer_id, {}).get("progress") or 0) * r.copies
             for r in active.get(job.pk, [])
         )
-        progress = min(1.0, (counts["printed"] + partial) / job.quantity)
+        progress = min(1.0, (counts.printed + partial) / job.quantity)
         rows.append({"job": job, "counts": counts, "progress": round(progress * 100)})
     return rows
 

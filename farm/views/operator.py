@@ -27,6 +27,9 @@ from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus
 from printers.commands import PrinterCommand
 
 View = Callable[..., HttpResponse]
+# What a card shows instead of the device state when the farm does not use the printer.
+UNUSED_MAINTENANCE = "maintenance"
+UNUSED_DISABLED = "disabled"
 
 
 def operator_required(view: View) -> View:
@@ -54,9 +57,9 @@ def printer_rows() -> list[dict[str, Any]]:
         if state == PrinterState.FINISHED and p.bed_clear and run is None:
             state = PrinterState.READY  # the last print is off the bed: it waits for work
         if p.maintenance:
-            state = "maintenance"
+            state = UNUSED_MAINTENANCE
         elif not p.enabled:
-            state = "disabled"
+            state = UNUSED_DISABLED
         awaiting = run is not None and run.status == RunStatus.AWAITING_REMOVAL
         rows.append(
             {
@@ -64,6 +67,8 @@ def printer_rows() -> list[dict[str, Any]]:
                 "run": run,
                 "state": state,
                 "live": live.get(p.pk, {}),
+                "show_progress": state != PrinterState.FINISHED,
+                "show_message": state in (PrinterState.ERROR, PrinterState.OFFLINE),
                 "needs_clearing": not p.bed_clear and (run is None or run.status not in RUN_ACTIVE),
                 "awaiting_removal": awaiting,
             }

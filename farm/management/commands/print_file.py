@@ -33,6 +33,7 @@ from farm.services.runs import PrinterBusy, run_create
 from farm.services.submission import job_submit
 from farm.statuses import RUN_ACTIVE, JobStatus
 from printers.drivers.base import TransientDriverError
+from printers.drivers.serial import SerialDriver
 
 
 class Command(BaseCommand):
@@ -145,8 +146,9 @@ class Command(BaseCommand):
     def _report(self, run: PrintRun, note: str, as_json: bool) -> None:
         printer = Printer.objects.get(pk=run.printer_id)
         stats: dict[str, Any] = {}
-        report = getattr(printer_driver(printer), "job_report", None)
-        book = report() if report is not None else None
+        driver = printer_driver(printer)
+        # Only the serial host keeps books of lines sent and resends.
+        book = driver.job_report() if isinstance(driver, SerialDriver) else None
         if book is not None and book.job_name == run.job_name:
             stats = {
                 "lines_total": book.lines_total,
