@@ -30,8 +30,16 @@ class PrinterAdminForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False),
         help_text="OctoPrint: the API key. Leave empty to keep the stored one.",
     )
-    port = forms.CharField(required=False, help_text="Serial: e.g. /dev/serial/by-id/usb-...")
-    baud = forms.IntegerField(required=False, initial=115200, min_value=1)
+    port = forms.CharField(
+        required=False,
+        help_text="Serial: e.g. /dev/serial/by-id/usb-... OctoPrint: the port it connects to "
+        "(empty: OctoPrint's own choice).",
+    )
+    baud = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Serial: empty means 115200. OctoPrint: empty means OctoPrint's own choice.",
+    )
     window = forms.IntegerField(
         required=False, min_value=1, help_text="Serial: lines in flight (empty: from M115)."
     )
@@ -89,6 +97,8 @@ class PrinterAdminForm(forms.ModelForm):
         }
         if kind == ConnectionKind.OCTOPRINT:
             settings["url"] = data.get("url") or ""
+            # The serial port and baud OctoPrint connects its printer with, when given.
+            settings.update({k: data[k] for k in ("port", "baud") if data.get(k)})
         elif kind == ConnectionKind.SERIAL:
             settings.update(port=data.get("port") or "", baud=data.get("baud") or 115200)
             if data.get("window"):

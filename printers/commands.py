@@ -14,3 +14,6 @@ class PrinterCommand(StrEnum):
     RESUME = "resume"
     CANCEL = "cancel"
     CLEAR_ERROR = "clear_error"  # an operator fixed the fault and cleared the bed
+    # M112 at once: the firmware halts and needs a reset. Never part of cancel; serial only so far.
+    EMERGENCY_STOP = "emergency_stop"
+    CONNECT = "connect"  # ask the printer's host (OctoPrint) to connect to the printer

@@ -3,6 +3,12 @@
 It knows nothing of jobs or runs: the caller supplies the printers to watch (`targets`) and what
 to do with each status (`observe`). One loop is one pass over every printer, so it can be tested
 one iteration at a time. SIGTERM (via `stop`) finishes the current pass, then stops.
+
+One printer's trouble stays that printer's: whatever its driver raises while polling becomes
+its OFFLINE status with the reason, and the pass goes on for every other printer. The polling
+threads live as long as the process, and some drivers (simulated, serial) read the database
+in them: each poll first drops that thread's connection if it died (a database restart), as
+Django does around every request, so the first poll after the restart works again.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import close_old_connections
 
 from printers.drivers.base import DeviceStatus, Driver, DriverError, driver_for
 from printers.states import DeviceState
@@ -55,10 +63,17 @@ class FleetLink:
         return existing
 
     def poll(self, target: Target) -> DeviceStatus:
+        """One printer's status; never raises (the reason goes into an OFFLINE status)."""
         try:
+            close_old_connections()  # this thread's, if the database went away since
             return self.driver(target).status()
         except DriverError as exc:
             return DeviceStatus(DeviceState.OFFLINE, message=exc.message)
+        except Exception as exc:
+            log.exception("polling printer %s failed", target.key)
+            reason = str(exc).strip().splitlines()[0][:150] if str(exc).strip() else ""
+            detail = f"{exc.__class__.__name__}: {reason}" if reason else exc.__class__.__name__
+            return DeviceStatus(DeviceState.OFFLINE, message=f"cannot poll it: {detail}")
 
     def run_once(self) -> int:
         """Poll every printer once (in parallel: network round trips overlap) and record each."""

@@ -89,16 +89,20 @@ class Driver(abc.ABC):
     def clear_error(self) -> None:  # noqa: B027  (optional: most drivers need nothing)
         """An operator fixed the fault and cleared the bed: let the device print again."""
 
+    def connect(self) -> None:  # noqa: B027  (optional: only hosts like OctoPrint need it)
+        """Ask the device's host to (re)connect to the printer; nothing for a direct link."""
+
     def capabilities(self) -> Capabilities:
         return Capabilities()
 
     def run_command(self, command: PrinterCommand) -> None:
-        """Pause, resume, cancel or clear an error: the method for the command, named here."""
+        """Pause, resume, cancel, clear an error or connect: the method for the command."""
         actions: dict[PrinterCommand, Callable[[], None]] = {
             PrinterCommand.PAUSE: self.pause,
             PrinterCommand.RESUME: self.resume,
             PrinterCommand.CANCEL: self.cancel,
             PrinterCommand.CLEAR_ERROR: self.clear_error,
+            PrinterCommand.CONNECT: self.connect,
         }
         actions[command]()
 

@@ -14,6 +14,8 @@ from urllib.parse import unquote
 from printers.octoprint_emulator.state import Conflict, EmulatedPrinter, wall
 
 VERSION = {"api": "0.1", "server": "1.11.8", "text": "OctoPrint 1.11.8 (farm emulator)"}
+PORTS = ["VIRTUAL"]
+BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600]
 _ROUTE = re.compile(r"^(?:/printer/(\d+))?(/api/.*)$")
 
 
@@ -83,16 +85,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/api/job":
             self._reply(200, p.job(now))
         elif path == "/api/connection":
-            state = "Operational" if p.connected else "Closed"
-            current = {
-                "state": state,
-                "port": "VIRTUAL",
-                "baudrate": 115200,
-                "printerProfile": "_default",
+            options = {
+                "ports": PORTS,
+                "baudrates": BAUDRATES,
+                "printerProfiles": [{"id": "_default", "name": "Emulated"}],
+                "portPreference": None,
+                "baudratePreference": None,
+                "printerProfilePreference": "_default",
+                "autoconnect": False,
             }
-            self._reply(200, {"current": current, "options": {"ports": ["VIRTUAL"]}})
+            self._reply(200, {"current": p.connection(now), "options": options})
         elif path.startswith("/api/printer") and not path.startswith("/api/printerprofiles"):
-            if not p.connected:
+            if p.state_text(now) in ("Offline", "Connecting"):
                 self._reply(409, {"error": "Printer is not operational"})
                 return
             text = p.job(now)["state"]
@@ -145,14 +149,37 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 p.command(str(body.get("command")), str(body.get("action") or ""), now)
                 self._reply(204)
             elif path == "/api/connection":
-                p.set_connected(self._json().get("command") == "connect", now)
-                self._reply(204)
+                self._connection_command(p, self._json(), now)
             else:
                 self._reply(404, {"error": "Not found"})
         except Conflict as exc:
             self._reply(409, {"error": str(exc)})
         except (KeyError, ValueError) as exc:
             self._reply(404 if isinstance(exc, KeyError) else 400, {"error": str(exc)})
+
+    def _connection_command(self, p: EmulatedPrinter, body: dict[str, Any], now: float) -> None:
+        """POST /api/connection, validated as OctoPrint 1.11 does (api/connection.py)."""
+        command = body.get("command")
+        if command == "connect":
+            port = body.get("port", "AUTO")
+            baudrate = body.get("baudrate", 0)
+            if port not in PORTS and port != "AUTO":
+                self._reply(400, {"error": "port is invalid"})
+                return
+            if baudrate not in BAUDRATES and baudrate != 0:
+                self._reply(400, {"error": "baudrate is invalid"})
+                return
+            p.connect(
+                port=PORTS[0] if port == "AUTO" else port,
+                baudrate=baudrate or BAUDRATES[0],
+                now=now,
+            )
+        elif command == "disconnect":
+            p.disconnect(now)
+        elif command != "fake_ack":
+            self._reply(400, {"error": "command must be one of connect, disconnect, fake_ack"})
+            return
+        self._reply(204)
 
     def _upload(self, p: EmulatedPrinter, now: float) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,4 +1,8 @@
-"""One emulated OctoPrint printer: connection, files, the job and its clock."""
+"""One emulated OctoPrint printer: connection, files, the job and its clock.
+
+Like OctoPrint without autoconnect, a printer starts not connected ("Closed") until asked to
+connect; connecting takes `connect_seconds` ("Connecting"), then it is "Operational".
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,12 @@ class Ended(StrEnum):
 class EmulatedPrinter:
     seconds_per_line: float = 0.05
     volume: tuple[float, float, float] = (250.0, 210.0, 220.0)
-    connected: bool = True
+    connected: bool = False
+    connect_seconds: float = 0.3
+    connecting_until: float | None = None
+    ever_connected: bool = False  # OctoPrint says "Closed" until its first connection
+    port: str | None = None
+    baudrate: int | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     selected: str = ""
     started_at: float | None = None
@@ -51,6 +60,10 @@ class EmulatedPrinter:
 
     def state_text(self, now: float) -> str:
         self._settle(now)
+        if self.connecting_until is not None:
+            if now < self.connecting_until:
+                return "Connecting"
+            self.connecting_until, self.connected, self.ever_connected = None, True, True
         if not self.connected:
             return "Offline"
         if self.started_at is None or self.ended is not Ended.NOT_YET:
@@ -95,7 +108,7 @@ class EmulatedPrinter:
             if busy and name == self.selected:
                 raise Conflict("Trying to overwrite file that is currently being printed")
             self.files[name] = data
-            selected = select and not busy and self.connected
+            selected = select and not busy and self.state_text(now) == "Operational"
             if selected:
                 self.selected = name
             started = start and selected
@@ -107,7 +120,7 @@ class EmulatedPrinter:
         with self.lock:
             if name not in self.files:
                 raise KeyError(name)
-            if self.printing(now) or not self.connected:
+            if self.printing(now) or self.state_text(now) != "Operational":
                 raise Conflict("Printer is not operational or already printing")
             self.selected = name
             if start:
@@ -144,11 +157,33 @@ class EmulatedPrinter:
             else:
                 raise ValueError(command)
 
-    def set_connected(self, connected: bool, now: float) -> None:
+    def connection(self, now: float) -> dict[str, Any]:
+        """GET /api/connection's "current"."""
         with self.lock:
-            if not connected and self.printing(now):
-                self.ended = Ended.CANCELLED  # OctoPrint aborts a print on disconnect
-            self.connected = connected
+            text = self.state_text(now)
+            closed = not self.ever_connected and self.connecting_until is None
+            return {
+                "state": "Closed" if closed else text,
+                "port": None if closed else self.port,
+                "baudrate": None if closed else self.baudrate,
+                "printerProfile": "_default",
+            }
+
+    def connect(self, *, port: str, baudrate: int, now: float) -> None:
+        """Connect (or reconnect): "Connecting" for connect_seconds, then "Operational"."""
+        with self.lock:
+            self._drop(now)
+            self.port, self.baudrate = port, baudrate
+            self.connecting_until = now + self.connect_seconds
+
+    def disconnect(self, now: float) -> None:
+        with self.lock:
+            self._drop(now)
+
+    def _drop(self, now: float) -> None:
+        if self.printing(now):
+            self.ended = Ended.CANCELLED  # OctoPrint aborts a print on disconnect
+        self.connected, self.connecting_until = False, None
 
 
 def wall() -> float:

@@ -17,6 +17,7 @@ import pytest
 import requests
 from octorest import OctoRest
 
+from printers.commands import PrinterCommand
 from printers.drivers.base import PermanentDriverError, TransientDriverError
 from printers.drivers.octoprint import OctoPrintDriver
 from printers.states import DeviceState
@@ -26,6 +27,7 @@ from tests.printers.octoprint_server import OctoPrintServer
 pytestmark = pytest.mark.integration
 
 WAIT_S = 30.0  # a hang guard for state changes on the server, not a timing assertion
+IDLE = (DeviceState.READY, DeviceState.FINISHED)  # connected, not printing
 
 
 @pytest.fixture
@@ -74,10 +76,46 @@ def test_it_reads_version_and_build_volume(driver: OctoPrintDriver) -> None:
 
 def test_it_connects_a_disconnected_printer(driver: OctoPrintDriver, quick_gcode: Path) -> None:
     driver.client.disconnect()
-    wait_for(lambda: driver.status().state is DeviceState.OFFLINE, "the disconnect", driver)
+    wait_for(lambda: driver.connection_state() in ("Offline", "Closed"), "the disconnect", driver)
+    fresh = OctoPrintDriver(device_id="printer-1", settings=driver.settings)  # as a worker has
     with pytest.raises(TransientDriverError, match="asked it to connect"):
-        driver.start(job_name="farm-run-100.gcode", gcode_path=quick_gcode, expected_seconds=1)
-    wait_for(lambda: driver.status().state is DeviceState.READY, "the connection", driver)
+        fresh.start(job_name="farm-run-100.gcode", gcode_path=quick_gcode, expected_seconds=1)
+    wait_for(lambda: driver.status().state in IDLE, "the connection", driver)
+
+
+def test_status_connects_a_closed_octoprint_and_says_so(driver: OctoPrintDriver) -> None:
+    """OctoPrint's default after a restart: not connected. The polling driver connects it."""
+    driver.client.disconnect()
+    wait_for(lambda: driver.connection_state() in ("Offline", "Closed"), "the disconnect", driver)
+    seen = []
+    deadline = time.monotonic() + WAIT_S
+    while (status := driver.status()).state not in IDLE:
+        seen.append(status)
+        assert time.monotonic() < deadline, f"never reconnected: {seen[-3:]}"
+        time.sleep(0.1)
+    assert seen[0].state is DeviceState.OFFLINE
+    assert seen[0].message == "not connected to the printer: connecting (attempt 1)"
+    assert driver.connect_attempts == 0  # connected again: the next loss starts at attempt 1
+
+
+def test_connect_uses_the_port_and_baud_of_the_settings(driver: OctoPrintDriver) -> None:
+    with_port = OctoPrintDriver(
+        device_id="printer-1", settings={**driver.settings, "port": "VIRTUAL", "baud": 115200}
+    )
+    with_port.run_command(PrinterCommand.CONNECT)  # the operator's Connect (reconnects)
+    wait_for(lambda: with_port.status().state in IDLE, "the connection", with_port)
+    current = with_port.client.connection_info()["current"]
+    assert (current["port"], current["baudrate"]) == ("VIRTUAL", 115200)
+
+
+def test_a_port_octoprint_does_not_have_is_refused_with_its_reason(
+    driver: OctoPrintDriver,
+) -> None:
+    wrong = OctoPrintDriver(
+        device_id="printer-1", settings={**driver.settings, "port": "/dev/ttyNOPE"}
+    )
+    with pytest.raises(PermanentDriverError, match=r"refused to connect to the printer \(400\)"):
+        wrong.connect()
 
 
 def test_it_uploads_starts_and_reports_progress(driver: OctoPrintDriver, slow_gcode: Path) -> None:
@@ -148,7 +186,9 @@ def test_a_wrong_api_key_fails_permanently_with_a_clear_message(
     with pytest.raises(PermanentDriverError, match="rejected the API key"):
         bad.start(job_name="farm-run-108.gcode", gcode_path=quick_gcode, expected_seconds=1)
     status = bad.status()
-    assert status.state is DeviceState.ERROR and "rejected the API key" in status.message
+    # Offline, not error: we cannot see the printer, and it may well be printing.
+    assert status.state is DeviceState.OFFLINE
+    assert status.message.startswith("wrong API key: ")
 
 
 def test_a_server_that_is_down_fails_transiently(quick_gcode: Path) -> None:
@@ -156,7 +196,9 @@ def test_a_server_that_is_down_fails_transiently(quick_gcode: Path) -> None:
     down = OctoPrintDriver(
         device_id="p", settings={"url": f"http://127.0.0.1:{port}", "api_key": "K"}
     )
-    assert down.status().state is DeviceState.OFFLINE
+    status = down.status()
+    assert status.state is DeviceState.OFFLINE
+    assert status.message.startswith("unreachable: cannot connect")
     with pytest.raises(TransientDriverError, match="unreachable"):
         down.start(job_name="farm-run-109.gcode", gcode_path=quick_gcode, expected_seconds=1)
 

@@ -18,10 +18,12 @@ from tests.printers.test_octoprint_contract import (  # noqa: F401  (fixtures an
     quick_gcode,
     slow_gcode,
     test_a_finished_run_reads_finished_and_is_not_printed_again,
+    test_a_port_octoprint_does_not_have_is_refused_with_its_reason,
     test_a_second_dispatch_of_the_same_run_does_nothing,
     test_a_server_that_is_down_fails_transiently,
     test_a_wrong_api_key_fails_permanently_with_a_clear_message,
     test_another_run_while_printing_is_a_transient_busy,
+    test_connect_uses_the_port_and_baud_of_the_settings,
     test_it_cancels,
     test_it_connects_a_disconnected_printer,
     test_it_pauses_and_resumes_with_explicit_actions,
@@ -29,6 +31,7 @@ from tests.printers.test_octoprint_contract import (  # noqa: F401  (fixtures an
     test_it_uploads_starts_and_reports_progress,
     test_it_works_behind_a_reverse_proxy_path_prefix,
     test_octorest_upload_alone_never_starts_a_print,
+    test_status_connects_a_closed_octoprint_and_says_so,
 )
 
 

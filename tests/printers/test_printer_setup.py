@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from farm.services.printer_setup import printer_add, printers_import_csv
 from printers.firmware_sim.model import MarlinModel
 from printers.firmware_sim.pty_runner import PtyFirmware
 from printers.secrets import decrypt
+from tests.printers.bad_http import bad_server
 from tests.printers.octoprint_server import OctoPrintServer
 
 
@@ -189,3 +191,44 @@ def test_the_admin_form_verifies_on_save(db: None, site: Site) -> None:
     )
     assert not form.is_valid()
     assert "unreachable" in str(form.errors)
+
+
+@pytest.mark.parametrize("mode", ["html", "garbage", "error-500"])
+def test_add_printer_refuses_a_server_that_is_not_octoprint_with_the_reason(
+    db: None, site: Site, mode: str
+) -> None:
+    reasons = {
+        "html": "answered with an HTML page, not OctoPrint's API",
+        "garbage": "answered with something that is not JSON",
+        "error-500": "OctoPrint failed to read its version (500)",
+    }
+    with bad_server(mode) as url, pytest.raises(CommandError, match=re.escape(reasons[mode])):
+        call_command(
+            "add_printer",
+            *("--name", "mk4-07", "--site", "berlin", "--kind", "octoprint"),
+            *("--url", url, "--api-key", "K" * 32),
+        )
+    assert not Printer.objects.exists()
+
+
+def test_the_admin_form_shows_an_html_answer_as_a_validation_error(db: None, site: Site) -> None:
+    from farm.admin_forms import PrinterAdminForm
+
+    with bad_server("html") as url:
+        form = PrinterAdminForm(data=form_data(site, api_key="K" * 32, url=url, verify="on"))
+        assert not form.is_valid()
+    assert "verification failed: unreachable: answered with an HTML page" in str(form.errors)
+
+
+def test_the_admin_form_keeps_an_octoprints_port_and_baud(db: None, site: Site) -> None:
+    from farm.admin_forms import PrinterAdminForm
+
+    form = PrinterAdminForm(
+        data=form_data(site, api_key="A" * 32, port="/dev/ttyACM0", baud=250000)
+    )
+    assert form.is_valid(), form.errors
+    assert form.save().connection_settings == {
+        "url": "http://10.0.0.7",
+        "port": "/dev/ttyACM0",
+        "baud": 250000,
+    }

@@ -39,8 +39,12 @@ class Command(BaseCommand):
             help="the API key (visible to other users in the process list: prefer the file, "
             "$FARM_PRINTER_API_KEY or the prompt)",
         )
-        parser.add_argument("--port", help="serial device, e.g. /dev/serial/by-id/usb-...")
-        parser.add_argument("--baud", type=int, default=115200)
+        parser.add_argument(
+            "--port",
+            help="serial device, e.g. /dev/serial/by-id/usb-...; for OctoPrint, the port it "
+            "connects its printer on (default: OctoPrint's own choice)",
+        )
+        parser.add_argument("--baud", type=int, help="serial: default 115200; OctoPrint: its own")
         parser.add_argument("--window", type=int, help="serial lines in flight (default: M115)")
         parser.add_argument("--no-verify", action="store_true", help="save without talking to it")
 
@@ -64,10 +68,10 @@ class Command(BaseCommand):
         settings: dict[str, Any] = {}
         secret = ""
         if o["kind"] == ConnectionKind.OCTOPRINT:
-            settings = {"url": o["url"] or ""}
+            settings = {"url": o["url"] or "", "port": o["port"], "baud": o["baud"]}
             secret = self._api_key(o)
         elif o["kind"] == ConnectionKind.SERIAL:
-            settings = {"port": o["port"] or "", "baud": o["baud"], "window": o["window"]}
+            settings = {"port": o["port"] or "", "baud": o["baud"] or 115200, "window": o["window"]}
         try:
             printer, checked = printer_add(
                 name=o["name"],
