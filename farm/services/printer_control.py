@@ -16,7 +16,10 @@ from printers.commands import PrinterCommand
 from printers.drivers import Driver, driver_for
 
 # What an operator may ask from the dashboard; clearing an error follows a bed clear instead.
-OPERATOR_COMMANDS = frozenset({PrinterCommand.PAUSE, PrinterCommand.RESUME, PrinterCommand.CANCEL})
+# Connect asks a host (OctoPrint) that is not connected to its printer to connect now.
+OPERATOR_COMMANDS = frozenset(
+    {PrinterCommand.PAUSE, PrinterCommand.RESUME, PrinterCommand.CANCEL, PrinterCommand.CONNECT}
+)
 
 
 def printer_driver(printer: Printer) -> Driver:
