@@ -102,7 +102,7 @@ class OctoPrintServer:
         return log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
 
 
-def write_config(basedir: Path, port: int, api_key: str) -> None:
+def write_config(basedir: Path, port: int, api_key: str, *, autoconnect: bool = True) -> None:
     basedir.mkdir(parents=True, exist_ok=True)
     config = {
         "server": {
@@ -119,7 +119,7 @@ def write_config(basedir: Path, port: int, api_key: str) -> None:
             "virtual_printer": {"enabled": True},
             "_disabled": ["softwareupdate", "announcements", "discovery", "achievements"],
         },
-        "serial": {"autoconnect": True, "port": "VIRTUAL", "baudrate": 115200},
+        "serial": {"autoconnect": autoconnect, "port": "VIRTUAL", "baudrate": 115200},
         "printerProfiles": {"default": "_default"},
     }
     users = {
@@ -138,10 +138,21 @@ def write_config(basedir: Path, port: int, api_key: str) -> None:
 
 
 def start(basedir: Path) -> OctoPrintServer:
+    """A new OctoPrint, connected to its virtual printer."""
+    return _serve(basedir, free_port(), secrets.token_hex(16).upper(), autoconnect=True)
+
+
+def restart(server: OctoPrintServer) -> OctoPrintServer:
+    """The same OctoPrint (port, key, files) stopped and started again, as after a reboot:
+    without autoconnect, so it answers but is not connected to its printer ("Closed")."""
+    server.stop()
+    port = int(server.url.rsplit(":", 1)[1])
+    return _serve(server.basedir, port, server.api_key, autoconnect=False)
+
+
+def _serve(basedir: Path, port: int, api_key: str, *, autoconnect: bool) -> OctoPrintServer:
     octoprint = ensure_venv()
-    port = free_port()
-    api_key = secrets.token_hex(16).upper()
-    write_config(basedir, port, api_key)
+    write_config(basedir, port, api_key, autoconnect=autoconnect)
     process = subprocess.Popen(
         [str(octoprint), "serve", "--basedir", str(basedir), "--host", "127.0.0.1"]
         + ["--port", str(port)]
@@ -152,6 +163,7 @@ def start(basedir: Path) -> OctoPrintServer:
         preexec_fn=_die_with_parent,
     )
     server = OctoPrintServer(f"http://127.0.0.1:{port}", api_key, process, basedir)
+    ready = ("Operational",) if autoconnect else ("Closed", "Offline")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -160,10 +172,10 @@ def start(basedir: Path) -> OctoPrintServer:
             r = requests.get(
                 f"{server.url}/api/connection", headers={"X-Api-Key": api_key}, timeout=2
             )
-            if r.ok and r.json()["current"]["state"] == "Operational":
+            if r.ok and r.json()["current"]["state"] in ready:
                 return server
         except requests.RequestException:
             pass
         time.sleep(0.5)
     server.stop()
-    raise RuntimeError(f"OctoPrint did not become operational:\n{server.log_tail()}")
+    raise RuntimeError(f"OctoPrint did not come up ({'/'.join(ready)}):\n{server.log_tail()}")
