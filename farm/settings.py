@@ -230,8 +230,11 @@ FARM_SIM_SPEEDUP = envfloat("FARM_SIM_SPEEDUP", "60")
 # How often the fleet link polls each printer, and the beat's periodic scheduling pass.
 FARM_POLL_SECONDS = envfloat("FARM_POLL_SECONDS", "1.0")
 FARM_SCHEDULE_SECONDS = envfloat("FARM_SCHEDULE_SECONDS", "10")
-# A printer offline this long during a print has its run marked interrupted.
+# A printer that does not answer this long during a print has its run marked in doubt.
 FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")
+# A run in doubt this long goes before the operators with "reprint elsewhere now"; until a
+# person decides, its copies are never printed again (the printer may still be printing them).
+FARM_IN_DOUBT_ATTENTION_SECONDS = envfloat("FARM_IN_DOUBT_ATTENTION_SECONDS", "900")
 # Before a bed-clear is confirmed, the scheduler assumes an operator gets to it within this.
 FARM_BED_CLEAR_SECONDS = envfloat("FARM_BED_CLEAR_SECONDS", "900")
 # An operator swapping filament (material or colour) on one printer.

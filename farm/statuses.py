@@ -55,6 +55,12 @@ class RunStatus(Status):
     DISPATCHING = "dispatching"  # claimed a printer; G-code on its way
     PRINTING = "printing"
     PAUSED = "paused"
+    # The printer stopped answering mid-print: it may still be printing. Its copies are not
+    # given to another printer until the printer says what it did, or a person decides.
+    IN_DOUBT = "in_doubt"
+    # The printer came back without this print (idle, another file): a person decides whether
+    # the part is good (done) or lost (reprint).
+    INTERRUPTED = "interrupted"
     AWAITING_REMOVAL = "awaiting_removal"  # printed; parts on the bed
     DONE = "done"  # parts taken off; the printer is free
     FAILED = "failed"
@@ -65,17 +71,44 @@ RUN_TRANSITIONS: dict[str, set[str]] = {
     RunStatus.DISPATCHING: {RunStatus.PRINTING, RunStatus.FAILED, RunStatus.CANCELLED},
     RunStatus.PRINTING: {
         RunStatus.PAUSED,
+        RunStatus.IN_DOUBT,
+        RunStatus.INTERRUPTED,
         RunStatus.AWAITING_REMOVAL,
         RunStatus.FAILED,
         RunStatus.CANCELLED,
     },
-    RunStatus.PAUSED: {RunStatus.PRINTING, RunStatus.FAILED, RunStatus.CANCELLED},
+    RunStatus.PAUSED: {
+        RunStatus.PRINTING,
+        RunStatus.IN_DOUBT,
+        RunStatus.INTERRUPTED,
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+    },
+    RunStatus.IN_DOUBT: {
+        RunStatus.PRINTING,  # the printer answers again, printing this run's file
+        RunStatus.PAUSED,
+        RunStatus.AWAITING_REMOVAL,  # it answers having finished this run's file
+        RunStatus.INTERRUPTED,  # it answers without this print
+        RunStatus.FAILED,  # it reports an error, or a person asks for a reprint elsewhere
+        RunStatus.CANCELLED,
+    },
+    RunStatus.INTERRUPTED: {
+        RunStatus.AWAITING_REMOVAL,  # a person says the part is good
+        RunStatus.FAILED,  # a person says it is lost: its copies are printed again
+        RunStatus.CANCELLED,
+    },
     RunStatus.AWAITING_REMOVAL: {RunStatus.DONE},
     RunStatus.DONE: set(),
     RunStatus.FAILED: set(),
     RunStatus.CANCELLED: set(),
 }
-RUN_ACTIVE = frozenset({RunStatus.DISPATCHING, RunStatus.PRINTING, RunStatus.PAUSED})
+RUN_ACTIVE = frozenset(
+    {RunStatus.DISPATCHING, RunStatus.PRINTING, RunStatus.PAUSED, RunStatus.IN_DOUBT}
+)
+# Runs that hold their printer and copies until a person decides what became of the print.
+RUN_HELD = frozenset({RunStatus.INTERRUPTED})
+# Runs whose copies are on (or may be on) a printer: not waiting, and not to be printed again.
+RUN_OPEN = RUN_ACTIVE | RUN_HELD
 # Runs whose copies count as printed (or about to be, for the job's progress).
 RUN_PRINTED = frozenset({RunStatus.AWAITING_REMOVAL, RunStatus.DONE})
 

@@ -30,6 +30,7 @@ urlpatterns = [
         operator.printer_command,
         name="printer-command",
     ),
+    path("operator/runs/<int:run_id>/<str:decision>/", operator.run_decide, name="run-decide"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

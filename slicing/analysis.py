@@ -54,6 +54,16 @@ class Analysis:
         lo, hi = self.bbox_min, self.bbox_max
         return (hi[0] - lo[0], hi[1] - lo[1], hi[2])
 
+    def reach_mm(self) -> tuple[float, float, float]:
+        """The build volume this file needs from the origin: the furthest it extrudes, or
+        travels less the margin `check_for_printer` allows beyond the bed."""
+        hi, thi = self.bbox_max, self.travel_max
+        return (
+            max(hi[0], thi[0] - BED_MARGIN_MM),
+            max(hi[1], thi[1] - BED_MARGIN_MM),
+            max(hi[2], thi[2] - BED_MARGIN_MM),
+        )
+
     def grams(self, density_g_cm3: float) -> float:
         return self.filament_mm3 * density_g_cm3 / 1000.0
 

@@ -52,6 +52,9 @@ class Prepared:
     filament_mm_per_copy: float = 0.0
     stated_seconds: float | None = None  # the slicer's own estimate, for comparison
     cached: bool = False
+    # A G-code cannot be moved or turned: the furthest X, Y, Z it prints or travels to (less
+    # the margin allowed beyond the bed), which a printer's build volume must reach.
+    reach_mm: tuple[float, float, float] | None = None
 
 
 def prepare(
@@ -133,6 +136,7 @@ def _prepare_gcode(path: Path, profile: PrintProfile, limits: SlicingLimits) -> 
         layers=analysis.layers,
         filament_mm_per_copy=analysis.filament_mm,
         stated_seconds=analysis.stated_seconds,
+        reach_mm=analysis.reach_mm(),
     )
 
 

@@ -23,6 +23,8 @@ class PrintRun(models.Model):
     failure_reason = models.TextField(blank=True)
     progress = models.FloatField(default=0)  # as last recorded at a transition
     dispatch_attempts = models.PositiveSmallIntegerField(default=0)
+    # When the printer stopped answering during this run (the run is then in doubt).
+    in_doubt_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -48,6 +48,9 @@ class WorkItem:
     site: str | None = None  # must print at this site, if set
     preferred_site: str | None = None  # nearest to where the part is needed; others cost more
     copies_per_plate: int = 1  # from slicing: copies printed together in one run
+    # A mesh may be turned 90 degrees on the bed; an uploaded G-code is fixed as it was sliced
+    # (`size_mm` is then how far it reaches from the bed's origin).
+    rotatable: bool = True
     # Seconds per copy on a given printer model, where known (learned or sliced per model).
     model_seconds: tuple[tuple[str, float], ...] = ()
 
@@ -124,7 +127,7 @@ def incompatibility(printer: PrinterSlot, work: WorkItem) -> str | None:
         return f"no printer can print {work.material}"
     if work.nozzle_mm is not None and abs(printer.nozzle_mm - work.nozzle_mm) > 1e-6:
         return f"needs a {work.nozzle_mm:g} mm nozzle"
-    if not fits(work.size_mm, printer.build_mm):
+    if not fits(work.size_mm, printer.build_mm, rotatable=work.rotatable):
         x, y, z = work.size_mm
         return f"{x:.0f} x {y:.0f} x {z:.0f} mm does not fit the build volume"
     return None
@@ -137,8 +140,13 @@ def needs_change(material: str, colour: str, work: WorkItem) -> bool:
     return bool(work.colour) and colour.lower() != work.colour.lower()
 
 
-def fits(size: tuple[float, float, float], build: tuple[float, float, float]) -> bool:
-    """Does a part fit, allowing it to be turned 90 degrees on the bed."""
+def fits(
+    size: tuple[float, float, float],
+    build: tuple[float, float, float],
+    *,
+    rotatable: bool = True,
+) -> bool:
+    """Does a part fit, allowing it to be turned 90 degrees on the bed when `rotatable`."""
     x, y, z = size
     bx, by, bz = build
-    return z <= bz and ((x <= bx and y <= by) or (y <= bx and x <= by))
+    return z <= bz and ((x <= bx and y <= by) or (rotatable and y <= bx and x <= by))

@@ -21,7 +21,7 @@ from farm.services.enqueue import enqueue_printer_command, enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.statuses import (
     JOB_OPEN,
-    RUN_ACTIVE,
+    RUN_OPEN,
     RUN_PRINTED,
     JobStatus,
     RunStatus,
@@ -77,7 +77,7 @@ def job_cancel(*, job: Job, actor: User) -> None:
         if job.status not in JOB_OPEN:
             raise ValidationError(f"A {job.get_status_display().lower()} job cannot be cancelled.")
         check_job_transition(job.status, JobStatus.CANCELLED)
-        for run in job.runs.select_for_update().filter(status__in=RUN_ACTIVE):
+        for run in job.runs.select_for_update().filter(status__in=RUN_OPEN):
             run.status = RunStatus.CANCELLED
             run.ended_at = timezone.now()
             run.failure_reason = "the job was cancelled"
@@ -113,7 +113,7 @@ def copies_summary(job: Job) -> CopyCounts:
             done += run.copies
         if run.status in RUN_PRINTED:
             printed += run.copies
-        elif run.status in RUN_ACTIVE:
+        elif run.status in RUN_OPEN:
             printing += run.copies
     waiting = max(0, job.quantity - printed - printing)
     return CopyCounts(done=done, printed=printed, printing=printing, waiting=waiting)

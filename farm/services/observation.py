@@ -18,13 +18,21 @@ from django.utils import timezone
 
 from farm.models import Printer, PrintRun
 from farm.models.event import EventKind
-from farm.models.printer import FREE_TO_START_STATES, PrinterState
+from farm.models.printer import FREE_TO_START_STATES
+from farm.services.doubt import run_contact_back, run_interrupt, run_mark_in_doubt
 from farm.services.enqueue import enqueue_printer_ready
 from farm.services.events import event_record
 from farm.services.runs import run_fail, run_finish, run_set_paused
 from farm.statuses import RUN_ACTIVE, RunStatus
 from printers.drivers.base import DeviceStatus
-from printers.states import DeviceState
+from printers.states import (
+    ERROR_STATES,
+    IDLE_STATES,
+    PAUSED_STATES,
+    PRINTING_STATES,
+    UNREACHABLE_STATES,
+    DeviceState,
+)
 
 LIVE_TTL_SECONDS = 120  # a printer whose live entry is older than this shows as unknown
 
@@ -40,40 +48,90 @@ def printer_live(printer_ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 def printer_observe(*, printer: Printer, status: DeviceStatus) -> None:
-    """Record one poll of one printer: always the cache, and the database on a transition."""
+    """Record one poll of one printer: always the cache, and the database on a transition
+    (of the state, or of the reason the printer gives)."""
     now = timezone.now()
     live = asdict(status)
     live["state"] = status.state.value
     live["at"] = now.isoformat()
     cache.set(live_key(printer.pk), live, LIVE_TTL_SECONDS)
 
+    was_unreachable = printer.state in UNREACHABLE_STATES
     if status.state.value != printer.state:
         _record_state_change(printer, status, now)
+    elif status.message[:200] != printer.state_message:
+        # The same state for a new reason ("connecting, attempt 3", "wrong API key"): the
+        # dashboard shows the reason of now, and the state keeps its time of change.
+        Printer.objects.filter(pk=printer.pk).update(state_message=status.message[:200])
+        printer.state_message = status.message[:200]
     run = printer.current_run
-    if run is None or run.status not in RUN_ACTIVE:
+    if run is None or run.status not in RUN_ACTIVE or run.status == RunStatus.DISPATCHING:
+        _observe_dispatching(run, status)
         return
+    reachable = status.state not in UNREACHABLE_STATES
+    if reachable and (run.status == RunStatus.IN_DOUBT or was_unreachable):
+        _reconcile(run, status)
+    elif not reachable:
+        if _unreachable_too_long(printer, now):
+            run_mark_in_doubt(
+                run_id=run.pk,
+                reason=f"the printer has not answered for "
+                f"{settings.FARM_OFFLINE_GRACE_SECONDS:.0f} s: {status.message or 'no answer'}",
+            )
+    else:
+        _follow(run, status, now)
+
+
+def _observe_dispatching(run: PrintRun | None, status: DeviceStatus) -> None:
+    # The fleet link saw the print of a run whose dispatch has not recorded its start yet.
+    if run is None or run.status != RunStatus.DISPATCHING or status.job_name != run.job_name:
+        return
+    if status.state is DeviceState.FINISHED:
+        run_finish(run_id=run.pk)
+
+
+def _follow(run: PrintRun, status: DeviceStatus, now: datetime.datetime) -> None:
+    """A printer in touch all along: its report moves the run on."""
     ours = status.job_name == run.job_name
     if status.state is DeviceState.FINISHED and ours:
         run_finish(run_id=run.pk)
-    elif status.state is DeviceState.ERROR and run.status != RunStatus.DISPATCHING:
+    elif status.state in ERROR_STATES:
         run_fail(
             run_id=run.pk,
             reason=status.message or "the printer reported an error",
             progress=status.progress,
         )
-    elif status.state is DeviceState.PAUSED and ours:
+    elif status.state in PAUSED_STATES and ours:
         run_set_paused(run_id=run.pk, paused=True)
-    elif status.state is DeviceState.PRINTING and ours and run.status == RunStatus.PAUSED:
+    elif status.state in PRINTING_STATES and ours and run.status == RunStatus.PAUSED:
         run_set_paused(run_id=run.pk, paused=False)
-    elif status.state is DeviceState.READY and _stopped_at_printer(run, now):
+    elif status.state in IDLE_STATES and _stopped_at_printer(run, now):
         run_fail(
             run_id=run.pk, reason="the print was stopped at the printer", progress=status.progress
         )
-    elif status.state is DeviceState.OFFLINE and _offline_too_long(printer, now):
+
+
+def _reconcile(run: PrintRun, status: DeviceStatus) -> None:
+    """The printer answers after a silence: the run is whatever the printer says it did."""
+    ours = status.job_name == run.job_name
+    if ours and status.state is DeviceState.FINISHED:
+        run_finish(run_id=run.pk)
+    elif ours and status.state in PRINTING_STATES | PAUSED_STATES:
+        if run.status == RunStatus.IN_DOUBT:
+            run_contact_back(run_id=run.pk, paused=status.state in PAUSED_STATES)
+    elif status.state in ERROR_STATES:
         run_fail(
             run_id=run.pk,
-            reason="the printer went offline during the print (interrupted)",
+            reason=status.message or "the printer reported an error",
             progress=status.progress,
+        )
+    else:
+        doing = f"printing {status.job_name}" if status.job_name and not ours else "idle"
+        run_interrupt(
+            run_id=run.pk,
+            reason=f"the printer answers again but is {doing}, not printing this run: "
+            "say whether the part is good or lost",
+            progress=status.progress if ours else None,
         )
 
 
@@ -86,11 +144,11 @@ def _stopped_at_printer(run: PrintRun, now: datetime.datetime) -> bool:
     return now - run.started_at > lag
 
 
-def _offline_too_long(printer: Printer, now: datetime.datetime) -> bool:
+def _unreachable_too_long(printer: Printer, now: datetime.datetime) -> bool:
     # A network blip is not a failed print: OctoPrint goes on printing while we cannot see it.
     since = printer.state_changed_at or now
     grace = datetime.timedelta(seconds=settings.FARM_OFFLINE_GRACE_SECONDS)
-    return printer.state == PrinterState.OFFLINE and now - since >= grace
+    return printer.state in UNREACHABLE_STATES and now - since >= grace
 
 
 def _record_state_change(printer: Printer, status: DeviceStatus, now: datetime.datetime) -> None:

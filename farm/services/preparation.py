@@ -62,33 +62,70 @@ def job_prepare(*, job_id: int) -> None:
 
     A mesh is sliced for the smallest bed of the farm it fits: G-code placed on a small bed
     (origin at its corner) is in bounds on every larger one, so the copies can go to any
-    printer big enough for the part.
+    printer big enough for the part. An uploaded G-code is checked against every kind of
+    printer of the farm and accepted when one of them can print it; the scheduler then places
+    it only on printers it reaches (it cannot be turned or moved).
     """
     job = Job.objects.select_related("material").get(pk=job_id)
     if job.status != JobStatus.SUBMITTED:
         return
+    try:
+        if job.file_kind == FileKind.GCODE:
+            result = _prepare_gcode_upload(job)
+        else:
+            result = _prepare_mesh(job)
+    except PrepareError as exc:  # the file cannot be printed: say why on the job
+        job_reject(job_id=job.pk, reason=str(exc))
+        return
+    job_accept_prepared(job_id=job.pk, prepared=result)
+
+
+def _prepare_mesh(job: Job) -> Prepared:
     beds = sorted(farm_build_volumes(), key=lambda b: (b[0] * b[1], b[2])) or [
         PrintProfile.build_mm
     ]
     nozzle = farm_nozzle()
-    result: Prepared | None = None
-    for index, bed in enumerate(beds):
-        profile = profile_for(job, nozzle_mm=nozzle, build_mm=bed)
+    for bed in beds[:-1]:
         try:
-            result = _prepare_plate(job, profile, beds)
-            break
-        except PartTooLargeError as exc:
-            if index + 1 < len(beds) and job.file_kind == FileKind.MESH:
-                continue  # try the next bigger bed
-            job_reject(job_id=job.pk, reason=str(exc))
-            return
-        except PrepareError as exc:  # the file cannot be printed: say why on the job
-            job_reject(job_id=job.pk, reason=str(exc))
-            return
-    assert result is not None
+            return _with_nozzle(
+                _prepare_plate(job, profile_for(job, nozzle_mm=nozzle, build_mm=bed), beds), nozzle
+            )
+        except PartTooLargeError:
+            continue  # try the next bigger bed
+    return _with_nozzle(
+        _prepare_plate(job, profile_for(job, nozzle_mm=nozzle, build_mm=beds[-1]), beds), nozzle
+    )
+
+
+def _with_nozzle(result: Prepared, nozzle: float) -> Prepared:
     if result.estimate_source == EstimateSource.SLICED and result.nozzle_mm is None:
-        result = replace(result, nozzle_mm=nozzle)
-    job_accept_prepared(job_id=job.pk, prepared=result)
+        return replace(result, nozzle_mm=nozzle)
+    return result
+
+
+def farm_printer_kinds() -> list[tuple[tuple[float, float, float], float]]:
+    """Every distinct (build volume, nozzle) among the enabled printers, smallest bed first."""
+    rows = Printer.objects.filter(enabled=True).values_list(
+        "build_x_mm", "build_y_mm", "build_z_mm", "nozzle_mm"
+    )
+    kinds = {((x, y, z), nozzle) for x, y, z, nozzle in rows}
+    return sorted(kinds, key=lambda k: (k[0][0] * k[0][1], k[0][2], k[1]))
+
+
+def _prepare_gcode_upload(job: Job) -> Prepared:
+    """Accept an uploaded G-code that some printer of the farm can print; else say why, naming
+    the printers it was checked against."""
+    kinds = farm_printer_kinds() or [(PrintProfile.build_mm, PrintProfile.nozzle_mm)]
+    refusals: list[str] = []
+    for bed, nozzle in kinds:
+        try:
+            return _prepare_plate(job, profile_for(job, nozzle_mm=nozzle, build_mm=bed), [bed])
+        except PrepareError as exc:
+            refusals.append(str(exc))
+    printers = ", ".join(
+        f"{x:g} × {y:g} × {z:g} mm with a {n:g} mm nozzle" for (x, y, z), n in kinds
+    )
+    raise PrepareError(f"no printer of the farm can print this G-code ({printers}): {refusals[-1]}")
 
 
 def _prepare_plate(
@@ -126,7 +163,8 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job.estimate_source = EstimateSource(prepared.estimate_source)
         job.seconds_per_copy = prepared.seconds_per_copy
         job.grams_per_copy = prepared.grams_per_copy
-        job.size_x_mm, job.size_y_mm, job.size_z_mm = prepared.size_mm
+        # A G-code needs its reach from the bed's origin; a mesh, its own size.
+        job.size_x_mm, job.size_y_mm, job.size_z_mm = prepared.reach_mm or prepared.size_mm
         job.nozzle_mm = prepared.nozzle_mm
         job.engine = prepared.engine[:100]
         job.copies_per_plate = max(1, prepared.copies_per_plate)

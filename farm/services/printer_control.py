@@ -11,7 +11,7 @@ from farm.models.event import EventKind
 from farm.services.enqueue import enqueue_printer_command, enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.printer_secrets import connection_settings
-from farm.statuses import RUN_ACTIVE
+from farm.statuses import RUN_OPEN
 from printers.commands import PrinterCommand
 from printers.drivers import Driver, driver_for
 
@@ -61,7 +61,7 @@ def printer_load_filament(
     with transaction.atomic():
         printer = Printer.objects.select_for_update().get(pk=printer.pk)
         run = printer.current_run
-        if run is not None and run.status in RUN_ACTIVE:
+        if run is not None and run.status in RUN_OPEN:
             raise ValidationError(f"{printer.name} is printing; swap filament after the print.")
         old = f"{printer.material or 'nothing'} {printer.colour}".strip()
         printer.material = material

@@ -22,7 +22,14 @@ from farm.services.enqueue import (
 from farm.services.events import event_record
 from farm.services.jobs import copies_summary, job_refresh_status
 from farm.services.learning import corrections_observe
-from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus, check_run_transition
+from farm.statuses import (
+    RUN_ACTIVE,
+    RUN_HELD,
+    RUN_OPEN,
+    JobStatus,
+    RunStatus,
+    check_run_transition,
+)
 from printers.commands import PrinterCommand
 
 
@@ -74,7 +81,8 @@ def run_create(
     return run
 
 
-def _transition(run: PrintRun, target: str, **fields: Any) -> None:
+def run_transition(run: PrintRun, target: str, **fields: Any) -> None:
+    """Change a locked run's status (the state machine refuses an illegal move)."""
     check_run_transition(run.status, target)
     run.status = target
     for name, value in fields.items():
@@ -88,7 +96,7 @@ def run_start(*, run_id: int) -> None:
         run = PrintRun.objects.select_for_update().select_related("job").get(pk=run_id)
         if run.status != RunStatus.DISPATCHING:
             return
-        _transition(run, RunStatus.PRINTING, started_at=timezone.now())
+        run_transition(run, RunStatus.PRINTING, started_at=timezone.now())
         event_record(EventKind.RUN_STARTED, run=run)
 
 
@@ -96,14 +104,19 @@ def run_finish(*, run_id: int, progress: float = 1.0) -> None:
     """The print ended well. The parts wait on the bed, unless the printer ejects them."""
     with transaction.atomic():
         run = PrintRun.objects.select_for_update().select_related("job", "printer").get(pk=run_id)
-        if run.status not in (RunStatus.PRINTING, RunStatus.PAUSED, RunStatus.DISPATCHING):
+        if run.status not in (
+            RunStatus.PRINTING,
+            RunStatus.PAUSED,
+            RunStatus.DISPATCHING,
+            RunStatus.IN_DOUBT,
+        ):
             return
         if run.status == RunStatus.DISPATCHING:
             # The fleet link saw the print end before dispatch recorded its start.
-            _transition(run, RunStatus.PRINTING, started_at=run.created_at)
+            run_transition(run, RunStatus.PRINTING, started_at=run.created_at)
         if run.status == RunStatus.PAUSED:
-            _transition(run, RunStatus.PRINTING)
-        _transition(run, RunStatus.AWAITING_REMOVAL, ended_at=timezone.now(), progress=progress)
+            run_transition(run, RunStatus.PRINTING)
+        run_transition(run, RunStatus.AWAITING_REMOVAL, ended_at=timezone.now(), progress=progress)
         printer = Printer.objects.select_for_update().get(pk=run.printer_id)
         printer.bed_clear = False
         printer.save(update_fields=["bed_clear"])
@@ -118,12 +131,12 @@ def run_fail(*, run_id: int, reason: str, progress: float | None = None) -> None
     """The print stopped without finishing. Its copies go back to the queue."""
     with transaction.atomic():
         run = PrintRun.objects.select_for_update().select_related("job", "printer").get(pk=run_id)
-        if run.status not in RUN_ACTIVE:
+        if run.status not in RUN_OPEN:
             return
         fields: dict[str, Any] = {"ended_at": timezone.now(), "failure_reason": reason[:1000]}
         if progress is not None:
             fields["progress"] = progress
-        _transition(run, RunStatus.FAILED, **fields)
+        run_transition(run, RunStatus.FAILED, **fields)
         printer = Printer.objects.select_for_update().get(pk=run.printer_id)
         # A failed print leaves plastic (or a failed part) on the bed: a person must look.
         printer.bed_clear = False
@@ -139,7 +152,7 @@ def run_set_paused(*, run_id: int, paused: bool) -> None:
         target = RunStatus.PAUSED if paused else RunStatus.PRINTING
         if run.status == target or run.status not in (RunStatus.PRINTING, RunStatus.PAUSED):
             return
-        _transition(run, target)
+        run_transition(run, target)
         event_record(EventKind.RUN_PAUSED if paused else EventKind.RUN_RESUMED, run=run)
 
 
@@ -148,6 +161,10 @@ def bed_clear(*, printer: Printer, actor: User | None, reason: str = "") -> None
     with transaction.atomic():
         printer = Printer.objects.select_for_update().get(pk=printer.pk)
         run = printer.current_run
+        if run is not None and run.status in RUN_HELD:
+            raise ValidationError(
+                f"{printer.name}: say first whether the interrupted print is good or lost."
+            )
         if run is not None and run.status in RUN_ACTIVE:
             raise ValidationError(f"{printer.name} is still printing; wait for it to finish.")
         if printer.bed_clear and run is None:
@@ -163,7 +180,7 @@ def bed_clear(*, printer: Printer, actor: User | None, reason: str = "") -> None
             message=reason or "bed cleared",
         )
         if run is not None and run.status == RunStatus.AWAITING_REMOVAL:
-            _transition(run, RunStatus.DONE, cleared_at=timezone.now())
+            run_transition(run, RunStatus.DONE, cleared_at=timezone.now())
             job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.state == PrinterState.ERROR:
             enqueue_printer_command(printer.pk, PrinterCommand.CLEAR_ERROR)
@@ -178,7 +195,7 @@ def run_dispatch_failed(*, run_id: int, reason: str) -> None:
         run = PrintRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.DISPATCHING:
             return
-        _transition(run, RunStatus.FAILED, ended_at=timezone.now(), failure_reason=reason[:1000])
+        run_transition(run, RunStatus.FAILED, ended_at=timezone.now(), failure_reason=reason[:1000])
         # Nothing was printed, so the bed is still clear.
         Printer.objects.filter(pk=run.printer_id, current_run=run).update(current_run=None)
         event_record(EventKind.RUN_DISPATCH_FAILED, run=run, message=reason)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from farm.models import Job, Material, Printer, Site
 from farm.models.event import EventKind
+from farm.models.job import FileKind
 from farm.models.printer import PrinterState
 from farm.scheduling import (
     Assignment,
@@ -38,7 +39,7 @@ from farm.services.events import event_record
 from farm.services.jobs import copies_summary
 from farm.services.learning import corrections_load, plan_model, time_scale
 from farm.services.runs import NothingToPrint, PrinterBusy, run_create
-from farm.statuses import RUN_ACTIVE, JobStatus
+from farm.statuses import RUN_ACTIVE, RUN_HELD, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, 
     by_id: dict[int, Printer] = {}
     for p in printers:
         run = p.current_run
+        if run is not None and run.status in RUN_HELD:
+            continue  # a person decides what became of its print before it takes more work
         printing = run is not None and run.status in RUN_ACTIVE
         free_at = max(now, run.planned_end) if printing and run is not None else now
         slots.append(
@@ -151,6 +154,7 @@ def _work_item(
         site=job.site.slug if job.site else None,
         preferred_site=job.needed_at.slug if job.needed_at else None,
         copies_per_plate=job.copies_per_plate,
+        rotatable=job.file_kind != FileKind.GCODE,
         model_seconds=tuple(
             sorted(
                 (model, corrections.corrected(seconds / scale, model))

@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from farm.models import Job, Printer
+from farm.models import Job, Printer, PrintRun
 from farm.models.printer import PrinterState
 from farm.roles import is_operator, signed_in_user
+from farm.services.doubt import run_accept, run_reprint, runs_in_doubt_too_long
 from farm.services.observation import printer_live
 from farm.services.printer_control import (
     OPERATOR_COMMANDS,
@@ -23,7 +24,7 @@ from farm.services.printer_control import (
     printer_load_filament,
 )
 from farm.services.runs import bed_clear
-from farm.statuses import RUN_ACTIVE, JobStatus, RunStatus
+from farm.statuses import RUN_OPEN, JobStatus, RunStatus
 from printers.commands import PrinterCommand
 
 View = Callable[..., HttpResponse]
@@ -50,6 +51,7 @@ def printer_rows() -> list[dict[str, Any]]:
         ).order_by("site__name", "name")
     )
     live = printer_live([p.pk for p in printers])
+    overdue = set(runs_in_doubt_too_long().values_list("pk", flat=True))
     rows = []
     for p in printers:
         run = p.current_run
@@ -61,6 +63,7 @@ def printer_rows() -> list[dict[str, Any]]:
         elif not p.enabled:
             state = UNUSED_DISABLED
         awaiting = run is not None and run.status == RunStatus.AWAITING_REMOVAL
+        in_doubt = run is not None and run.status == RunStatus.IN_DOUBT
         rows.append(
             {
                 "printer": p,
@@ -69,8 +72,12 @@ def printer_rows() -> list[dict[str, Any]]:
                 "live": live.get(p.pk, {}),
                 "show_progress": state != PrinterState.FINISHED,
                 "show_message": state in (PrinterState.ERROR, PrinterState.OFFLINE),
-                "needs_clearing": not p.bed_clear and (run is None or run.status not in RUN_ACTIVE),
+                "needs_clearing": not p.bed_clear and (run is None or run.status not in RUN_OPEN),
                 "awaiting_removal": awaiting,
+                "in_doubt": in_doubt,
+                # Past the limit an operator may stop waiting and print the copies elsewhere.
+                "in_doubt_overdue": in_doubt and run is not None and run.pk in overdue,
+                "interrupted": run is not None and run.status == RunStatus.INTERRUPTED,
             }
         )
     return rows
@@ -101,6 +108,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "finished": finished,
         "state_counts": sorted(counts.items()),
         "to_clear": sum(1 for r in rows if r["needs_clearing"]),
+        "to_decide": sum(1 for r in rows if r["interrupted"] or r["in_doubt_overdue"]),
         "to_load": sum(1 for r in rows if r["printer"].requested_material_id),
     }
     if request.GET.get("partial"):
@@ -163,4 +171,26 @@ def printer_command(request: HttpRequest, printer_id: int, command: str) -> Http
             printer=printer, command=PrinterCommand(command), actor=signed_in_user(request)
         ),
         f"{printer.name}: {command} sent.",
+    )
+
+
+# What an operator can decide about a print in doubt or interrupted, and what they are told.
+RUN_DECISIONS: dict[str, tuple[Callable[..., None], str]] = {
+    "good": (run_accept, "the part counts as printed; the printer is free."),
+    "reprint": (run_reprint, "the copies go back to the queue; clear its bed when you can."),
+}
+
+
+@operator_required
+@require_POST
+def run_decide(request: HttpRequest, run_id: int, decision: str) -> HttpResponse:
+    """An operator's word on an interrupted print (good, or lost) or one long in doubt."""
+    if decision not in RUN_DECISIONS:
+        raise PermissionDenied("Unknown decision.")
+    service, done = RUN_DECISIONS[decision]
+    run = get_object_or_404(PrintRun.objects.select_related("printer"), pk=run_id)
+    return _printer_action(
+        request,
+        lambda: service(run=run, actor=signed_in_user(request)),
+        f"{run.printer.name}: {done}",
     )

@@ -101,26 +101,6 @@ def test_a_failed_print_returns_its_copy_to_the_queue(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_printer_that_vanishes_mid_print_interrupts_the_run(
-    queued_job: Job, make_printer: Any, settings: Any
-) -> None:
-    settings.FARM_OFFLINE_GRACE_SECONDS = 0
-    make_printer("vanishing", connection_settings={"speedup": 1})
-    schedule_pass()
-    dispatch_all()
-    fleet_pass()
-    assert PrintRun.objects.get().status == RunStatus.PRINTING
-    SimulatedDevice.objects.update(online=False)
-    fleet_pass()  # records the printer as offline
-    fleet_pass()  # past the grace period: the run is interrupted, never silently lost
-    run = PrintRun.objects.get()
-    assert run.status == RunStatus.FAILED
-    assert "offline" in run.failure_reason
-    queued_job.refresh_from_db()
-    assert queued_job.status == JobStatus.QUEUED
-
-
-@pytest.mark.django_db(transaction=True)
 def test_dispatching_twice_starts_the_print_once(queued_job: Job, make_printer: Any) -> None:
     make_printer("p1", connection_settings={"speedup": 1})
     schedule_pass()

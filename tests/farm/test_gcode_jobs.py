@@ -40,8 +40,9 @@ def test_an_uploaded_gcode_is_analysed_for_time_size_and_nozzle(
     assert job.seconds_per_copy and job.seconds_per_copy > 60
     assert job.nozzle_mm == pytest.approx(0.4)
     x, y, z = job.size or (0, 0, 0)
-    # For G-code the size is how much bed it needs: up to its furthest move, not the part.
-    assert z == pytest.approx(20, abs=0.5) and 20 < x <= 250 and 20 < y <= 210
+    # For G-code the size is how much room it needs: up to its furthest move (the head's lift
+    # at the end included, less the margin allowed beyond the bed), not the part.
+    assert 20 <= z <= 30 and 20 < x <= 250 and 20 < y <= 210
 
 
 def test_dispatch_refuses_a_gcode_for_another_nozzle(
@@ -83,3 +84,44 @@ def test_operators_see_any_layer_of_a_jobs_toolpaths(
     client.force_login(alice)
     assert client.get(f"/jobs/{job.pk}/layers/10.svg").status_code == 404
     assert PrintRun.objects.count() == 0
+
+
+def gcode_reaching(x: float) -> SimpleUploadedFile:
+    """A small G-code that extrudes a line out to X=x (as one sliced for a big bed would)."""
+    lines = ["G28", "M104 S215", "M140 S60", "G92 E0", "G1 Z0.2 F3000", "G1 X20 Y20 F6000"]
+    lines += [f"G1 X{x:g} Y{20 + i} E{i + 1} F1200" for i in range(5)]
+    return SimpleUploadedFile("wide.gcode", ("\n".join(lines) + "\n").encode())
+
+
+def test_an_uploaded_gcode_is_checked_against_every_printer_and_planned_on_those_it_fits(
+    alice: Any, pla: Any, make_printer: Any
+) -> None:
+    from farm.services.scheduling import schedule_pass
+
+    small = make_printer("small", build_x_mm=180, build_y_mm=180, build_z_mm=180)
+    big = make_printer("big")  # 250 x 210 x 220
+    job = job_submit(owner=alice, upload=gcode_reaching(200), material=pla, quantity=2)
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED, job.status_reason
+    assert job.size is not None and job.size[0] == pytest.approx(200)
+
+    schedule_pass()
+
+    assert PrintRun.objects.filter(printer=big).count() == 1
+    assert not PrintRun.objects.filter(printer=small).exists()  # the file would leave its bed
+    job.refresh_from_db()
+    assert job.plan_note == ""  # the second copy waits for the big printer, it is not refused
+
+
+def test_an_uploaded_gcode_no_printer_can_print_is_rejected_naming_the_printers(
+    alice: Any, pla: Any, make_printer: Any
+) -> None:
+    make_printer("small", build_x_mm=180, build_y_mm=180, build_z_mm=180)
+    make_printer("big")
+    job = job_submit(owner=alice, upload=gcode_reaching(300), material=pla, quantity=1)
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.REJECTED
+    assert "no printer of the farm can print this G-code" in job.status_reason
+    assert "180 × 180 × 180 mm" in job.status_reason and "250 × 210 × 220 mm" in job.status_reason

@@ -66,6 +66,18 @@ def test_a_busy_printer_is_refused(
         print_file(str(gcode), "--printer", "sim-1")
 
 
+def test_a_printer_that_does_not_answer_is_refused_at_once_with_the_reason(
+    db: None, admin_user: User, make_printer: Callable[..., Printer], gcode: Path
+) -> None:
+    from printers.models import SimulatedDevice
+
+    printer = make_printer("sim-1", connection_settings={"speedup": 1})
+    SimulatedDevice.objects.create(device_id=printer.device_id, online=False)
+    with pytest.raises(CommandError, match="sim-1 cannot take a print now: it is offline"):
+        print_file(str(gcode), "--printer", "sim-1", "--wait")
+    assert not PrintRun.objects.exists()  # nothing waits in a queue nobody serves
+
+
 @pytest.mark.integration
 def test_it_prints_on_a_real_octoprint(
     db: None,

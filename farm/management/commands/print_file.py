@@ -29,9 +29,10 @@ from farm.services.dispatch import run_dispatch
 from farm.services.observation import printer_observe
 from farm.services.preparation import job_prepare
 from farm.services.printer_control import printer_driver
-from farm.services.runs import PrinterBusy, run_create
+from farm.services.runs import PrinterBusy, run_create, run_dispatch_failed
 from farm.services.submission import job_submit
 from farm.statuses import RUN_ACTIVE, JobStatus
+from farm.tasks import DISPATCH_RETRIES
 from printers.drivers.base import TransientDriverError
 from printers.drivers.serial import SerialDriver
 
@@ -57,16 +58,32 @@ class Command(BaseCommand):
             raise CommandError(f"no such file: {path}")
         self._check_free(printer)
         run = self._create_run(printer, path, o)
-        dispatch_note = ""
-        try:
-            run_dispatch(run_id=run.pk)
-        except TransientDriverError as exc:
-            # The Celery dispatch task (enqueued with the run) retries; we say why it waits.
-            dispatch_note = f"not started yet: {exc.message}; the dispatch task will retry"
+        dispatch_note = self._dispatch(run, retry=o["wait"])
         run.refresh_from_db()
         if o["wait"]:
             run = self._follow(run, o["timeout"])
         self._report(run, dispatch_note, o["json"])
+
+    def _dispatch(self, run: PrintRun, *, retry: bool) -> str:
+        """Dispatch here, not through a worker, so that a person testing one printer sees it
+        start (or why not) with no worker running. With --wait a transient error is retried
+        as the dispatch task would; without, the task queued with the run retries it."""
+        attempts = DISPATCH_RETRIES + 1 if retry else 1
+        for attempt in range(attempts):
+            try:
+                run_dispatch(run_id=run.pk)
+                return ""
+            except TransientDriverError as exc:
+                if attempt + 1 == attempts:
+                    if retry:
+                        run_dispatch_failed(
+                            run_id=run.pk, reason=f"gave up after retries: {exc.message}"
+                        )
+                        return f"not started: {exc.message}"
+                    return f"not started yet: {exc.message}; a dispatch worker will retry"
+                self.stderr.write(f"not started yet: {exc.message}; retrying")
+                time.sleep(2**attempt)
+        return ""
 
     def _check_free(self, printer: Printer) -> None:
         """Ask the printer how it is now (the database may not know yet: the fleet link
