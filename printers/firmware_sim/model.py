@@ -21,6 +21,7 @@ class Faults:
 
     checksum_error_every: int = 0  # treat every n-th numbered line as corrupted on the wire
     drop_line_every: int = 0  # lose every n-th numbered line entirely (no answer at all)
+    drop_ok_at: tuple[int, ...] = ()  # accept and run these line numbers, but lose their ok
     busy_every: int = 0  # answer `echo:busy: processing` before every n-th ok
     halt_after_line: int | None = None  # `Error:Printer halted` after accepting this line
     unplug_after_line: int | None = None  # the port disappears after accepting this line
@@ -74,6 +75,8 @@ class MarlinModel:
                 self.last_line = int(match.group(1)) if match and match.group(1) else number
             self.executed.append((number, command))
         answers = self._execute(command)
+        if number is not None and number in self.faults.drop_ok_at:
+            answers = [a for a in answers if not a.startswith("ok")]
         if number is not None and self.faults.halt_after_line == number:
             self.halted = True
             return ["Error:Printer halted. kill() called!"]
@@ -123,6 +126,10 @@ class MarlinModel:
             match = _S_ARG.search(command)
             self.bed = (self.bed[0], float(match.group(1)) if match else 0.0)
             self.bed = (self.bed[1] or 23.0, self.bed[1])
+        elif word == "M112":
+            # Marlin's emergency parser: kill() at once; only a reset brings it back.
+            self.halted = True
+            return ["Error:Printer halted. kill() called!"]
         elif word == "M999":
             self.halted = False
         answers.append(self._ok())

@@ -9,6 +9,10 @@ rewind starts a new epoch, and a Resend for a line sent in an older epoch is ign
 
 A line counts as acknowledged only when it is the next one in order (`last_acked + 1`), so by
 construction every line is acknowledged once and in order, whatever the wire does.
+
+A cancel abandons the stream (`abandon`): lines numbered below `floor` are never sent again and
+their loss rewinds nothing; the host then renumbers with `M110`, which Marlin accepts whatever
+line it expected, so the cancel script does not wait behind a line the firmware never got.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Window:
     head_rejected: bool = False  # the oldest line in flight got a Resend; its ok is no ack
     last_acked: int = -1
     buffer_free: int | None = None  # `B` of the last ADVANCED_OK answer
+    floor: int = 0  # lines below this were abandoned (a cancel): never resent
 
 
 _FIELDS = tuple(f.name for f in fields(Window))
@@ -104,6 +109,23 @@ def probe_sent(w: Window) -> Window:
     return _with(w, in_flight=(*w.in_flight, Flight(None, w.epoch)))
 
 
+def probes_in_flight(w: Window) -> int:
+    return sum(1 for f in w.in_flight if f.number is None)
+
+
+def abandon(w: Window) -> Window:
+    """Give up every line not yet acknowledged (a cancel): nothing before `next_number` is
+    resent, and the lines still in flight only wait for their answers, which acknowledge
+    nothing. The host sends `M110 N<next_number>` next, so the firmware agrees."""
+    return _with(
+        w,
+        floor=w.next_number,
+        last_acked=w.next_number - 1,
+        resend_from=None,
+        epoch=w.epoch + 1,
+    )
+
+
 def on_ok(w: Window, ok: Ok) -> Window:
     if not w.in_flight:
         return w  # an ok nobody waits for (after a reset, or a firmware's extra ok)
@@ -126,10 +148,12 @@ def _probe_answered(w: Window, ok: Ok) -> Window:
     """The firmware answers in order, so numbered lines sent before the probe that are still
     unanswered when the probe's answer arrives never reached it: rewind to the oldest."""
     probe_at = next(i for i, f in enumerate(w.in_flight) if f.number is None)
-    lost = [f.number for f in w.in_flight[:probe_at] if f.number is not None]
+    lost = [
+        f.number for f in w.in_flight[:probe_at] if f.number is not None and f.number >= w.floor
+    ]
     rest = w.in_flight[probe_at + 1 :]
     if not lost:
-        return _with(w, in_flight=rest)
+        return _with(w, in_flight=rest, head_rejected=False)
     oldest = min(lost)
     return _with(
         w,
@@ -143,8 +167,9 @@ def _probe_answered(w: Window, ok: Ok) -> Window:
 def on_resend(w: Window, number: int) -> Window:
     """`Resend: number`: the firmware accepted everything before `number` and wants it next."""
     head = w.in_flight[0] if w.in_flight else None
-    if head is not None and head.epoch != w.epoch:
-        return _with(w, head_rejected=True)  # stale: this stream was already rewound
+    if (head is not None and head.epoch != w.epoch) or number < w.floor:
+        # Stale: this stream was already rewound, or the line was abandoned by a cancel.
+        return _with(w, head_rejected=head is not None)
     # A Resend that names a later line than we think proves the lines before it arrived
     # (their oks were lost on the way back).
     last = max(w.last_acked, min(number, w.next_number) - 1)

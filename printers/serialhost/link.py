@@ -20,6 +20,7 @@ from typing import Any
 
 import serial
 
+from printers.protocol import watchdog as wd
 from printers.protocol import window as win
 from printers.protocol.firmware import FirmwareInfo, parse_capability_report
 from printers.protocol.lines import GcodeProgram, frame
@@ -99,6 +100,7 @@ class LinkStatus:
     capabilities: dict[str, bool] | None = None
     window: int = 1
     job: JobReport | None = None
+    published_at: float = 0.0  # wall clock of the host's last report: its heartbeat
 
 
 def open_serial(port: str, baud: int) -> serial.Serial:
@@ -107,7 +109,9 @@ def open_serial(port: str, baud: int) -> serial.Serial:
     The link then reads and writes the port's file descriptor itself: pyserial's read() and
     write() add a select() per call, which at 50 busy ports costs more than the work.
     """
-    return serial.Serial(port, baud, timeout=0, write_timeout=0)
+    # exclusive: an flock, so a second opener that also asks for it (the verification probe)
+    # fails at open, before it configures the port or writes a byte to a printer mid-print.
+    return serial.Serial(port, baud, timeout=0, write_timeout=0, exclusive=True)
 
 
 class PortLink:
@@ -139,8 +143,7 @@ class PortLink:
         self._fd = -1
         self._pending = bytearray()  # written to the port but not yet taken by the driver
         self._report_lines: list[str] = []
-        self._last_rx = 0.0
-        self._timeouts = 0
+        self._watchdog = wd.Watchdog()
         self._connect_started = 0.0
         self._reconnect_at = 0.0
         self._next_temp_poll = 0.0
@@ -184,8 +187,8 @@ class PortLink:
         self._report_lines = []
         self._rx = b""
         self._pending.clear()
-        self._connect_started = self._last_rx = now
-        self._timeouts = 0
+        self._connect_started = now
+        self._watchdog = wd.started(now)
 
     def close(self) -> None:
         """The host is shutting down: let go of the port (a print in progress is interrupted)."""
@@ -231,6 +234,7 @@ class PortLink:
         if self.state is DeviceState.PRINTING:
             self.state = DeviceState.PAUSING
             self._inject(self.settings.pause_gcode or ("M400",), _Mark.PAUSED)
+            self._unstick()
 
     def resume(self) -> None:
         if self.state in (DeviceState.PAUSED, DeviceState.PAUSING):
@@ -238,12 +242,43 @@ class PortLink:
             self.state = DeviceState.PRINTING
 
     def cancel(self) -> None:
+        """Drop every queued line, then send the cancel script, even when the window is stuck:
+        the lines still in flight are abandoned (never resent), a probe frees the window at
+        its answer, and `M110` renumbers so the script does not wait for a lost line."""
         if self.state in PRINTING_STATES | PAUSED_STATES:
             self._end_job(JobOutcome.CANCELLED, "cancelled")
             self._program_next = len(self._program.commands) if self._program else 0
             self._injected.clear()
+            self.window = win.abandon(self.window)
             self.state = DeviceState.CANCELLING
-            self._inject(self.settings.cancel_gcode or ("M400",), _Mark.CANCELLED)
+            script = self.settings.cancel_gcode or ("M400",)
+            self._inject((f"M110 N{self.window.next_number}", *script), _Mark.CANCELLED)
+            self._unstick()
+
+    def emergency_stop(self) -> None:
+        """M112 at once, outside the window (Marlin's emergency parser acts on it on receipt):
+        the firmware halts, heaters and motors off, and needs a reset (clear_error) after."""
+        if self.port is None:
+            return
+        self._write(b"M112\n")
+        if self.state in ACTIVE_STATES:
+            self._end_job(JobOutcome.CANCELLED, "emergency stop (M112)")
+        self._program_next = len(self._program.commands) if self._program else 0
+        self._injected.clear()
+        self.window = win.abandon(self.window)
+        self.state = DeviceState.ERROR
+        self.message = "emergency stop (M112): reset the printer, then clear the error"
+
+    def _unstick(self) -> None:
+        """An operator waits: probe now rather than at the timeout, in case an ok was lost.
+        The probe's answer comes after those of the lines in flight, so it costs nothing when
+        none was."""
+        if (
+            self.port is not None
+            and self.window.in_flight
+            and not win.probes_in_flight(self.window)
+        ):
+            self._probe()
 
     def clear_error(self) -> None:
         """An operator fixed the fault and cleared the bed: forget the job, reset the firmware."""
@@ -296,8 +331,7 @@ class PortLink:
             # readiness to read but returned no data").
             self._lost(f"serial port {self.settings.port} lost (no data)")
             return
-        self._last_rx = self._clock()
-        self._timeouts = 0
+        self._watchdog = wd.heard(self._watchdog, self._clock())
         lines = (self._rx + data).split(b"\n")
         self._rx = lines.pop()
         for raw in lines:
@@ -307,6 +341,9 @@ class PortLink:
         if not line:
             return
         response = parse_response(line)
+        if isinstance(response, Ok | Resend | Busy):
+            # Progress: only these restart the communication timeout (watchdog.py says why).
+            self._watchdog = wd.progressed(self._watchdog, self._clock())
         if isinstance(response, Ok):
             before = self.window.last_acked
             self.window = win.on_ok(self.window, response)
@@ -334,13 +371,15 @@ class PortLink:
                 self._end_job(JobOutcome.INTERRUPTED, "the firmware restarted during the print")
             self._handshake(self._clock())
         elif isinstance(response, Busy):
-            pass  # the firmware is alive and working (the timeout clock was reset on read)
+            pass  # the firmware is alive and working on a line: the timeout starts again
         elif self.state is DeviceState.CONNECTING:
             self._report_lines.append(line)
 
     def _firmware_error(self, error: FirmwareError) -> None:
         if self._job is not None and self.state in ACTIVE_STATES:
             self._counts.errors += 1
+        if error.wire:
+            self._watchdog = wd.rejected(self._watchdog)
         if error.halted:
             if self.state in ACTIVE_STATES:
                 self._end_job(JobOutcome.FAILED, f"firmware error: {error.text}")
@@ -473,17 +512,25 @@ class PortLink:
         if connecting and now - self._connect_started > self.settings.connect_timeout_s:
             self._lost(f"no answer to M115 on {self.settings.port}")
             return
+        # While connecting, lines lost to a board's boot are recovered sooner.
         timeout = 1.0 if self.state is DeviceState.CONNECTING else self.settings.timeout_s
-        if self.window.in_flight and now - self._last_rx > timeout:
-            self._timeouts += 1
-            if self._timeouts > self.settings.max_timeouts:
-                self._lost(f"no answer from the firmware on {self.settings.port}")
-                return
+        self._watchdog, action = wd.check(
+            self._watchdog,
+            now,
+            timeout_s=timeout,
+            in_flight=len(self.window.in_flight),
+            probes_in_flight=win.probes_in_flight(self.window),
+            max_timeouts=self.settings.max_timeouts,
+        )
+        if action is wd.StallAction.GIVE_UP:
+            self._lost(f"no answer from the firmware on {self.settings.port}")
+            return
+        if action is wd.StallAction.PROBE:
             # An unnumbered M105 gets `ok T:...`; lines sent before it and still unanswered
-            # then were lost on the wire, and the window rewinds to them.
-            self._last_rx = now
+            # then were lost (or their oks were), and the window rewinds to them.
+            log.info("%s: no ok for %.0f s; probing with M105", self.device_id, timeout)
             self._probe()
-        elif (
+        elif action is wd.StallAction.NONE and (
             self.state not in (DeviceState.CONNECTING, DeviceState.ERROR)
             and self.firmware is not None
             and not self.firmware.autoreport_temp

@@ -1,5 +1,6 @@
 """The send window, driven by event scripts: `send` puts the next line on the wire, `ok` and
-`rs N` are the firmware's answers, `probe` is an unnumbered M105 and `okT` its answer."""
+`rs N` are the firmware's answers, `probe` is an unnumbered M105 and `okT` its answer, `cancel`
+abandons the lines not yet acknowledged."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def play(script: str, w: win.Window) -> tuple[win.Window, list[int]]:
             w = win.on_ok(w, Ok(buffer_free=int(event[4:])))
         elif event.startswith("rs"):
             w = win.on_resend(w, int(event[2:]))
+        elif event == "cancel":
+            w = win.abandon(w)
+            continue  # abandoned lines are given up, not acknowledged
         acked += range(before + 1, w.last_acked + 1)
     return w, acked
 
@@ -92,6 +96,32 @@ def in_flight(w: win.Window) -> list[int | None]:
             [],
         ),
         ("a stray ok changes nothing", 1, "ok ok", [], (0, False), []),
+        # Cancel while stuck: line 1 lost (or its ok). The cancel abandons it; the probe's
+        # answer frees the window without a rewind, and the cancel script (2 on) is acked.
+        (
+            "a cancel with a line stuck in flight abandons it",
+            1,
+            "send ok send cancel probe okT send ok",
+            [0, 2],
+            (3, False),
+            [],
+        ),
+        (
+            "a Resend for an abandoned line rewinds nothing",
+            2,
+            "send send cancel rs0 ok ok send ok",
+            [2],
+            (3, False),
+            [],
+        ),
+        (
+            "after a cancel, a lost line of the new stream is resent",
+            1,
+            "send cancel ok send probe okT",
+            [],
+            (1, True),
+            [],
+        ),
     ],
 )
 def test_the_window(

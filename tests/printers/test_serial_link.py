@@ -3,6 +3,7 @@ them like any USB port). The host loop is stepped in the test's thread."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -24,9 +25,9 @@ from tests.printers.serial_helpers import (
 def connect(
     boards: PtyFirmware, model: MarlinModel, name: str = "ttyUSB0", **settings: Any
 ) -> tuple[SerialHost, PortLink]:
+    """The production link settings (LinkSettings' defaults) unless a test says otherwise."""
     path = boards.add_port(name, model)
-    options = {"timeout_s": 0.3, "reconnect_interval_s": 0.1, **settings}
-    link = PortLink(f"dev-{name}", LinkSettings(port=path, **options))
+    link = PortLink(f"dev-{name}", LinkSettings(port=path, **settings))
     host = SerialHost([link], tick_s=0.01)
     host.serve(until=lambda: link.state is not DeviceState.OFFLINE)
     run_until(host, lambda: link.state is DeviceState.READY, "the handshake")
@@ -45,6 +46,14 @@ def partly_printed(boards: PtyFirmware, model: MarlinModel) -> tuple[SerialHost,
     link.start_job("farm-run-1.gcode", program())
     run_until(host, lambda: link.job is not None and link.job.lines_acked > 50, "some progress")
     return host, link
+
+
+def resume_and_finish_the_file(host: SerialHost, link: PortLink, model: MarlinModel) -> None:
+    """Resume a paused print; every file line then ran once, in order, around the park."""
+    link.resume()
+    run_until(host, lambda: link.state is DeviceState.FINISHED, "the end of the print")
+    file_lines = [c for c in printed(model) if c not in ("G1 Z10 F600", "G1 Z-10 F600")]
+    assert file_lines == list(program().commands)
 
 
 def test_the_handshake_reads_the_capabilities(boards: PtyFirmware) -> None:
@@ -76,8 +85,8 @@ def test_a_print_with_resends_and_checksum_errors_completes_in_order(
 
 
 def test_lines_lost_on_the_wire_are_recovered_after_a_timeout(boards: PtyFirmware) -> None:
-    model = MarlinModel(advanced_ok=True, faults=Faults(drop_line_every=97))
-    host, link = connect(boards, model, timeout_s=0.1)
+    model = MarlinModel(advanced_ok=True, faults=Faults(drop_line_every=151))
+    host, link = connect(boards, model)
     print_to_the_end(host, link)
     assert link.job is not None and link.job.outcome is JobOutcome.FINISHED
     assert printed(model) == list(program().commands)
@@ -133,10 +142,7 @@ def test_it_pauses_parks_resumes_and_finishes(boards: PtyFirmware) -> None:
         host.run_once()
     assert link.job is not None and link.job.lines_acked == acked  # nothing more is sent
     assert [c for _, c in model.executed][-4:] == ["M400", "G91", "G1 Z10 F600", "G90"]
-    link.resume()
-    run_until(host, lambda: link.state is DeviceState.FINISHED, "the end of the print")
-    file_lines = [c for c in printed(model) if c not in ("G1 Z10 F600", "G1 Z-10 F600")]
-    assert file_lines == list(program().commands)
+    resume_and_finish_the_file(host, link, model)
 
 
 def test_it_cancels_with_the_end_script(boards: PtyFirmware) -> None:
@@ -202,3 +208,64 @@ def test_a_print_handed_over_while_connecting_starts_after_the_handshake(
     link.start_job("farm-run-1.gcode", program(50))
     run_until(host, lambda: link.state is DeviceState.FINISHED, "the print")
     assert printed(model) == list(program(50).commands)
+
+
+def stalled(host: SerialHost, link: PortLink, at_least_s: float) -> None:
+    """Step the host until no line has been acknowledged for `at_least_s`."""
+    acked, since = -1, time.monotonic()
+    while time.monotonic() - since < at_least_s:
+        now_acked = link.job.lines_acked if link.job else 0
+        if now_acked != acked:
+            acked, since = now_acked, time.monotonic()
+        assert time.monotonic() - since < 30, "it never stalled"
+        host.run_once()
+
+
+def test_a_lost_ok_is_recovered_while_the_firmware_keeps_talking(boards: PtyFirmware) -> None:
+    # Temperature reports every second (M155 S1) kept a byte-based timeout from ever elapsing.
+    model = MarlinModel(advanced_ok=False, faults=Faults(drop_ok_at=(100,)))
+    host, link = connect(boards, model, temperature_interval_s=1)
+    started = time.monotonic()
+    print_to_the_end(host, link)
+    took = time.monotonic() - started
+    assert link.job is not None and link.job.outcome is JobOutcome.FINISHED
+    assert printed(model) == list(program().commands)  # line 100 ran once, not twice
+    assert accepted_numbers_are_consecutive(model)
+    assert LinkSettings(port="x").timeout_s <= took < LinkSettings(port="x").timeout_s + 3
+
+
+def test_a_cancel_while_the_window_is_stuck_finishes_at_once(boards: PtyFirmware) -> None:
+    model = MarlinModel(advanced_ok=False, faults=Faults(drop_ok_at=(100,)))
+    host, link = connect(boards, model, temperature_interval_s=1)
+    link.start_job("farm-run-1.gcode", program())
+    stalled(host, link, 1.5)
+    asked = time.monotonic()
+    link.cancel()
+    run_until(host, lambda: link.state is DeviceState.READY, "the cancel")
+    assert time.monotonic() - asked < 1.0  # not after the 5 s timeout
+    assert link.job is not None and link.job.outcome is JobOutcome.CANCELLED
+    commands = [c for _, c in model.executed]
+    assert commands[-8:] == [f"M110 N{model.executed[-8][0]}", *LinkSettings(port="x").cancel_gcode]
+    assert len(printed(model)) < 110
+
+
+def test_a_pause_while_the_window_is_stuck_pauses_at_once(boards: PtyFirmware) -> None:
+    model = MarlinModel(advanced_ok=False, faults=Faults(drop_ok_at=(100,)))
+    host, link = connect(boards, model)
+    link.start_job("farm-run-1.gcode", program())
+    stalled(host, link, 1.5)
+    asked = time.monotonic()
+    link.pause()
+    run_until(host, lambda: link.state is DeviceState.PAUSED, "the pause")
+    assert time.monotonic() - asked < 1.0
+    resume_and_finish_the_file(host, link, model)
+
+
+def test_an_emergency_stop_halts_the_firmware_at_once(boards: PtyFirmware) -> None:
+    model = MarlinModel()
+    host, link = partly_printed(boards, model)
+    link.emergency_stop()
+    assert link.state is DeviceState.ERROR and "M112" in link.message
+    assert link.job is not None and link.job.outcome is JobOutcome.CANCELLED
+    run_until(host, lambda: model.halted, "the firmware to halt")
+    assert link.state is DeviceState.ERROR  # until a person resets it and clears the error
