@@ -65,6 +65,10 @@ def _verify_octoprint(settings: dict[str, Any], secret: str) -> Verification:
 
 
 def _verify_serial(settings: dict[str, Any]) -> Verification:
+    """Never a second opener: a port the fleet link's serial host holds is verified from its
+    last handshake (opening it again resets an idle board and ruins a print in progress);
+    only a port nobody holds is opened and asked M115."""
+    from printers.serialhost.channel import port_holder
     from printers.serialhost.probe import probe_firmware
     from printers.serialhost.settings import LinkSettings, SettingsError
 
@@ -72,12 +76,24 @@ def _verify_serial(settings: dict[str, Any]) -> Verification:
         link_settings = LinkSettings.from_dict(settings)
     except SettingsError as exc:
         raise ValidationError(str(exc)) from None
-    info = probe_firmware(link_settings)
-    caps = ", ".join(sorted(k for k, v in info.capabilities.items() if v)) or "none reported"
+    held = port_holder(link_settings.port)
+    if held is not None:
+        if held.firmware_fields is None:
+            raise ValidationError(
+                f"{link_settings.port} is held by the fleet link ({held.device_id}, "
+                f"{held.state}{': ' + held.message if held.message else ''}) and has not "
+                "answered M115 yet; save without verification or try again in a moment"
+            )
+        name, capabilities, fields = held.firmware, held.capabilities or {}, held.firmware_fields
+        via = f", read from the fleet link's handshake on {held.device_id}"
+    else:
+        info = probe_firmware(link_settings)
+        name, capabilities, fields, via = info.name, info.capabilities, info.fields, ""
+    caps = ", ".join(sorted(k for k, v in capabilities.items() if v)) or "none reported"
     return Verification(
-        summary=f"{info.name or 'unnamed firmware'} (capabilities: {caps})",
-        firmware=info.name,
-        details={"capabilities": info.capabilities, "model": info.fields.get("MACHINE_TYPE")},
+        summary=f"{name or 'unnamed firmware'} (capabilities: {caps}){via}",
+        firmware=name,
+        details={"capabilities": capabilities, "model": fields.get("MACHINE_TYPE")},
     )
 
 

@@ -4,7 +4,9 @@ A print over USB takes hours of streaming, and no Celery task may live that long
 so this driver only talks to the serial host: `start`, `pause`, `resume`, `cancel` and
 `clear_error` write a `SerialCommand` row that the host serving this printer claims, and
 `status` reads the live status the host publishes to the cache. A host that stops publishing
-makes its printers read as offline.
+(its heartbeat, `published_at`, older than a few seconds) makes its printers read as offline
+with that reason, and `start` refuses at once with a transient error rather than leave a print
+waiting for a host that is not there.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from printers.commands import PrinterCommand
 from printers.drivers.base import (
     Capabilities,
     DeviceStatus,
@@ -24,7 +27,7 @@ from printers.drivers.base import (
     register,
 )
 from printers.models import SerialCommand
-from printers.serialhost.channel import read_status
+from printers.serialhost.channel import HEARTBEAT_STALE_S, heartbeat_age, read_status
 from printers.serialhost.link import JobOutcome, JobReport, LinkStatus
 from printers.serialhost.settings import LinkSettings, SettingsError
 from printers.states import ACTIVE_STATES, UNREACHABLE_STATES, DeviceState
@@ -44,13 +47,21 @@ class SerialDriver(Driver):
     def _live(self) -> LinkStatus | None:
         return read_status(self.device_id)
 
+    def _no_host(self, live: LinkStatus | None) -> str:
+        """Why no serial host serves this printer now, or "" when one does."""
+        port = self.link_settings.port
+        if live is None:
+            return f"no serial host is serving {port} (is the fleet link running?)"
+        age = heartbeat_age(live)
+        if age > HEARTBEAT_STALE_S:
+            return f"no serial host is serving {port}: the fleet link last reported {age:.0f} s ago"
+        return ""
+
     def status(self) -> DeviceStatus:
         live = self._live()
-        if live is None:
-            return DeviceStatus(
-                DeviceState.OFFLINE,
-                message=f"no serial host is serving {self.link_settings.port}",
-            )
+        gone = self._no_host(live)
+        if gone or live is None:
+            return DeviceStatus(DeviceState.OFFLINE, message=gone)
         job = live.job
         message = live.message
         if job is not None and job.outcome is not JobOutcome.PRINTING and not message:
@@ -86,8 +97,14 @@ class SerialDriver(Driver):
         handed = SerialCommand.objects.filter(
             device_id=self.device_id, kind=SerialCommand.Kind.START, job_name=job_name
         ).first()
+        if handed is not None and handed.taken_at is not None and not handed.result:
+            return  # the host took it already: a repeated dispatch does nothing
+        gone = self._no_host(self._live())
+        if gone:
+            # Say so now: a row nobody claims would leave the print waiting in silence.
+            raise TransientDriverError(f"serial printer not reachable: {gone}")
         if handed is not None and not handed.result:
-            return  # handed over already: a repeated dispatch does nothing
+            return  # handed over already, the host claims it on its next round
         current = self.status()
         if current.state in UNREACHABLE_STATES:
             raise TransientDriverError(f"serial printer not reachable: {current.message}")
@@ -129,6 +146,17 @@ class SerialDriver(Driver):
 
     def clear_error(self) -> None:
         self._command(SerialCommand.Kind.CLEAR_ERROR)
+
+    def emergency_stop(self) -> None:
+        """M112: the firmware halts at once, heaters and motors off; it needs a reset after."""
+        # The value of PrinterCommand.EMERGENCY_STOP; SerialCommand.Kind lacks the choice so far.
+        SerialCommand.objects.create(device_id=self.device_id, kind=PrinterCommand.EMERGENCY_STOP)
+
+    def run_command(self, command: PrinterCommand) -> None:
+        if command is PrinterCommand.EMERGENCY_STOP:
+            self.emergency_stop()
+        else:
+            super().run_command(command)
 
     def capabilities(self) -> Capabilities:
         live = self._live()

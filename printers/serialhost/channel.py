@@ -3,12 +3,16 @@
 Commands are rows of `printers.models.SerialCommand`, claimed with a conditional UPDATE so two
 hosts never act on the same one. Live status goes to the cache (not one database write per
 poll); an entry expires after `STATUS_TTL_S`, so a host that died shows its printers offline.
+Each entry carries the time it was published (`published_at`), the host's heartbeat: one older
+than `HEARTBEAT_STALE_S` means no host serves that printer now. The host also says which port
+each printer holds (`port_holder`), so verifying a printer never opens a port the host holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +23,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from printers.commands import PrinterCommand
 from printers.models import SerialCommand
 from printers.protocol.lines import load_program
 from printers.serialhost.host import SerialHost
@@ -29,14 +34,28 @@ from printers.states import ACTIVE_STATES, DeviceState
 log = logging.getLogger(__name__)
 
 STATUS_TTL_S = 15
+HEARTBEAT_STALE_S = 5.0  # the host publishes every 0.5 s; this much silence: it is gone
 
 
 def status_key(device_id: str) -> str:
     return f"serialhost:status:{device_id}"
 
 
+def port_key(port: str) -> str:
+    # /dev/serial/by-id/... and /dev/ttyUSB0 are one device: key by where the link points.
+    return f"serialhost:port:{os.path.realpath(port)}"
+
+
 def publish_status(status: LinkStatus) -> None:
-    cache.set(status_key(status.device_id), dataclasses.asdict(status), STATUS_TTL_S)
+    """The link's status with the time now (the heartbeat), and which port it holds."""
+    status = dataclasses.replace(status, published_at=time.time())
+    cache.set_many(
+        {
+            status_key(status.device_id): dataclasses.asdict(status),
+            port_key(status.port): status.device_id,
+        },
+        STATUS_TTL_S,
+    )
 
 
 def read_status(device_id: str) -> LinkStatus | None:
@@ -46,6 +65,24 @@ def read_status(device_id: str) -> LinkStatus | None:
     books = raw.get("job")
     job = JobReport(**{**books, "outcome": JobOutcome(books["outcome"])}) if books else None
     return LinkStatus(**{**raw, "state": DeviceState(raw["state"]), "job": job})
+
+
+def heartbeat_age(status: LinkStatus) -> float:
+    """Seconds since the host published this status."""
+    return max(0.0, time.time() - status.published_at)
+
+
+def port_holder(port: str) -> LinkStatus | None:
+    """The live status of the printer a serial host serves on this port, or None when no host
+    has reported it for `HEARTBEAT_STALE_S`. A served port counts as held even while the
+    printer is unplugged: the host opens it again as soon as it appears."""
+    device_id: str | None = cache.get(port_key(port))
+    status = read_status(device_id) if device_id else None
+    if status is None or heartbeat_age(status) > HEARTBEAT_STALE_S:
+        return None
+    if os.path.realpath(status.port) != os.path.realpath(port):
+        return None  # that printer moved to another port since
+    return status
 
 
 def take_commands(device_ids: list[str]) -> list[SerialCommand]:
@@ -74,6 +111,8 @@ def apply_command(link: PortLink, command: SerialCommand) -> str:
             link.cancel()
         elif command.kind == kind.CLEAR_ERROR:
             link.clear_error()
+        elif command.kind == PrinterCommand.EMERGENCY_STOP:
+            link.emergency_stop()
     except (RuntimeError, OSError) as exc:
         return str(exc)[:300]
     return ""

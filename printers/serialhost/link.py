@@ -98,6 +98,7 @@ class LinkStatus:
     temperatures: dict[str, float] | None = None
     firmware: str = ""
     capabilities: dict[str, bool] | None = None
+    firmware_fields: dict[str, str] | None = None  # the M115 report; None before a handshake
     window: int = 1
     job: JobReport | None = None
     published_at: float = 0.0  # wall clock of the host's last report: its heartbeat
@@ -554,6 +555,7 @@ class PortLink:
             temperatures=dict(self.temperatures),
             firmware=self.firmware.name if self.firmware else "",
             capabilities=dict(self.firmware.capabilities) if self.firmware else None,
+            firmware_fields=dict(self.firmware.fields) if self.firmware else None,
             window=self.window.limit,
             job=self.job,
         )

@@ -58,7 +58,7 @@ def serial_printer(
         printer = make_printer(
             "ender-1",
             connection_kind="serial",
-            connection_settings={"port": path, "timeout_s": 0.3, "reconnect_interval_s": 0.1},
+            connection_settings={"port": path},  # the production link settings
             state=DeviceState.OFFLINE,
         )
         ports = [PortConfig(printer.device_id, printer.connection_settings)]
@@ -195,3 +195,83 @@ def test_a_start_the_host_refused_is_handed_over_again(db: None, gcode: Path) ->
     driver.start(job_name="farm-run-3.gcode", gcode_path=gcode, expected_seconds=10)
     refused.refresh_from_db()
     assert refused.result == "" and refused.taken_at is None
+
+
+def test_verifying_a_port_the_fleet_link_holds_never_opens_it(
+    admin_user: User, serial_printer: MakeSerialPrinter, gcode: Path
+) -> None:
+    from farm.models import Site
+    from farm.services.printer_setup import printer_add
+
+    model = MarlinModel()
+    printer = serial_printer(model)
+    driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
+    big = gcode.with_name("big.gcode")
+    big.write_text(realistic_gcode(3000))
+    driver.start(job_name="farm-run-7.gcode", gcode_path=big, expected_seconds=60)
+    wait(lambda: driver.status().state is DeviceState.PRINTING)
+    # The same port saved again with "Verify" ticked (the admin form calls this service).
+    _, checked = printer_add(
+        name="ender-1-again",
+        site=Site.objects.get(pk=printer.site_id),
+        kind="serial",
+        settings=dict(printer.connection_settings),
+    )
+    assert checked is not None and "read from the fleet link's handshake" in checked.summary
+    assert checked.firmware.startswith("Marlin")
+    wait(lambda: driver.status().state is DeviceState.FINISHED)
+    assert [c for _, c in model.executed].count("M115") == 1  # one handshake: the host's
+    report = driver.job_report()
+    assert report is not None and report.outcome is JobOutcome.FINISHED
+
+
+def test_a_second_opener_is_refused_by_the_ports_lock(
+    serial_printer: MakeSerialPrinter, boards: PtyFirmware
+) -> None:
+    from printers.drivers.base import TransientDriverError
+    from printers.serialhost.probe import probe_firmware
+    from printers.serialhost.settings import LinkSettings
+
+    model = MarlinModel()
+    printer = serial_printer(model)
+    with pytest.raises(TransientDriverError, match="lock"):
+        # Behind the cache's back (another machine's fleet link, a cleared cache): the host
+        # holds the port's flock, so the probe fails at open, before it writes anything.
+        probe_firmware(LinkSettings.from_dict(printer.connection_settings))
+    assert [c for _, c in model.executed].count("M115") == 1
+
+
+def test_verifying_a_port_nobody_holds_asks_the_printer(db: None, boards: PtyFirmware) -> None:
+    from farm.services.printer_setup import printer_verify
+
+    checked = printer_verify(kind="serial", settings={"port": boards.add_port("ttyUSB3")})
+    assert checked.firmware.startswith("Marlin") and "fleet link" not in checked.summary
+
+
+def test_a_silent_serial_host_is_said_at_once_and_dispatch_retries(db: None, gcode: Path) -> None:
+    import dataclasses
+    import time
+
+    from django.core.cache import cache
+
+    from printers.drivers.base import TransientDriverError
+    from printers.serialhost.channel import status_key
+    from printers.serialhost.link import LinkStatus
+
+    # A fleet link that stopped a minute ago: its last status has not expired from the cache.
+    last = LinkStatus(
+        device_id="printer-6",
+        port="/dev/ttyUSB6",
+        state=DeviceState.READY,
+        published_at=time.time() - 60,
+    )
+    cache.set(status_key("printer-6"), dataclasses.asdict(last), 300)
+    driver = SerialDriver(device_id="printer-6", settings={"port": "/dev/ttyUSB6"})
+    status = driver.status()
+    assert status.state is DeviceState.OFFLINE
+    assert "no serial host is serving /dev/ttyUSB6" in status.message
+    assert "last reported 60 s ago" in status.message
+    started = time.monotonic()
+    with pytest.raises(TransientDriverError, match="no serial host"):
+        driver.start(job_name="farm-run-4.gcode", gcode_path=gcode, expected_seconds=10)
+    assert time.monotonic() - started < 1
