@@ -86,7 +86,8 @@ def _pass_over_a_bad_fleet(good: Target) -> dict[int, DeviceStatus]:
         link = FleetLink(targets=lambda: targets, observe=lambda t, s: seen.__setitem__(t.key, s))
         deadline = time.monotonic() + 30
         # The good OctoPrint may need a pass or two to connect to its printer.
-        while seen.get(good.key) is None or seen[good.key].state is not DeviceState.READY:
+        idle = (DeviceState.READY, DeviceState.FINISHED)  # connected, not printing
+        while seen.get(good.key) is None or seen[good.key].state not in idle:
             assert time.monotonic() < deadline, f"the good printer never got ready: {seen}"
             seen.clear()
             assert link.run_once() == 5
