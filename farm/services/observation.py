@@ -8,6 +8,7 @@ writes a row and an event.
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -34,6 +35,8 @@ from printers.states import (
     DeviceState,
 )
 
+log = logging.getLogger(__name__)
+
 LIVE_TTL_SECONDS = 120  # a printer whose live entry is older than this shows as unknown
 
 
@@ -54,7 +57,12 @@ def printer_observe(*, printer: Printer, status: DeviceStatus) -> None:
     live = asdict(status)
     live["state"] = status.state.value
     live["at"] = now.isoformat()
-    cache.set(live_key(printer.pk), live, LIVE_TTL_SECONDS)
+    try:
+        cache.set(live_key(printer.pk), live, LIVE_TTL_SECONDS)
+    except Exception:  # any cache backend's error
+        # The cache (Redis) restarting must not stop the transitions below reaching the
+        # database: the dashboard falls back to the recorded state until it is back.
+        log.warning("live state of printer %s not cached", printer.pk, exc_info=True)
 
     was_unreachable = printer.state in UNREACHABLE_STATES
     if status.state.value != printer.state:

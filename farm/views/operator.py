@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from farm.models import Job, Printer, PrintRun
-from farm.models.printer import PrinterState
+from farm.models.printer import ConnectionKind, PrinterState
 from farm.roles import is_operator, signed_in_user
 from farm.services.doubt import run_accept, run_reprint, runs_in_doubt_too_long
 from farm.services.observation import printer_live
@@ -72,6 +72,9 @@ def printer_rows() -> list[dict[str, Any]]:
                 "live": live.get(p.pk, {}),
                 "show_progress": state != PrinterState.FINISHED,
                 "show_message": state in (PrinterState.ERROR, PrinterState.OFFLINE),
+                # The farm connects OctoPrint by itself, with back-off; this is "now, please".
+                "can_connect": p.connection_kind == ConnectionKind.OCTOPRINT
+                and state in (PrinterState.OFFLINE, PrinterState.ERROR),
                 "needs_clearing": not p.bed_clear and (run is None or run.status not in RUN_OPEN),
                 "awaiting_removal": awaiting,
                 "in_doubt": in_doubt,
