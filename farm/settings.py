@@ -269,12 +269,26 @@ CELERY_TASK_ROUTES = {name.value: {"queue": queue.value} for name, queue in TASK
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "scheduling-pass": {"task": TaskName.SCHEDULE_PASS.value, "schedule": FARM_SCHEDULE_SECONDS},
-    # Often enough that work whose task was lost waits about a minute, not longer.
-    "stuck-work-sweep": {"task": TaskName.STUCK_WORK_SWEEP.value, "schedule": 60.0},
+    # Work whose task was lost (farm.services.sweeps) is sent again within a minute: a lapsed
+    # lease (20 s) plus at most one interval.
+    "stuck-work-sweep": {"task": TaskName.STUCK_WORK_SWEEP.value, "schedule": 30.0},
+}
+# A broker outage must not stop a web request for long (the sweep sends what failed), nor
+# make a worker give up reconnecting.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 CELERY_TASK_TIME_LIMIT = envint("FARM_TASK_TIME_LIMIT", "900", minimum=10)
 # Checking and slicing one file: past this the job is rejected with the reason.
 FARM_SLICE_TIME_LIMIT = envfloat("FARM_SLICE_TIME_LIMIT", "600")
+# Memory one slice may add to its worker process (address space); past it the job is rejected
+# with the reason. 0: no limit. The slicing pool's concurrency times this must fit the machine.
+FARM_SLICE_MEMORY_MB = envint("FARM_SLICE_MEMORY_MB", "3072", minimum=0)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

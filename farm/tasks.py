@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from farm.models import PrintRun
-from farm.services.dispatch import run_dispatch
+from farm.services.dispatch import run_dispatch, run_dispatch_hold
 from farm.services.enqueue import SCHEDULE_PASS_PENDING, enqueue_schedule_pass
 from farm.services.incremental import printer_next_run
 from farm.services.preparation import job_prepare, job_reject
@@ -33,13 +33,14 @@ DISPATCH_RETRIES = 5
 
 
 @shared_task(
+    bind=True,
     name=TaskName.JOB_PREPARE.value,
     soft_time_limit=settings.FARM_SLICE_TIME_LIMIT,
     time_limit=settings.FARM_SLICE_TIME_LIMIT + 30,
 )
-def job_prepare_task(job_id: int) -> None:
+def job_prepare_task(self: Task, job_id: int) -> None:
     try:
-        job_prepare(job_id=job_id)
+        job_prepare(job_id=job_id, holder=self.request.id, memory_mb=settings.FARM_SLICE_MEMORY_MB)
     except SoftTimeLimitExceeded:
         # A mesh that takes this long is not one to retry: say so on the job.
         job_reject(
@@ -67,19 +68,26 @@ def printer_ready_task(printer_id: int) -> None:
 def stuck_work_sweep_task() -> None:
     result = stuck_work_sweep()
     if result.prepares or result.dispatches:
-        log.warning("re-enqueued stuck work: %s", result)
+        log.warning(
+            "sent again work whose task was lost: %d preparations, %d dispatches",
+            result.prepares,
+            result.dispatches,
+        )
 
 
 @shared_task(bind=True, name=TaskName.RUN_DISPATCH.value, max_retries=DISPATCH_RETRIES)
 def run_dispatch_task(self: Task, run_id: int) -> None:
+    holder = self.request.id  # the same across retries: the lease stays ours between them
     try:
-        run_dispatch(run_id=run_id)
+        run_dispatch(run_id=run_id, holder=holder)
     except DriverError as exc:  # transient: permanent ones were handled by the service
         PrintRun.objects.filter(pk=run_id).update(dispatch_attempts=self.request.retries + 1)
         if self.request.retries >= DISPATCH_RETRIES:
             run_dispatch_failed(run_id=run_id, reason=f"gave up after retries: {exc.message}")
             return
-        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+        countdown = 2**self.request.retries
+        run_dispatch_hold(run_id=run_id, holder=holder, seconds=countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @shared_task(name=TaskName.PRINTER_COMMAND.value)

@@ -99,6 +99,13 @@ class Job(models.Model):
     planned_start = models.DateTimeField(null=True, blank=True)
     planned_end = models.DateTimeField(null=True, blank=True)
     plan_note = models.CharField(max_length=200, blank=True)
+    # The lease on preparing the file (farm.services.leases): the task holding it, and until
+    # when; renewed by a heartbeat while it slices, so a live slice is never started twice.
+    prepare_holder = models.CharField(max_length=200, blank=True)
+    prepare_lease_until = models.DateTimeField(null=True, blank=True)
+    prepare_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker started preparing the file."
+    )
 
     class Meta:
         ordering = ["-submitted_at"]

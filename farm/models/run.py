@@ -25,6 +25,9 @@ class PrintRun(models.Model):
     dispatch_attempts = models.PositiveSmallIntegerField(default=0)
     # When the printer stopped answering during this run (the run is then in doubt).
     in_doubt_since = models.DateTimeField(null=True, blank=True)
+    # The lease on dispatching (farm.services.leases), held through the retries' waits.
+    dispatch_holder = models.CharField(max_length=200, blank=True)
+    dispatch_lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from farm.models import Job, Printer
@@ -15,6 +16,8 @@ from farm.models.event import EventKind
 from farm.models.job import EstimateSource, FileKind
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
+from farm.services.leases import lease_claim, lease_heartbeat, lease_holder, lease_lapse
+from farm.services.memory import memory_limit
 from farm.slicing_config import slicing_limits
 from farm.statuses import JobStatus, check_job_transition
 from slicing.errors import PartTooLargeError, PrepareError
@@ -57,8 +60,18 @@ def farm_build_volumes() -> list[tuple[float, float, float]]:
     return sorted(set(rows))
 
 
-def job_prepare(*, job_id: int) -> None:
+# A job whose preparation was started this often without finishing (its worker died each
+# time: killed, out of memory) is rejected rather than tried forever.
+MAX_PREPARE_ATTEMPTS = 3
+PREPARE = "prepare"  # the lease's field prefix on Job
+
+
+def job_prepare(*, job_id: int, holder: str | None = None, memory_mb: int = 0) -> None:
     """Check and slice the job's file (in a worker), then queue it. Safe to run twice.
+
+    The worker holds the job's lease while it works (`holder`: the task's id), so a second
+    message for the same job does nothing while the first worker is alive. With `memory_mb`,
+    the slice may add at most that much memory to this process; past it the job is rejected.
 
     A mesh is sliced for the smallest bed of the farm it fits: G-code placed on a small bed
     (origin at its corner) is in bounds on every larger one, so the copies can go to any
@@ -66,18 +79,59 @@ def job_prepare(*, job_id: int) -> None:
     printer of the farm and accepted when one of them can print it; the scheduler then places
     it only on printers it reaches (it cannot be turned or moved).
     """
+    holder = lease_holder(holder)
+    if not job_claim_preparation(job_id=job_id, holder=holder):
+        return  # prepared already, or a live worker is preparing it (a repeated message)
     job = Job.objects.select_related("material").get(pk=job_id)
-    if job.status != JobStatus.SUBMITTED:
+    if job.prepare_attempts > MAX_PREPARE_ATTEMPTS:
+        job_reject(
+            job_id=job.pk,
+            reason=f"checking and slicing the file stopped {job.prepare_attempts - 1} times "
+            "without finishing (the worker was lost, perhaps out of memory); ask an operator",
+        )
         return
     try:
-        if job.file_kind == FileKind.GCODE:
-            result = _prepare_gcode_upload(job)
-        else:
-            result = _prepare_mesh(job)
+        with (
+            lease_heartbeat(Job, job.pk, prefix=PREPARE, holder=holder),
+            memory_limit(memory_mb),
+        ):
+            if job.file_kind == FileKind.GCODE:
+                result = _prepare_gcode_upload(job)
+            else:
+                result = _prepare_mesh(job)
     except PrepareError as exc:  # the file cannot be printed: say why on the job
         job_reject(job_id=job.pk, reason=str(exc))
         return
+    except MemoryError:  # it would again: say so on the job
+        job_reject(
+            job_id=job.pk,
+            reason=f"checking and slicing the file needed more than {memory_mb} MB of memory; "
+            "simplify the mesh or ask an operator",
+        )
+        return
+    except BaseException:
+        # Unfinished (out of memory, out of time, the database gone): let the sweep send it
+        # again at once rather than when the lease runs out. The caller decides what to say.
+        with contextlib.suppress(DatabaseError):
+            lease_lapse(Job, job.pk, prefix=PREPARE, holder=holder)
+        raise
+    if not connection.in_atomic_block:
+        # A long slice may have outlived its database connection (a restart): check it anew,
+        # as Celery does before each task, so the result is not lost to a dead connection.
+        close_old_connections()
     job_accept_prepared(job_id=job.pk, prepared=result)
+
+
+def job_claim_preparation(*, job_id: int, holder: str) -> bool:
+    """Take the job's preparation lease (a conditional UPDATE: one live holder at a time)."""
+    return lease_claim(
+        Job,
+        job_id,
+        prefix=PREPARE,
+        holder=holder,
+        condition=Q(status=JobStatus.SUBMITTED),
+        prepare_attempts=F("prepare_attempts") + 1,
+    )
 
 
 def _prepare_mesh(job: Job) -> Prepared:
@@ -170,6 +224,7 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job.copies_per_plate = max(1, prepared.copies_per_plate)
         job.layers = prepared.layers
         job.engine_reason = prepared.engine_reason[:300]
+        job.prepare_lease_until = None
         if prepared.gcode_path is not None:
             job.gcode.name = _storage_name(prepared.gcode_path)
         if prepared.thumbnail_path is not None:
@@ -201,5 +256,6 @@ def job_reject(*, job_id: int, reason: str) -> None:
         job.status = JobStatus.REJECTED
         job.status_reason = reason
         job.finished_at = timezone.now()
-        job.save(update_fields=["status", "status_reason", "finished_at"])
+        job.prepare_lease_until = None
+        job.save(update_fields=["status", "status_reason", "finished_at", "prepare_lease_until"])
         event_record(EventKind.JOB_REJECTED, job=job, message=reason)

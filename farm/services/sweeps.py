@@ -1,23 +1,45 @@
-"""Sweeps: pick up work whose task was lost (a worker killed mid-task, a broker restart).
+"""Sweeps: send again work whose task was lost (a worker killed mid-task, a broker restart, a
+submission made while the broker was down). What the database says must happen gets done.
 
-Every task is safe to run twice, so re-enqueueing work that looks stuck costs at most a
-repeated check; not doing it would leave a job waiting forever.
+A job waiting to be prepared and a run waiting to be dispatched are each in one of two cases:
+
+- Its lease lapsed: a task started it, then stopped renewing (its worker died) or gave up.
+  That task's message is spent, so a new one is sent at once.
+- Nobody ever held it: its message may still be waiting in the queue behind other work, or it
+  may be lost (never sent, or dropped with a broker that restarted empty). The sweep counts the
+  messages in the work's queue: when there are fewer than such rows, some were lost and every
+  one of them is sent again. (A queue with enough messages is only busy; sending more would
+  pile up duplicates behind a long slicing backlog.)
+
+A live lease is never touched, so a slice that is still running is never started twice, and a
+repeated message finds the lease held and does nothing (farm.services.leases).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass
 
+from django.db.models import Model, Q
 from django.utils import timezone
+from kombu.exceptions import ChannelError
 
+from farm.celery import app
 from farm.models import Job, PrintRun
-from farm.services.enqueue import enqueue_job_prepare, enqueue_run_dispatch
+from farm.services.dispatch import DISPATCH
+from farm.services.enqueue import send_task
+from farm.services.preparation import PREPARE
 from farm.statuses import JobStatus, RunStatus
+from farm.task_names import TASK_QUEUES, TaskName
 
-# Longer than a slice or a dispatch normally takes, so a sweep does not race a busy worker.
-STUCK_PREPARE = datetime.timedelta(minutes=20)
-STUCK_DISPATCH = datetime.timedelta(minutes=3)
+log = logging.getLogger(__name__)
+
+JOB_PREPARE, DISPATCH_TASK = TaskName.JOB_PREPARE, TaskName.RUN_DISPATCH
+
+# A row younger than this may have its message in flight (sent after commit, not yet counted).
+FRESH = datetime.timedelta(seconds=10)
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -26,20 +48,51 @@ class SweepResult:
     dispatches: int
 
 
+def queue_depth(queue: str) -> int | None:
+    """Messages waiting in a broker queue, or None when the broker cannot say."""
+    try:
+        with app.connection_for_read() as conn:
+            return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+    except ChannelError:  # no such queue yet: nothing was ever left in it
+        return 0
+    except Exception as exc:  # the broker is unreachable: assume the worst, send again
+        log.warning("could not count the messages in queue %s: %s", queue, exc)
+        return None
+
+
+def _lost(
+    model: type[Model], waiting: Q, *, prefix: str, now: datetime.datetime, task: TaskName
+) -> list[int]:
+    """The ids of rows in `waiting` whose task must be sent again."""
+    rows = model._default_manager.filter(waiting)
+    lapsed = list(
+        rows.filter(**{f"{prefix}_lease_until__lt": now}).values_list("pk", flat=True)[:BATCH]
+    )
+    unheld = list(
+        rows.filter(**{f"{prefix}_lease_until__isnull": True}).values_list("pk", flat=True)[:BATCH]
+    )
+    if unheld:
+        depth = queue_depth(TASK_QUEUES[task].value)
+        if depth is not None and depth >= len(unheld):
+            unheld = []  # their messages are in the queue, behind other work
+    return lapsed + unheld
+
+
 def stuck_work_sweep(*, now: datetime.datetime | None = None) -> SweepResult:
     now = now or timezone.now()
-    jobs = list(
-        Job.objects.filter(
-            status=JobStatus.SUBMITTED, submitted_at__lt=now - STUCK_PREPARE
-        ).values_list("pk", flat=True)[:500]
-    )
-    runs = list(
-        PrintRun.objects.filter(
-            status=RunStatus.DISPATCHING, created_at__lt=now - STUCK_DISPATCH
-        ).values_list("pk", flat=True)[:500]
-    )
-    for job_id in jobs:
-        enqueue_job_prepare(job_id)
-    for run_id in runs:
-        enqueue_run_dispatch(run_id)
-    return SweepResult(len(jobs), len(runs))
+    work: list[tuple[type[Model], Q, str, TaskName]] = [
+        (Job, Q(status=JobStatus.SUBMITTED, submitted_at__lt=now - FRESH), PREPARE, JOB_PREPARE),
+        (
+            PrintRun,
+            Q(status=RunStatus.DISPATCHING, created_at__lt=now - FRESH),
+            DISPATCH,
+            DISPATCH_TASK,
+        ),
+    ]
+    counts = []
+    for model, waiting, prefix, task in work:
+        ids = _lost(model, waiting, prefix=prefix, now=now, task=task)
+        for pk in ids:
+            send_task(task, pk)
+        counts.append(len(ids))
+    return SweepResult(prepares=counts[0], dispatches=counts[1])

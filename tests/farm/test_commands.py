@@ -56,3 +56,27 @@ def test_farm_status_prints_a_readable_summary(db: Any, make_printer: Any) -> No
     make_printer("p1")
     text = run("farm_status")
     assert "Printers:" in text and "berlin" in text and "ready 1" in text
+
+
+def test_run_farm_restarts_a_dead_process_with_a_growing_back_off() -> None:
+    from farm.management.commands.run_farm import Restarts
+
+    plan = Restarts(started_at=0.0)
+    delays = []
+    for now in (1.0, 3.0, 7.0, 15.0, 31.0, 63.0, 95.0):
+        delays.append(plan.exited(now))
+        plan.started(now + delays[-1])
+    assert delays[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert plan.count == 7
+    # A process that stayed up a minute before dying starts again after 1 s.
+    assert plan.exited(plan.started_at + 61) == 1.0
+
+
+def test_run_farm_starts_slicing_in_its_own_worker_pool() -> None:
+    from farm.management.commands.run_farm import processes
+
+    commands = processes(port=8000)
+    slicing, worker = commands["slicing"], commands["worker"]
+    assert slicing[slicing.index("-Q") + 1] == "slicing"
+    assert "--max-memory-per-child" in slicing
+    assert worker[worker.index("-Q") + 1] == "dispatch,default"

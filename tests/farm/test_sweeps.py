@@ -1,46 +1,128 @@
-"""Work whose task was lost (a worker killed mid-task) is picked up again, once it is late."""
+"""Work whose task was lost is sent again by the sweep, from what the database says; work a
+live task holds (its lease) is never sent twice."""
 
 from __future__ import annotations
 
 import datetime
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from farm.models import Job, PrintRun
-from farm.services.preparation import job_prepare
+from farm.services import sweeps
+from farm.services.dispatch import run_claim_dispatch
+from farm.services.preparation import job_claim_preparation, job_prepare
 from farm.services.scheduling import schedule_pass
 from farm.services.submission import job_submit
 from farm.services.sweeps import stuck_work_sweep
+from farm.statuses import JobStatus, RunStatus
+from farm.task_names import TaskName
 
 
-def test_a_job_whose_slicing_task_was_lost_is_prepared_again(
-    alice: Any, pla: Any, cube_upload: Any, django_capture_on_commit_callbacks: Any
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[TaskName, tuple[object, ...]]]:
+    """The tasks the sweep sends; the broker's queues hold `depth` messages each."""
+    messages: list[tuple[TaskName, tuple[object, ...]]] = []
+
+    def send(name: TaskName, *args: object) -> bool:
+        messages.append((name, args))
+        return True
+
+    monkeypatch.setattr(sweeps, "send_task", send)
+    monkeypatch.setattr(sweeps, "queue_depth", lambda queue: 0)
+    return messages
+
+
+def later(seconds: float) -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def job(alice: Any, pla: Any, cube_upload: Any) -> Job:
+    return job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
+
+
+def test_a_job_whose_task_never_arrived_is_sent_again_within_a_minute(job: Job, sent: Any) -> None:
+    assert stuck_work_sweep().prepares == 0  # just submitted: its message may be in flight
+    assert stuck_work_sweep(now=later(30)).prepares == 1
+    assert sent == [(TaskName.JOB_PREPARE, (job.pk,))]
+
+
+def test_a_job_whose_message_waits_in_a_busy_queue_is_not_sent_twice(
+    job: Job, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
-    assert stuck_work_sweep().prepares == 0  # not late yet: a worker may be on it
-    later = timezone.now() + datetime.timedelta(hours=1)
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert stuck_work_sweep(now=later).prepares == 1
-    assert len(callbacks) == 1
-    job_prepare(job_id=job.pk)  # what the re-enqueued task does
-    assert Job.objects.get().status == "queued"
+    monkeypatch.setattr(sweeps, "queue_depth", lambda queue: 1 if queue == "slicing" else 0)
+    assert stuck_work_sweep(now=later(600)).prepares == 0
+    assert sent == []
 
 
-def test_a_run_whose_dispatch_was_lost_is_dispatched_again(
-    alice: Any,
-    pla: Any,
-    cube_upload: Any,
-    make_printer: Any,
-    django_capture_on_commit_callbacks: Any,
+def test_a_job_a_live_worker_is_preparing_is_never_sent_again(job: Job, sent: Any) -> None:
+    assert job_claim_preparation(job_id=job.pk, holder="task-a")
+    assert stuck_work_sweep(now=later(15)).prepares == 0  # the lease still runs
+
+
+def test_a_job_whose_worker_died_is_sent_again_once_its_lease_lapses(
+    job: Job, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert job_claim_preparation(job_id=job.pk, holder="task-a")
+    # Even with messages in the queue: the dead worker's message is spent.
+    monkeypatch.setattr(sweeps, "queue_depth", lambda queue: 100)
+    assert stuck_work_sweep(now=later(25)).prepares == 1
+
+
+def test_a_second_message_does_nothing_while_the_first_holds_the_lease(job: Job) -> None:
+    assert job_claim_preparation(job_id=job.pk, holder="task-a")
+    job_prepare(job_id=job.pk, holder="task-b")
+    job.refresh_from_db()
+    assert (job.status, job.prepare_holder, job.prepare_attempts) == ("submitted", "task-a", 1)
+
+
+def test_the_holders_own_message_delivered_again_prepares_the_job(job: Job) -> None:
+    assert job_claim_preparation(job_id=job.pk, holder="task-a")  # then its worker was lost
+    job_prepare(job_id=job.pk, holder="task-a")  # the broker redelivers the same task
+    job.refresh_from_db()
+    assert (job.status, job.prepare_attempts, job.prepare_lease_until) == ("queued", 2, None)
+
+
+def test_a_job_whose_preparation_keeps_dying_is_rejected_with_the_reason(job: Job) -> None:
+    Job.objects.filter(pk=job.pk).update(prepare_attempts=3)
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.REJECTED
+    assert job.status_reason.startswith("checking and slicing the file stopped 3 times")
+
+
+def test_a_slice_that_needs_more_memory_than_its_budget_is_rejected_with_the_reason(
+    job: Job,
+) -> None:
+    job_prepare(job_id=job.pk, memory_mb=1)
+    job.refresh_from_db()
+    assert job.status == JobStatus.REJECTED
+    assert "needed more than 1 MB of memory" in job.status_reason
+
+
+@pytest.fixture
+def run(job: Job, make_printer: Any) -> PrintRun:
+    """A run on a claimed printer whose dispatch task has not run."""
     make_printer("p1")
-    job = job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
     job_prepare(job_id=job.pk)
     schedule_pass()
-    assert PrintRun.objects.get().status == "dispatching"
-    later = timezone.now() + datetime.timedelta(minutes=10)
-    with django_capture_on_commit_callbacks() as callbacks:
-        result = stuck_work_sweep(now=later)
-    assert (result.prepares, result.dispatches) == (0, 1)
-    assert len(callbacks) == 1
+    run = PrintRun.objects.get()
+    assert run.status == RunStatus.DISPATCHING
+    return run
+
+
+def test_a_run_whose_dispatch_was_lost_is_dispatched_again_within_a_minute(
+    run: PrintRun, sent: Any
+) -> None:
+    assert stuck_work_sweep().dispatches == 0
+    assert stuck_work_sweep(now=later(30)).dispatches == 1
+    assert (TaskName.RUN_DISPATCH, (run.pk,)) in sent
+
+
+def test_a_run_a_live_task_is_dispatching_is_left_to_it(run: PrintRun, sent: Any) -> None:
+    assert run_claim_dispatch(run_id=run.pk, holder="task-a")
+    assert not run_claim_dispatch(run_id=run.pk, holder="task-b")
+    assert stuck_work_sweep(now=later(15)).dispatches == 0
+    assert stuck_work_sweep(now=later(25)).dispatches == 1

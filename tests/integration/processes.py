@@ -50,12 +50,14 @@ def purge_queues() -> None:
 
 @contextmanager
 def farm_processes(log_dir: Path, **env: str) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """A real Celery worker (not eager mode) and a fleet link, stopped on the way out."""
+    """The real Celery worker pools (slicing; dispatch and default; not eager mode) and a fleet
+    link, stopped on the way out."""
     farm = processes(port=0)  # the commands `make run` starts, less the web server and beat
     commands = {
-        "worker": [*farm["worker"][:-2], "-n", f"test-{os.getpid()}@%h", "--loglevel", "INFO"],
-        "fleetlink": farm["fleetlink"],
+        pool: [*farm[pool][:-2], "-n", f"test-{pool}-{os.getpid()}@%h", "--loglevel", "INFO"]
+        for pool in ("slicing", "worker")
     }
+    commands["fleetlink"] = farm["fleetlink"]
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():

@@ -1,17 +1,24 @@
-"""`python manage.py run_farm [--port N]`: web + worker + beat + fleet link in the foreground.
+"""`python manage.py run_farm [--port N]`: web, the two worker pools, beat and the fleet link.
 
-What `make run` starts. Each process's output is prefixed with its name; one Ctrl-C (or any
-process dying) stops them all.
+What `make run` starts. Each process's output is prefixed with its name. A process that dies
+is started again after a back-off (1 s, doubling to 30 s; back to 1 s once it has run for a
+minute), and the supervisor says so; one Ctrl-C stops them all.
+
+Slicing has a worker pool of its own (queue `slicing`, one process, a memory limit per slice),
+so however long the slices take, dispatch and scheduling (queues `dispatch` and `default`)
+always have a worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +26,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from farm.management.commands.seed_demo import LOGINS_FILE
+from farm.task_names import Queue
+
+SLICING_CHILD_MEMORY_KB = 1_000_000
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+HEALTHY_AFTER_S = 60.0  # a process that ran this long starts its back-off from the start
 
 
 def processes(port: int) -> dict[str, list[str]]:
@@ -26,13 +39,31 @@ def processes(port: int) -> dict[str, list[str]]:
     celery = str(Path(python).with_name("celery"))
     return {
         "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        "slicing": [
+            celery,
+            "-A",
+            "farm",
+            "worker",
+            "-Q",
+            Queue.SLICING.value,
+            "--concurrency",
+            "1",
+            # A child that grew past this after a slice is replaced (fragmented memory is not
+            # returned); a single slice is bounded by FARM_SLICE_MEMORY_MB in the task.
+            "--max-memory-per-child",
+            str(SLICING_CHILD_MEMORY_KB),
+            "--loglevel",
+            "WARNING",
+            "-n",
+            "farm-slicing@%h",
+        ],
         "worker": [
             celery,
             "-A",
             "farm",
             "worker",
             "-Q",
-            "slicing,dispatch,default",
+            f"{Queue.DISPATCH.value},{Queue.DEFAULT.value}",
             "--concurrency",
             "2",
             "--loglevel",
@@ -52,14 +83,38 @@ def processes(port: int) -> dict[str, list[str]]:
     }
 
 
+@dataclass
+class Restarts:
+    """When a dead process is due to start again: back-off doubling from 1 s to 30 s, reset
+    once the process has stayed up a minute (so a crash loop does not spin the machine)."""
+
+    count: int = 0
+    delay: float = 0.0
+    due: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    def exited(self, now: float) -> float:
+        if now - self.started_at >= HEALTHY_AFTER_S:
+            self.delay = 0.0
+        self.delay = min(BACKOFF_MAX_S, self.delay * 2 if self.delay else BACKOFF_FIRST_S)
+        self.count += 1
+        self.due = now + self.delay
+        return self.delay
+
+    def started(self, now: float) -> None:
+        self.due = None
+        self.started_at = now
+
+
 class Command(BaseCommand):
-    help = "Run the whole farm in the foreground: web, worker, beat and the fleet link."
+    help = "Run the whole farm in the foreground: web, workers, beat and the fleet link."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["port"]
+        commands = processes(port)
         children: dict[str, subprocess.Popen[str]] = {}
         stopping = threading.Event()
 
@@ -68,27 +123,40 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, command in processes(port).items():
-            child = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
-                start_new_session=True,  # our Ctrl-C handling stops them in order
-            )
-            children[name] = child
-            threading.Thread(target=self._pipe, args=(name, child.stdout), daemon=True).start()
+        for name, command in commands.items():
+            children[name] = self._start(name, command)
         self._banner(port)
+        restarts = {name: Restarts() for name in commands}
         try:
             while not stopping.is_set():
+                now = time.monotonic()
                 for name, child in children.items():
-                    if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {child.returncode}; stopping")
-                        stopping.set()
+                    plan = restarts[name]
+                    if plan.due is None and child.poll() is not None:
+                        delay = plan.exited(now)
+                        self.stderr.write(
+                            f"{name} exited with code {child.returncode}; "
+                            f"restarting it in {delay:.0f} s (restart {plan.count})"
+                        )
+                    if plan.due is not None and now >= plan.due:
+                        children[name] = self._start(name, commands[name])
+                        plan.started(now)
+                        self.stderr.write(f"{name} restarted (pid {children[name].pid})")
                 stopping.wait(0.5)
         finally:
             self._stop_all(children)
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen[str]:
+        child = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # our Ctrl-C handling stops them in order
+        )
+        threading.Thread(target=self._pipe, args=(name, child.stdout), daemon=True).start()
+        return child
 
     def _pipe(self, name: str, stream: IO[str] | None) -> None:
         if stream is None:
@@ -114,5 +182,8 @@ class Command(BaseCommand):
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                # What a killed process left behind (a Celery pool's children) goes too.
                 os.killpg(child.pid, signal.SIGKILL)
         self.stdout.write("The farm has stopped.")
