@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
-from farm.models import Job, Printer, PrintRun
+from farm.models import Event, Job, Printer, PrintRun
 from farm.models.event import EventKind
 from farm.models.printer import PrinterState, free_to_start
 from farm.services.enqueue import (
@@ -28,9 +32,12 @@ from farm.statuses import (
     RUN_OPEN,
     JobStatus,
     RunStatus,
+    check_job_transition,
     check_run_transition,
 )
 from printers.commands import PrinterCommand
+
+log = logging.getLogger("farm.events")
 
 
 class PrinterBusy(Exception):
@@ -39,6 +46,24 @@ class PrinterBusy(Exception):
 
 class NothingToPrint(Exception):
     """The copies were already given to other printers (or the job is no longer queued)."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run a scheduling pass wants to start: `copies` of `job` on `printer`."""
+
+    job: Job
+    printer: Printer
+    copies: int
+    planned_start: datetime.datetime
+    planned_end: datetime.datetime
+
+
+@dataclass
+class RunsCreated:
+    runs: list[PrintRun] = field(default_factory=list)
+    busy: list[RunRequest] = field(default_factory=list)  # another process had the printer
+    nothing_to_print: list[tuple[RunRequest, str]] = field(default_factory=list)  # and why
 
 
 def run_create(
@@ -50,35 +75,128 @@ def run_create(
     planned_end: datetime.datetime,
     actor: User | None = None,
 ) -> PrintRun:
-    """Claim a free printer for a run and enqueue its dispatch.
+    """Claim a free printer for a run and enqueue its dispatch (`runs_create` for one run).
 
-    The claim is a conditional UPDATE: when two scheduling passes race for one printer, exactly
-    one of them sees a row updated, and the other raises PrinterBusy and leaves no run behind.
+    Raises NothingToPrint when the copies are no longer waiting, PrinterBusy when another
+    process claimed the printer first; either way no run is left behind.
     """
+    request = RunRequest(job, printer, copies, planned_start, planned_end)
+    outcome = runs_create([request], actor=actor)
+    if outcome.nothing_to_print:
+        raise NothingToPrint(outcome.nothing_to_print[0][1])
+    if outcome.busy:
+        raise PrinterBusy(printer.name)
+    return outcome.runs[0]
+
+
+RUNS_PER_TRANSACTION = 500
+
+
+def runs_create(
+    requests: Sequence[RunRequest],
+    *,
+    actor: User | None = None,
+    batch_size: int = RUNS_PER_TRANSACTION,
+) -> RunsCreated:
+    """Claim free printers for many runs, a batch per transaction, and enqueue each dispatch.
+
+    The guarantees of one claim hold for every run of a batch: the job rows are locked first
+    (in id order, so two passes wait for each other instead of deadlocking), so no copy is
+    given twice; the printer rows are locked while still free, and the run is written with a
+    conditional UPDATE, so two passes never start two runs on one printer. A request that
+    loses either race is reported, not raised, and leaves nothing behind.
+    """
+    outcome = RunsCreated()
+    for first in range(0, len(requests), batch_size):
+        _runs_create_batch(list(requests[first : first + batch_size]), actor, outcome)
+    return outcome
+
+
+def _runs_create_batch(
+    requests: list[RunRequest], actor: User | None, outcome: RunsCreated
+) -> None:
     with transaction.atomic():
-        # The job's row lock orders concurrent passes: two passes planning the same waiting
-        # copies onto two printers would otherwise print them twice.
-        job = Job.objects.select_for_update().get(pk=job.pk)
-        if job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
-            raise NothingToPrint(f"job {job.pk} is {job.status}")
-        if copies > copies_summary(job).waiting:
-            raise NothingToPrint(f"job {job.pk} has fewer than {copies} copies waiting")
-        run = PrintRun.objects.create(
-            job=job,
-            printer=printer,
-            copies=copies,
-            planned_start=planned_start,
-            planned_end=planned_end,
+        jobs = {
+            j.pk: j
+            for j in Job.objects.select_for_update()
+            .filter(pk__in={r.job.pk for r in requests})
+            .order_by("pk")
+            .prefetch_related("runs")
+        }
+        # Locked while free: a pass that comes second waits here and then finds them taken.
+        free = set(
+            Printer.objects.select_for_update()
+            .filter(free_to_start(), pk__in={r.printer.pk for r in requests})
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        claimed = Printer.objects.filter(free_to_start(), pk=printer.pk).update(current_run=run)
-        if claimed != 1:
-            transaction.set_rollback(True)
-            raise PrinterBusy(printer.name)
-        printer.current_run = run
-        event_record(EventKind.RUN_CREATED, run=run, actor=actor, copies=copies)
-        job_refresh_status(job=job)
-        enqueue_run_dispatch(run.pk)
-    return run
+        waiting = {pk: copies_summary(job).waiting for pk, job in jobs.items()}
+        accepted: list[RunRequest] = []
+        for r in requests:
+            job = jobs.get(r.job.pk)
+            if job is None or job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
+                why = f"job {r.job.pk} is {job.status if job else 'gone'}"
+                outcome.nothing_to_print.append((r, why))
+            elif r.copies > waiting[job.pk]:
+                why = f"job {job.pk} has fewer than {r.copies} copies waiting"
+                outcome.nothing_to_print.append((r, why))
+            elif r.printer.pk not in free:
+                outcome.busy.append(r)
+            else:
+                free.discard(r.printer.pk)  # one run per printer, even in a batch
+                waiting[job.pk] -= r.copies
+                accepted.append(r)
+        if not accepted:
+            return
+        runs = PrintRun.objects.bulk_create(
+            PrintRun(
+                job=jobs[r.job.pk],
+                printer=r.printer,
+                copies=r.copies,
+                planned_start=r.planned_start,
+                planned_end=r.planned_end,
+            )
+            for r in accepted
+        )
+        claimed = Printer.objects.filter(
+            free_to_start(), pk__in=[r.printer.pk for r in accepted]
+        ).update(
+            current_run=Case(
+                *(When(pk=run.printer_id, then=Value(run.pk)) for run in runs),
+                output_field=IntegerField(),
+            )
+        )
+        if claimed != len(accepted):  # the rows were locked free: only a bug gets here
+            raise RuntimeError(f"claimed {claimed} of {len(accepted)} locked printers")
+        for run in runs:
+            run.printer.current_run = run  # the caller's printer, as the database now says
+        who = actor if actor is not None and actor.is_authenticated else None
+        events = [
+            Event(
+                kind=EventKind.RUN_CREATED,
+                job=run.job,
+                run=run,
+                printer=run.printer,
+                actor=who,
+                data={"copies": run.copies},
+            )
+            for run in runs
+        ]
+        started = sorted(
+            {run.job_id for run in runs if jobs[run.job_id].status == JobStatus.QUEUED}
+        )
+        if started:
+            # A job with a run on a printer is printing (what job_refresh_status would say).
+            check_job_transition(JobStatus.QUEUED, JobStatus.PRINTING)
+            Job.objects.filter(pk__in=started).update(status=JobStatus.PRINTING)
+            for pk in started:
+                jobs[pk].status = JobStatus.PRINTING
+                events.append(Event(kind=EventKind.JOB_PRINTING, job=jobs[pk]))
+        Event.objects.bulk_create(events)
+        log.info("run.created x%d, job.printing x%d", len(runs), len(started))
+        for run in runs:
+            enqueue_run_dispatch(run.pk)
+        outcome.runs.extend(runs)
 
 
 def run_transition(run: PrintRun, target: str, **fields: Any) -> None:

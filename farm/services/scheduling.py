@@ -10,16 +10,17 @@ from __future__ import annotations
 import datetime
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from farm.models import Job, Material, Printer, Site
+from farm.models import Event, Job, Material, Printer, PrintRun, Site
 from farm.models.event import EventKind
 from farm.models.job import FileKind
 from farm.models.printer import PrinterState
@@ -35,11 +36,10 @@ from farm.scheduling import (
 )
 from farm.scheduling.estimates import Corrections
 from farm.scheduling.types import incompatibility, needs_change
-from farm.services.events import event_record
 from farm.services.jobs import copies_summary
 from farm.services.learning import corrections_load, plan_model, time_scale
-from farm.services.runs import NothingToPrint, PrinterBusy, run_create
-from farm.statuses import RUN_ACTIVE, RUN_HELD, JobStatus
+from farm.services.runs import RunRequest, runs_create
+from farm.statuses import RUN_ACTIVE, RUN_HELD, RUN_OPEN, RUN_PRINTED, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,12 @@ PLANNABLE_STATES = frozenset(
     }
 )
 MAX_QUOTES_PER_PASS = 20  # each quote is one more full plan
+# A planned time that moved less than this is not written again: with free printers every
+# plan shifts by the seconds between two passes, and 40,000 jobs would be rewritten each time.
+PUBLISH_TOLERANCE = datetime.timedelta(seconds=60)
+PUBLISH_BATCH = 2000  # jobs per UPDATE statement
+# The runs that count a job's copies (printing or printed); failed and cancelled ones do not.
+COUNTED_RUNS = RUN_OPEN | RUN_PRINTED
 
 
 class StartOutcome(StrEnum):
@@ -78,6 +84,7 @@ class PassResult:
     runs_started: int
     unplaceable: dict[int, str]
     filament_requests: int = 0
+    times_published: int = 0  # jobs whose planned times were written
 
 
 def to_timestamp(moment: datetime.datetime) -> float:
@@ -167,11 +174,14 @@ def _work_item(
 def work_items(
     statuses: tuple[str, ...], corrections: Corrections, scales: dict[str, float]
 ) -> tuple[list[WorkItem], dict[int, Job]]:
+    # One query for the jobs, one for the runs that count their copies (copies_summary and
+    # _publish_times read the prefetched runs, never the database).
+    counted = PrintRun.objects.filter(status__in=COUNTED_RUNS)
     jobs = (
         Job.objects.filter(status__in=statuses)
-        .filter(~Q(seconds_per_copy=None))
+        .exclude(seconds_per_copy=None)
         .select_related("material", "site", "needed_at")
-        .prefetch_related("runs")
+        .prefetch_related(Prefetch("runs", queryset=counted))
     )
     items: list[WorkItem] = []
     by_id: dict[int, Job] = {}
@@ -194,17 +204,36 @@ class PlanInputs:
     options: PlanOptions
     corrections: Corrections
     scales: dict[str, float]
+    work: dict[int, WorkItem] = field(default_factory=dict)  # by job id
+    # Free printers by the material they hold: where a planned filament change can be avoided.
+    holders: dict[str, list[PrinterSlot]] = field(default_factory=dict)
 
 
 def plan_inputs() -> PlanInputs:
-    """The farm as the planner sees it, read from the database now."""
+    """The farm as the planner sees it, read from the database now (in five queries)."""
     now = timezone.now()
     slots, printers = printer_slots(now)
     scales = {plan_model(p): time_scale(p) for p in printers.values()}
     corrections = corrections_load()
     items, jobs = work_items((JobStatus.QUEUED, JobStatus.PRINTING), corrections, scales)
     sites = {s.slug: site_rules(s, now) for s in Site.objects.all()}
-    return PlanInputs(now, slots, printers, items, jobs, sites, PlanOptions(), corrections, scales)
+    holders: dict[str, list[PrinterSlot]] = defaultdict(list)
+    for slot in slots:
+        if printers[slot.id].available:
+            holders[slot.material].append(slot)
+    return PlanInputs(
+        now,
+        slots,
+        printers,
+        items,
+        jobs,
+        sites,
+        PlanOptions(),
+        corrections,
+        scales,
+        work={w.job_id: w for w in items},
+        holders=dict(holders),
+    )
 
 
 def schedule_pass() -> PassResult:
@@ -217,28 +246,44 @@ def schedule_pass() -> PassResult:
         sites=inputs.sites,
         options=inputs.options,
     )
-    _publish_times(result, inputs.jobs, inputs.now)
+    published = _publish_times(result, inputs.jobs, inputs.now)
     _quote_waiting_jobs(inputs)
     started, requests = _start_due_runs(result, inputs)
-    return PassResult(len(inputs.jobs), started, dict(result.unplaceable), requests)
+    return PassResult(len(inputs.jobs), started, dict(result.unplaceable), requests, published)
 
 
-def _publish_times(result: Plan, jobs: dict[int, Job], now: datetime.datetime) -> None:
-    spans: dict[int, list[float]] = defaultdict(list)
+def _moved(old: datetime.datetime | None, new: datetime.datetime | None) -> bool:
+    if old is None or new is None:
+        return old is not new
+    return abs(old - new) >= PUBLISH_TOLERANCE
+
+
+def _publish_times(result: Plan, jobs: dict[int, Job], now: datetime.datetime) -> int:
+    """Write each job's planned start and end, and why nothing could be planned, where they
+    changed (by PUBLISH_TOLERANCE or more), in batched UPDATEs. Returns the jobs written."""
+    spans: dict[int, tuple[float, float]] = {}
     for a in result.assignments:
-        spans[a.job_id] += [a.start, a.end]
+        first, last = spans.get(a.job_id, (a.start, a.end))
+        spans[a.job_id] = (min(first, a.start), max(last, a.end))
+    changed: list[Job] = []
     for job_id, job in jobs.items():
-        active_ends = [
+        times = list(spans.get(job_id, ())) + [
             to_timestamp(r.planned_end) for r in job.runs.all() if r.status in RUN_ACTIVE
         ]
-        times = spans.get(job_id, []) + active_ends
-        note = result.unplaceable.get(job_id, "")
+        note = result.unplaceable.get(job_id, "")[:200]
         start = from_timestamp(min(times)) if times else None
         end = from_timestamp(max(max(times), to_timestamp(now))) if times else None
-        if (job.planned_start, job.planned_end, job.plan_note) != (start, end, note):
-            Job.objects.filter(pk=job_id).update(
-                planned_start=start, planned_end=end, plan_note=note[:200]
-            )
+        if (
+            _moved(job.planned_start, start)
+            or _moved(job.planned_end, end)
+            or job.plan_note != note
+        ):
+            job.planned_start, job.planned_end, job.plan_note = start, end, note
+            changed.append(job)
+    Job.objects.bulk_update(
+        changed, ["planned_start", "planned_end", "plan_note"], batch_size=PUBLISH_BATCH
+    )
+    return len(changed)
 
 
 def _quote_waiting_jobs(inputs: PlanInputs) -> None:
@@ -266,39 +311,92 @@ def _quote_waiting_jobs(inputs: PlanInputs) -> None:
 
 def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int]:
     """Start each free printer's first planned run when it is due, or, when the plan swaps
-    material on that printer first, ask an operator to load it."""
+    material on that printer first, ask an operator to load it. The runs start in batches
+    (`runs_create`), each batch one transaction with the claims of `run_create`."""
     first: dict[int, Assignment] = {}
     for planned in sorted(result.assignments, key=lambda x: x.start):
         first.setdefault(planned.printer_id, planned)
-    started = requests = 0
     now = to_timestamp(inputs.now)
+    requests: list[RunRequest] = []
+    asks: dict[int, FilamentAsk] = {}
+    taken: set[int] = set()  # printers given a run in this pass (the rows change later)
+    filament = 0
     for printer_id, printer in inputs.printers.items():
-        if not printer.available:
+        if not printer.available or printer_id in taken:
             continue
         a = first.get(printer_id)
         if a is None or not is_due_now(a, now):
-            _filament_request(printer, None, "")
+            asks.setdefault(printer_id, FilamentAsk(printer, None, ""))
             continue
-        outcome = assignment_start(a, inputs, printer)
-        started += outcome == StartOutcome.STARTED
-        requests += outcome == StartOutcome.FILAMENT
-    return started, requests
+        request = _start_request(a, inputs, printer, taken, asks)
+        if request is None:
+            filament += 1
+        else:
+            requests.append(request)
+    _filament_requests(asks.values())
+    outcome = runs_create(requests)
+    if outcome.busy or outcome.nothing_to_print:
+        log.info(
+            "not started: %d printers taken by another process, %d jobs with nothing waiting",
+            len(outcome.busy),
+            len(outcome.nothing_to_print),
+        )
+    return len(outcome.runs), filament
 
 
-def _holder_of(a: Assignment, inputs: PlanInputs) -> Printer | None:
+@dataclass(frozen=True)
+class FilamentAsk:
+    """What an operator is asked to load on a printer (material None: nothing)."""
+
+    printer: Printer
+    material: Material | None
+    colour: str
+
+
+def _start_request(
+    a: Assignment,
+    inputs: PlanInputs,
+    printer: Printer,
+    taken: set[int],
+    asks: dict[int, FilamentAsk],
+) -> RunRequest | None:
+    """The run to start for a printer's next planned run, or None when an operator must load
+    its filament first (the request is then in `asks`)."""
+    job = inputs.jobs[a.job_id]
+    if a.material_change:
+        holder = _holder_of(a, inputs, taken)
+        if holder is None:
+            asks[printer.pk] = FilamentAsk(printer, job.material, job.colour)
+            return None
+        asks[printer.pk] = FilamentAsk(printer, None, "")
+        printer = holder
+    asks[printer.pk] = FilamentAsk(printer, None, "")
+    taken.add(printer.pk)
+    now = inputs.now
+    return RunRequest(
+        job=job,
+        printer=printer,
+        copies=a.copies,
+        planned_start=now,
+        planned_end=now + datetime.timedelta(seconds=a.end - a.start),
+    )
+
+
+def _holder_of(a: Assignment, inputs: PlanInputs, taken: set[int]) -> Printer | None:
     """A free printer that already holds the material a planned change is for, if any.
 
     The plan decides printer by printer, so a printer can be given a job with a filament
     change while another printer holding that filament stands idle; starting it there saves
     an operator's change and the time it takes.
     """
-    work = next((w for w in inputs.items if w.job_id == a.job_id), None)
+    work = inputs.work.get(a.job_id)
     if work is None:
         return None
-    for slot in inputs.slots:
+    for slot in inputs.holders.get(work.material, ()):
         printer = inputs.printers[slot.id]
         if (
             slot.id != a.printer_id
+            and slot.id not in taken
             and printer.available
             and not needs_change(slot.material, slot.colour, work)
             and incompatibility(slot, work) is None
@@ -308,44 +406,48 @@ def _holder_of(a: Assignment, inputs: PlanInputs) -> Printer | None:
 
 
 def assignment_start(a: Assignment, inputs: PlanInputs, printer: Printer) -> StartOutcome:
-    """Act on a printer's next planned run: start it, or ask for its filament."""
-    job = inputs.jobs[a.job_id]
-    now = inputs.now
-    if a.material_change:
-        holder = _holder_of(a, inputs)
-        if holder is None:
-            _filament_request(printer, job.material, job.colour)
-            return StartOutcome.FILAMENT
-        printer = holder
-    _filament_request(printer, None, "")
-    try:
-        run_create(
-            job=job,
-            printer=printer,
-            copies=a.copies,
-            planned_start=now,
-            planned_end=now + datetime.timedelta(seconds=a.end - a.start),
-        )
-    except (PrinterBusy, NothingToPrint) as exc:
-        log.info("not starting on %s: %s", printer.name, exc)
+    """Act on one printer's next planned run: start it, or ask for its filament."""
+    asks: dict[int, FilamentAsk] = {}
+    request = _start_request(a, inputs, printer, set(), asks)
+    _filament_requests(asks.values())
+    if request is None:
+        return StartOutcome.FILAMENT
+    outcome = runs_create([request])
+    if not outcome.runs:
+        log.info("not starting on %s: taken, or nothing left to print", request.printer.name)
         return StartOutcome.NOT_STARTED
     return StartOutcome.STARTED
 
 
-def _filament_request(printer: Printer, material: Material | None, colour: str) -> int:
-    """Ask an operator to load `material`/`colour` (None: withdraw the request)."""
-    material_id = material.pk if material is not None else None
-    if (printer.requested_material_id, printer.requested_colour) == (material_id, colour):
-        return 1 if material_id else 0
+def _filament_requests(asks: Iterable[FilamentAsk]) -> None:
+    """Ask operators to load what each printer needs (or withdraw the request), writing only
+    the printers whose request changed: one UPDATE per material and colour asked for."""
+    changed: dict[tuple[int | None, str], list[FilamentAsk]] = defaultdict(list)
+    for ask in asks:
+        material_id = ask.material.pk if ask.material is not None else None
+        current = (ask.printer.requested_material_id, ask.printer.requested_colour)
+        if current != (material_id, ask.colour):
+            changed[(material_id, ask.colour)].append(ask)
+    if not changed:
+        return
+    events: list[Event] = []
     with transaction.atomic():
-        Printer.objects.filter(pk=printer.pk).update(
-            requested_material_id=material_id, requested_colour=colour
-        )
-        if material_id:
-            event_record(
-                EventKind.PRINTER_FILAMENT_REQUESTED,
-                printer=printer,
-                message=f"load {material} {colour}".strip(),
+        for (material_id, colour), group in changed.items():
+            Printer.objects.filter(pk__in=[ask.printer.pk for ask in group]).update(
+                requested_material_id=material_id, requested_colour=colour
             )
-    printer.requested_material_id, printer.requested_colour = material_id, colour
-    return 1 if material_id else 0
+            for ask in group:
+                ask.printer.requested_material_id, ask.printer.requested_colour = (
+                    material_id,
+                    colour,
+                )
+                if ask.material is not None:
+                    message = f"load {ask.material} {colour}".strip()
+                    events.append(
+                        Event(
+                            kind=EventKind.PRINTER_FILAMENT_REQUESTED,
+                            printer=ask.printer,
+                            message=message,
+                        )
+                    )
+        Event.objects.bulk_create(events)
