@@ -1,5 +1,8 @@
 """The slicing package's limits, built from the settings (the `SLICING_*` and `PRUSASLICER`
-variables are read in farm/settings.py): slicing itself reads no environment."""
+variables are read in farm/settings.py): slicing itself reads no environment.
+
+A slice's memory and time budgets are the slicing task's own (FARM_SLICE_MEMORY_MB,
+FARM_SLICE_TIME_LIMIT): slicing refuses up front what would not fit in them."""
 
 from __future__ import annotations
 
@@ -16,8 +19,11 @@ def slicing_limits() -> SlicingLimits:
         max_file_bytes=settings.SLICING_MAX_FILE_MB * MB,
         max_unzipped_bytes=settings.SLICING_MAX_UNZIPPED_MB * MB,
         max_faces=settings.SLICING_MAX_FACES,
+        max_memory_bytes=settings.FARM_SLICE_MEMORY_MB * MB,
+        max_seconds=float(settings.FARM_SLICE_TIME_LIMIT),
         max_gcode_bytes=settings.SLICING_MAX_GCODE_MB * MB,
         engine=settings.SLICING_ENGINE,
         prusaslicer=settings.PRUSASLICER,
         cache_dir=Path(settings.SLICING_CACHE_DIR) if settings.SLICING_CACHE_DIR else None,
+        temp_dir=Path(settings.SLICING_TEMP_DIR) if settings.SLICING_TEMP_DIR else None,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from slicing.budget import Deadline
 from slicing.errors import MeshError
 from slicing.gcode_parse import parse_gcode
 from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_block
@@ -23,6 +24,7 @@ from slicing.motion import move_times
 from slicing.settings import SliceSettings
 from slicing.thumbnail import render_png
 from slicing.toolpaths import plan_layers
+from slicing.workdir import move_into_place
 
 THUMBNAIL_SIZES = ((16, 16), (220, 124))
 
@@ -39,9 +41,18 @@ class SliceResult:
 
 
 def slice_to_gcode(
-    mesh: trimesh.Trimesh, settings: SliceSettings, out_path: Path, *, copies: int = 1
+    mesh: trimesh.Trimesh,
+    settings: SliceSettings,
+    out_path: Path,
+    *,
+    copies: int = 1,
+    work_dir: Path | None = None,
+    deadline: Deadline | None = None,
 ) -> SliceResult:
-    """Slice `mesh` (already on the bed: z from 0, inside the bed in XY) into `out_path`."""
+    """Slice `mesh` (already on the bed: z from 0, inside the bed in XY) into `out_path`.
+
+    The G-code is written in `work_dir` (the slice's folder; default: beside `out_path`) and
+    renamed into place. `deadline` is checked between the steps."""
     lo, hi = mesh.bounds
     if lo[0] < 0 or lo[1] < 0 or hi[0] > settings.bed_mm[0] or hi[1] > settings.bed_mm[1]:
         raise MeshError("the part does not fit on the bed where it was placed")
@@ -52,6 +63,8 @@ def slice_to_gcode(
     tops = layer_heights(float(hi[2] - lo[2]), settings.first_layer_mm, settings.layer_height_mm)
     mids = tops - np.diff(np.r_[0.0, tops]) / 2.0 + float(lo[2])
     regions = slice_mesh(mesh, mids)
+    if deadline is not None:
+        deadline.check("cut it into layers")
     # drop empty layers at the bottom or top (a part starting above z=0 would print in air)
     filled = [i for i, r in enumerate(regions) if not r.is_empty]
     if not filled:
@@ -59,6 +72,8 @@ def slice_to_gcode(
     regions = regions[: filled[-1] + 1]
     tops = tops[: filled[-1] + 1]
     layers = plan_layers(regions, tops, settings)
+    if deadline is not None:
+        deadline.check("plan its toolpaths")
     # a sliver at the very top can be thinner than one line: no toolpath, no layer
     while layers and not layers[-1].paths:
         layers.pop()
@@ -76,7 +91,7 @@ def slice_to_gcode(
     )
     for width, height in THUMBNAIL_SIZES:
         lines += thumbnail_block(render_png(mesh, width, height), width, height)
-    _write_atomically(out_path, [lines, body.lines])
+    _write_atomically(out_path, [lines, body.lines], work_dir)
     return SliceResult(
         gcode_path=out_path,
         seconds=seconds,
@@ -87,9 +102,10 @@ def slice_to_gcode(
     )
 
 
-def _write_atomically(path: Path, parts: list[list[str]]) -> None:
+def _write_atomically(path: Path, parts: list[list[str]], work_dir: Path | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    folder = work_dir or path.parent
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             for lines in parts:
@@ -97,7 +113,7 @@ def _write_atomically(path: Path, parts: list[list[str]]) -> None:
                 for start in range(0, len(lines), 65536):
                     handle.write("\n".join(lines[start : start + 65536]))
                     handle.write("\n")
-        os.replace(tmp, path)
+        move_into_place(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

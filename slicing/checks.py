@@ -19,6 +19,12 @@ from slicing.errors import MeshError
 
 Box = tuple[float, float, float]
 
+# Past this share of edges that belong to one triangle only, a mesh is not a surface with holes
+# but a triangle soup: closing its "holes" would double it and every triangle would be a body
+# of its own (a 3.8-million-triangle soup once drove a slice to 9 GB).
+MAX_OPEN_EDGE_SHARE = 0.25
+MAX_BODIES = 10_000
+
 
 @dataclass(frozen=True)
 class Checked:
@@ -55,6 +61,7 @@ def check_and_repair(
     watertight = bool(mesh.is_watertight)
     if not watertight:
         open_edges = len(trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1))
+        _refuse_soup(open_edges, len(mesh.faces))
         if open_edges:
             trimesh.repair.fill_holes(mesh)
         watertight = bool(mesh.is_watertight)
@@ -77,6 +84,11 @@ def check_and_repair(
         mesh.invert()
         notes.append("the normals pointed inwards (an inside-out mesh); they were flipped")
     bodies = int(mesh.body_count)
+    if bodies > MAX_BODIES:
+        raise MeshError(
+            f"the file holds {bodies:,} separate bodies (at most {MAX_BODIES:,} print as one "
+            "job): it is not one part. Export it again as a closed mesh, or split it into jobs."
+        )
     if bodies > 1:
         notes.append(f"the file holds {bodies} separate bodies: they print together as one job")
     x, y, z = (float(v) for v in mesh.extents)
@@ -91,6 +103,16 @@ def check_and_repair(
     _check_fits(extents, build_volumes, mesh)
     _check_printable_size(extents, nozzle_mm, scale_hint)
     return Checked(mesh, watertight, bodies, notes, scale_hint)
+
+
+def _refuse_soup(open_edges: int, faces: int) -> None:
+    edges = 3 * faces
+    if edges and open_edges > MAX_OPEN_EDGE_SHARE * edges:
+        raise MeshError(
+            f"the mesh is not a closed surface: {open_edges:,} of its {edges:,} triangle edges "
+            f"({open_edges / edges:.0%}) belong to one triangle only, as in a triangle soup "
+            "(triangles that do not join up). Export it again as a closed (watertight) solid."
+        )
 
 
 def _unique_faces(faces: np.ndarray) -> np.ndarray:

@@ -28,6 +28,11 @@ class GcodeRefused(PrepareError):
     """The G-code must not be printed on this printer."""
 
 
+class GcodePolicyError(GcodeRefused):
+    """The G-code sends commands no print job may send (slicing.gcode_policy): it must not be
+    printed on any printer, whichever the farm tries."""
+
+
 class PartTooLargeError(PrepareError):
     """The part or the G-code does not fit this printer's build volume.
 

@@ -16,13 +16,15 @@ from typing import Any
 
 import trimesh
 
-from slicing import prusaslicer
+from slicing import prusaslicer, workdir
 from slicing.analysis import Analysis, analyse_file, check_for_printer
+from slicing.budget import Deadline
 from slicing.builtin import slice_to_gcode
 from slicing.cache import SliceCache, cache_key, default_dir, file_digest, write_atomically
 from slicing.checks import check_and_repair, fits
-from slicing.engines import choose_engine
+from slicing.engines import EngineChoice, choose_engine
 from slicing.errors import EngineError, PartTooLargeError, PrepareError
+from slicing.gcode_policy import check_gcode_policy
 from slicing.gcode_writer import ENGINE_VERSION
 from slicing.limits import DEFAULT_LIMITS, SlicingLimits
 from slicing.loader import load_trimesh
@@ -67,8 +69,13 @@ def prepare(
     build_volumes: Sequence[Box] = (),
     engine: str | None = None,
     limits: SlicingLimits = DEFAULT_LIMITS,
+    name: str | None = None,
 ) -> Prepared:
     """Check and slice (mesh) or analyse (G-code) `path` for a printer with `profile`.
+
+    `name` is the file's name as the person who uploaded it knows it (refusals say it);
+    default: `path`'s own name. What a slice writes on the way is in a folder of its own
+    (slicing.workdir), removed when it ends; the slice is refused past `limits.max_seconds`.
 
     `out_dir` holds the slice cache (default: `limits.cache_dir`, else `gcode/` beside the
     upload). `copies` asks for a plate of up to that many copies; `build_volumes` are every
@@ -78,8 +85,9 @@ def prepare(
     printed: PartTooLargeError when it does not fit this profile's build volume (a printer
     with a bigger bed may take it), MeshError or GcodeRefused for what is wrong with the file.
     """
+    name = name or path.name
     if kind == "gcode":
-        return _prepare_gcode(path, profile, limits)
+        return _prepare_gcode(path, profile, limits, name)
     return _prepare_mesh(
         path,
         profile,
@@ -88,6 +96,7 @@ def prepare(
         build_volumes=list(build_volumes) or [profile.build_mm],
         engine=engine or profile.engine,
         limits=limits,
+        name=name,
     )
 
 
@@ -110,12 +119,14 @@ def _analyse_for_printer(path: Path, profile: PrintProfile) -> tuple[Analysis, l
     return analysis, warnings
 
 
-def _prepare_gcode(path: Path, profile: PrintProfile, limits: SlicingLimits) -> Prepared:
+def _prepare_gcode(path: Path, profile: PrintProfile, limits: SlicingLimits, name: str) -> Prepared:
     size = path.stat().st_size
     if size > limits.max_gcode_bytes:
         raise PrepareError(
-            f"the G-code is {size / 1e6:.0f} MB; the limit is {limits.max_gcode_bytes / 1e6:.0f} MB"
+            f"“{name}” is {size / 1e6:.0f} MB of G-code; the limit is "
+            f"{limits.max_gcode_bytes / 1e6:.0f} MB"
         )
+    check_gcode_policy(path, name=name)
     analysis, warnings = _analyse_for_printer(path, profile)
     notes = analysis.notes + warnings
     seconds = analysis.seconds
@@ -158,6 +169,7 @@ def _prepare_mesh(
     build_volumes: list[Box],
     engine: str,
     limits: SlicingLimits,
+    name: str,
 ) -> Prepared:
     choice = choose_engine(engine, limits)
     settings = SliceSettings.from_profile(profile)
@@ -166,15 +178,49 @@ def _prepare_mesh(
     key = cache_key(file_digest(path), settings.digest(), identity, str(copies))
     if (record := cache.load(key)) is not None:
         return _from_record(record, cached=True)
-    mesh = load_trimesh(path, limits)
+    root = workdir.default_root(out_dir, limits.temp_dir)
+    with workdir.slice_dir(root, stale_after_s=2 * limits.max_seconds + 600) as work:
+        return _slice_mesh(
+            path,
+            profile,
+            settings,
+            cache=cache,
+            key=key,
+            choice=choice,
+            build_volumes=build_volumes,
+            copies=copies,
+            limits=limits,
+            work=work,
+            deadline=Deadline(limits.max_seconds, name=name),
+        )
+
+
+def _slice_mesh(
+    path: Path,
+    profile: PrintProfile,
+    settings: SliceSettings,
+    *,
+    cache: SliceCache,
+    key: str,
+    choice: EngineChoice,
+    build_volumes: list[Box],
+    copies: int,
+    limits: SlicingLimits,
+    work: Path,
+    deadline: Deadline,
+) -> Prepared:
+    mesh = load_trimesh(path, limits, name=deadline.name)
+    deadline.check("load it")
     checked = check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
     notes = list(checked.notes)
     if checked.scale_hint is not None:
         mesh.apply_scale(checked.scale_hint)
         notes.append(f"scaled by {checked.scale_hint:g} to millimetres, as the note suggests")
         check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
+    deadline.check("check it")
     pose = orient(mesh)
     notes.append(pose.describe())
+    deadline.check("orient it")
     _fit_this_printer(mesh, profile.build_mm)
     x, y, z = (float(v) for v in mesh.extents)
     layout = pack((x, y), settings.bed_mm, wanted=copies)
@@ -193,7 +239,14 @@ def _prepare_mesh(
     if used_engine == "prusaslicer":
         try:
             prusaslicer.slice_with_prusaslicer(
-                plate, settings, gcode, copies=1, program=limits.prusaslicer
+                plate,
+                settings,
+                gcode,
+                copies=1,
+                program=limits.prusaslicer,
+                work_dir=work,
+                timeout_s=max(1.0, deadline.remaining()),
+                memory_bytes=limits.max_memory_bytes,
             )
         except EngineError as exc:
             used_engine, reason = "builtin", f"PrusaSlicer failed ({exc}): built-in engine"
@@ -202,7 +255,9 @@ def _prepare_mesh(
         seconds, filament, layers = analysis.seconds, analysis.filament_mm, analysis.layers
         stated = analysis.stated_seconds
     else:
-        result = slice_to_gcode(plate, settings, gcode, copies=layout.copies)
+        result = slice_to_gcode(
+            plate, settings, gcode, copies=layout.copies, work_dir=work, deadline=deadline
+        )
         seconds, filament, layers = result.seconds, result.filament_mm, result.layers
     # written only once the G-code exists: a refused part leaves nothing behind
     thumbnail = cache.path(key, ".png")

@@ -18,8 +18,9 @@ import trimesh
 
 from slicing.errors import EngineError
 from slicing.gcode_parse import Limits
-from slicing.limits import PRUSASLICER
+from slicing.limits import MB, PRUSASLICER
 from slicing.settings import MACHINE, SliceSettings
+from slicing.workdir import move_into_place
 
 TIMEOUT_S = 900
 
@@ -137,18 +138,28 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
-def _run(command: list[str], cwd: str) -> tuple[int, str, float]:
-    """Run `command`, sampling its peak memory until it exits: (exit code, output, peak MB)."""
+def _run(
+    command: list[str], cwd: str, *, timeout_s: float = TIMEOUT_S, memory_bytes: int = 0
+) -> tuple[int, str, float]:
+    """Run `command` in `cwd` (its TMPDIR too), sampling its peak memory until it exits:
+    (exit code, output, peak MB). Killed past `timeout_s`, or past `memory_bytes` resident
+    (0: no limit), raising EngineError."""
     started = time.monotonic()
     peak = 0.0
+    env = {**os.environ, "TMPDIR": cwd, "TMP": cwd, "TEMP": cwd}
     with subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         while process.poll() is None:
             peak = max(peak, peak_rss_mb(process.pid))
-            if time.monotonic() - started > TIMEOUT_S:
+            if time.monotonic() - started > timeout_s:
                 process.kill()
-                raise EngineError(f"PrusaSlicer took over {TIMEOUT_S} s", permanent=False)
+                raise EngineError(f"PrusaSlicer took over {timeout_s:.0f} s", permanent=False)
+            if memory_bytes and peak * MB > memory_bytes:
+                process.kill()
+                raise EngineError(
+                    f"PrusaSlicer needed more than {memory_bytes / MB:,.0f} MB", permanent=True
+                )
             try:
                 process.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
@@ -164,13 +175,20 @@ def slice_with_prusaslicer(
     *,
     copies: int = 1,
     program: str = PRUSASLICER,
+    work_dir: Path | None = None,
+    timeout_s: float = TIMEOUT_S,
+    memory_bytes: int = 0,
 ) -> ExternalResult:
-    """Slice the placed `mesh` with PrusaSlicer into `out_path` (written atomically)."""
+    """Slice the placed `mesh` with PrusaSlicer into `out_path` (written atomically).
+
+    Its files (and its own temporary files) go in `work_dir`, the slice's folder
+    (slicing.workdir); without one, in a temporary folder of its own. Either way they are
+    removed when it ends."""
     exe = executable(program)
     if exe is None:
         raise EngineError("PrusaSlicer is not installed on this worker", permanent=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="prusa-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="prusa-", dir=work_dir) as tmp:
         work = Path(tmp)
         (work / "settings.ini").write_text(ini_text(settings), encoding="utf-8")
         mesh.export(work / "part.stl")
@@ -182,15 +200,13 @@ def slice_with_prusaslicer(
             command += ["--dont-arrange"]
         command += ["--output", str(part), str(work / "part.stl")]
         started = time.monotonic()
-        code, output, peak = _run(command, tmp)
+        code, output, peak = _run(command, tmp, timeout_s=timeout_s, memory_bytes=memory_bytes)
         wall = time.monotonic() - started
         if code != 0 or not part.exists():
             tail = output.strip().splitlines()[-3:]
             raise EngineError(
                 f"PrusaSlicer failed (exit {code}): {' / '.join(tail)}", permanent=True
             )
-        # same filesystem for tmp and out_path is not guaranteed: copy, then rename in place
-        staged = out_path.with_name(f".{out_path.name}.part")
-        shutil.copyfile(part, staged)
-        os.replace(staged, out_path)
+        (work / "part.stl").unlink()
+        move_into_place(part, out_path)
     return ExternalResult(out_path, wall, peak)

@@ -14,6 +14,11 @@ from slicing.profile import PrintProfile
 BUILTIN = PrintProfile(engine="builtin", layer_height_mm=0.3)
 
 
+def _files(folder: Path) -> list[Path]:
+    """Every file under `folder`, and every slice's temporary folder left in it."""
+    return [p for p in folder.rglob("*") if p.is_file() or p.name.startswith("slice-")]
+
+
 @pytest.fixture
 def small_cube(tmp_path: Path) -> Path:
     path = tmp_path / "uploads" / "cube.stl"
@@ -68,7 +73,7 @@ def test_it_refuses_a_truncated_stl_and_leaves_nothing_behind(
     small_cube.write_bytes(small_cube.read_bytes()[:-20])
     with pytest.raises(PrepareError, match="cut off"):
         prepare(small_cube, "mesh", BUILTIN, out_dir=tmp_path / "gcode")
-    assert not (tmp_path / "gcode").exists()
+    assert _files(tmp_path / "gcode") == []
 
 
 def test_it_refuses_an_stl_whose_header_lies(small_cube: Path, tmp_path: Path) -> None:
@@ -88,7 +93,7 @@ def test_it_refuses_a_mesh_two_metres_long_against_the_farms_printers(tmp_path: 
             build_volumes=[(250.0, 210.0, 220.0), (350.0, 350.0, 400.0)],
         )  # fmt: skip
     assert not isinstance(refused.value, PartTooLargeError)  # no bigger printer will take it
-    assert not (tmp_path / "gcode").exists()
+    assert _files(tmp_path / "gcode") == []
 
 
 def test_it_refuses_a_part_too_big_for_this_printer(tmp_path: Path) -> None:
