@@ -113,6 +113,16 @@ def probes_in_flight(w: Window) -> int:
     return sum(1 for f in w.in_flight if f.number is None)
 
 
+def on_stall(w: Window) -> Window:
+    """A timeout with only probes in flight: they were lost, or answered in a way not known
+    for a probe's (a garbled or rejected M105 gets a plain `ok`, and the VirtualPrinter's
+    random resends hit probes too), which would hold the window for ever. Nothing numbered
+    waits behind them, so forget them before the next probe."""
+    if w.in_flight and all(f.number is None for f in w.in_flight):
+        return _with(w, in_flight=(), head_rejected=False)
+    return w
+
+
 def abandon(w: Window) -> Window:
     """Give up every line not yet acknowledged (a cancel): nothing before `next_number` is
     resent, and the lines still in flight only wait for their answers, which acknowledge

@@ -530,6 +530,7 @@ class PortLink:
             # An unnumbered M105 gets `ok T:...`; lines sent before it and still unanswered
             # then were lost (or their oks were), and the window rewinds to them.
             log.info("%s: no ok for %.0f s; probing with M105", self.device_id, timeout)
+            self.window = win.on_stall(self.window)
             self._probe()
         elif action is wd.StallAction.NONE and (
             self.state not in (DeviceState.CONNECTING, DeviceState.ERROR)

@@ -1,6 +1,6 @@
 """The send window, driven by event scripts: `send` puts the next line on the wire, `ok` and
 `rs N` are the firmware's answers, `probe` is an unnumbered M105 and `okT` its answer, `cancel`
-abandons the lines not yet acknowledged."""
+abandons the lines not yet acknowledged, `stall` is a timeout."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def play(script: str, w: win.Window) -> tuple[win.Window, list[int]]:
             w = win.on_ok(w, Ok(buffer_free=int(event[4:])))
         elif event.startswith("rs"):
             w = win.on_resend(w, int(event[2:]))
+        elif event == "stall":
+            w = win.on_stall(w)
         elif event == "cancel":
             w = win.abandon(w)
             continue  # abandoned lines are given up, not acknowledged
@@ -96,6 +98,17 @@ def in_flight(w: win.Window) -> list[int | None]:
             [],
         ),
         ("a stray ok changes nothing", 1, "ok ok", [], (0, False), []),
+        # Line 1 swallowed; the probe is rejected (Error, rs2, ok), which proves 1 arrived but
+        # leaves the probe looking unanswered. The next timeout forgets it.
+        (
+            "a probe answered with a plain ok does not hold the window",
+            1,
+            "send ok send probe rs2 ok stall",
+            [0, 1],
+            (2, False),
+            [],
+        ),
+        ("a stall with a line in flight keeps it", 1, "send stall", [], (1, False), [0]),
         # Cancel while stuck: line 1 lost (or its ok). The cancel abandons it; the probe's
         # answer frees the window without a rewind, and the cancel script (2 on) is acked.
         (

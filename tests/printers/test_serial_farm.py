@@ -275,3 +275,21 @@ def test_a_silent_serial_host_is_said_at_once_and_dispatch_retries(db: None, gco
     with pytest.raises(TransientDriverError, match="no serial host"):
         driver.start(job_name="farm-run-4.gcode", gcode_path=gcode, expected_seconds=10)
     assert time.monotonic() - started < 1
+
+
+def test_the_emergency_stop_reaches_the_host_as_its_own_command(
+    serial_printer: MakeSerialPrinter, gcode: Path
+) -> None:
+    from printers.commands import PrinterCommand
+
+    model = MarlinModel()
+    printer = serial_printer(model)
+    driver = SerialDriver(device_id=printer.device_id, settings=printer.connection_settings)
+    big = gcode.with_name("big.gcode")
+    big.write_text(realistic_gcode(20000))
+    driver.start(job_name="farm-run-7.gcode", gcode_path=big, expected_seconds=60)
+    wait(lambda: driver.status().state is DeviceState.PRINTING)
+    driver.run_command(PrinterCommand.EMERGENCY_STOP)
+    wait(lambda: driver.status().state is DeviceState.ERROR)
+    assert "M112" in driver.status().message
+    wait(lambda: model.halted)
