@@ -42,6 +42,7 @@ class SerialCommand(models.Model):
         RESUME = "resume", "Resume"
         CANCEL = "cancel", "Cancel"
         CLEAR_ERROR = "clear_error", "Clear error"
+        EMERGENCY_STOP = "emergency_stop", "Emergency stop"
 
     device_id = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -127,14 +127,13 @@ def _reconcile(run: PrintRun, status: DeviceStatus) -> None:
     elif ours and status.state in PRINTING_STATES | PAUSED_STATES:
         if run.status == RunStatus.IN_DOUBT:
             run_contact_back(run_id=run.pk, paused=status.state in PAUSED_STATES)
-    elif status.state in ERROR_STATES:
-        run_fail(
-            run_id=run.pk,
-            reason=status.message or "the printer reported an error",
-            progress=status.progress,
-        )
     else:
-        doing = f"printing {status.job_name}" if status.job_name and not ours else "idle"
+        if status.state in ERROR_STATES:
+            doing = f"in error ({status.message or 'no reason given'})"
+        elif status.job_name and not ours:
+            doing = f"printing {status.job_name}"
+        else:
+            doing = "idle"
         run_interrupt(
             run_id=run.pk,
             reason=f"the printer answers again but is {doing}, not printing this run: "

@@ -92,6 +92,10 @@ class Driver(abc.ABC):
     def connect(self) -> None:  # noqa: B027  (optional: only hosts like OctoPrint need it)
         """Ask the device's host to (re)connect to the printer; nothing for a direct link."""
 
+    def emergency_stop(self) -> None:
+        """M112 at once (the firmware halts); only drivers that stream to the firmware can."""
+        raise PermanentDriverError(f"{self.kind} printers have no emergency stop the farm sends")
+
     def capabilities(self) -> Capabilities:
         return Capabilities()
 
@@ -103,6 +107,7 @@ class Driver(abc.ABC):
             PrinterCommand.CANCEL: self.cancel,
             PrinterCommand.CLEAR_ERROR: self.clear_error,
             PrinterCommand.CONNECT: self.connect,
+            PrinterCommand.EMERGENCY_STOP: self.emergency_stop,
         }
         actions[command]()
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from printers.commands import PrinterCommand
 from printers.drivers.base import (
     Capabilities,
     DeviceStatus,
@@ -31,6 +30,9 @@ from printers.serialhost.channel import HEARTBEAT_STALE_S, heartbeat_age, read_s
 from printers.serialhost.link import JobOutcome, JobReport, LinkStatus
 from printers.serialhost.settings import LinkSettings, SettingsError
 from printers.states import ACTIVE_STATES, UNREACHABLE_STATES, DeviceState
+
+# Outcomes after which the half-printed part needs a person: the print cannot go on.
+ENDED_BADLY = frozenset({JobOutcome.INTERRUPTED, JobOutcome.FAILED})
 
 
 @register
@@ -64,6 +66,11 @@ class SerialDriver(Driver):
             return DeviceStatus(DeviceState.OFFLINE, message=gone)
         job = live.job
         message = live.message
+        state = live.state
+        if state is DeviceState.OFFLINE and job is not None and job.outcome in ENDED_BADLY:
+            # The host's own books say the print stopped half-way (the port went away while it
+            # streamed): not a printer that may still be printing, but one a person must see.
+            state = DeviceState.ERROR
         if job is not None and job.outcome is not JobOutcome.PRINTING and not message:
             message = f"{job.job_name}: {job.outcome}" + (
                 f" ({job.message})" if job.message else ""
@@ -80,7 +87,7 @@ class SerialDriver(Driver):
             elapsed = max(0.0, time.time() - job.started_at)
             left = elapsed * (1 - live.progress) / live.progress
         return DeviceStatus(
-            live.state,
+            state,
             job_name=job.job_name if job else "",
             progress=live.progress,
             seconds_left=left,
@@ -149,14 +156,9 @@ class SerialDriver(Driver):
 
     def emergency_stop(self) -> None:
         """M112: the firmware halts at once, heaters and motors off; it needs a reset after."""
-        # The value of PrinterCommand.EMERGENCY_STOP; SerialCommand.Kind lacks the choice so far.
-        SerialCommand.objects.create(device_id=self.device_id, kind=PrinterCommand.EMERGENCY_STOP)
-
-    def run_command(self, command: PrinterCommand) -> None:
-        if command is PrinterCommand.EMERGENCY_STOP:
-            self.emergency_stop()
-        else:
-            super().run_command(command)
+        SerialCommand.objects.create(
+            device_id=self.device_id, kind=SerialCommand.Kind.EMERGENCY_STOP
+        )
 
     def capabilities(self) -> Capabilities:
         live = self._live()

@@ -23,7 +23,6 @@ from django.core.cache import cache
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from printers.commands import PrinterCommand
 from printers.models import SerialCommand
 from printers.protocol.lines import load_program
 from printers.serialhost.host import SerialHost
@@ -111,7 +110,7 @@ def apply_command(link: PortLink, command: SerialCommand) -> str:
             link.cancel()
         elif command.kind == kind.CLEAR_ERROR:
             link.clear_error()
-        elif command.kind == PrinterCommand.EMERGENCY_STOP:
+        elif command.kind == kind.EMERGENCY_STOP:
             link.emergency_stop()
     except (RuntimeError, OSError) as exc:
         return str(exc)[:300]

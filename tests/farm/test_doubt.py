@@ -207,3 +207,17 @@ def test_a_printer_in_touch_all_along_that_goes_idle_fails_the_run(
     fleet_pass()
     assert status_of(printing) == RunStatus.FAILED  # stopped at the printer, seen as it happened
     assert "stopped at the printer" in printing.failure_reason
+
+
+def test_a_printer_back_in_error_after_a_silence_is_interrupted_not_reprinted(
+    printing: PrintRun,
+) -> None:
+    cut(printing)
+    SimulatedDevice.objects.filter(device_id=printing.printer.device_id).update(
+        started_at=None, error="thermal runaway"
+    )
+    restore(printing)
+    fleet_pass()
+    assert status_of(printing) == RunStatus.INTERRUPTED
+    assert "in error (thermal runaway)" in printing.failure_reason
+    assert schedule_pass().runs_started == 0
