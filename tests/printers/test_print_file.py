@@ -108,3 +108,42 @@ def test_it_prints_on_a_real_octoprint(
     run = PrintRun.objects.get(pk=result["run"])
     assert result["status"] == run.status == "awaiting_removal", result
     assert result["file"] == run.job_name
+
+
+@pytest.mark.integration
+def test_a_prusaslicer_gcode_prints_on_a_real_octoprint_with_print_file_wait(
+    db: None,
+    admin_user: User,
+    site: Site,
+    pla: Material,
+    octoprint: OctoPrintServer,
+    tmp_path: Path,
+) -> None:
+    """The README's measured run: a real slicer's G-code (it heats and waits, as a real print
+    does) through `print_file --wait` to a real OctoPrint and its virtual printer."""
+    import trimesh
+
+    from farm.services.printer_setup import printer_add
+    from slicing import prusaslicer
+    from slicing.prepare import prepare
+    from slicing.profile import PrintProfile
+    from tests.printers.serial_helpers import require_prusaslicer
+
+    require_prusaslicer(prusaslicer.executable())
+    mesh = tmp_path / "plate.stl"
+    trimesh.creation.box(extents=(20.0, 20.0, 3.0)).export(mesh)
+    prepared = prepare(mesh, "mesh", PrintProfile(), out_dir=tmp_path, engine="prusaslicer")
+    assert prepared.gcode_path is not None and prepared.engine.startswith("PrusaSlicer")
+    printer_add(
+        name="mk4-ps",
+        site=site,
+        kind="octoprint",
+        settings={"url": octoprint.url},
+        secret=octoprint.api_key,
+        model="MK4",
+        material=pla,
+    )
+    result = print_file(str(prepared.gcode_path), "--printer", "mk4-ps", "--wait")
+    assert result["status"] == "awaiting_removal", result
+    assert result["duration_s"] and result["duration_s"] > 5  # it heated and printed
+    print(f"PrusaSlicer G-code on a real OctoPrint: {result['duration_s']:.1f} s")
