@@ -91,6 +91,11 @@ def analyse_moves(moves: Moves, meta: Meta, *, filament_diameter_mm: float = 1.7
     filament = float(moves.de.sum())
     planar = np.hypot(moves.x - moves.x0, moves.y - moves.y0) > 1e-6
     printing = (moves.de > 0) & planar
+    if not np.any(printing):
+        raise GcodeRefused(
+            "the G-code only extrudes in place, never while moving across the bed: "
+            "there is nothing to print"
+        )
     zs = np.round(moves.z[printing], 3)
     heights = np.unique(zs)
     xs = np.r_[moves.x0[printing], moves.x[printing]]

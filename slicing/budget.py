@@ -39,10 +39,13 @@ class MeshCost:
     memory_bytes: int
 
 
-def estimate(path: Path, file_type: str, *, unzipped_bytes: int = 0) -> MeshCost:
+def estimate(
+    path: Path, file_type: str, *, unzipped_bytes: int = 0, name: str | None = None
+) -> MeshCost:
     """Count the triangles of `path` without building arrays and estimate the memory slicing
     it needs. `file_type` is the loader's ("stl" binary, "stl_ascii", "obj", "ply", "3mf");
-    `unzipped_bytes` is what a 3MF's model files declare they unpack to."""
+    `unzipped_bytes` is what a 3MF's model files declare they unpack to; `name` is the file's
+    name for messages (default: the stored file's)."""
     size = path.stat().st_size
     if file_type == "stl":
         faces = max(0, (size - 84) // 50)
@@ -51,7 +54,7 @@ def estimate(path: Path, file_type: str, *, unzipped_bytes: int = 0) -> MeshCost
     elif file_type == "obj":
         faces = count_obj_faces(path)
     elif file_type == "ply":
-        faces, binary = ply_header(path)
+        faces, binary = ply_header(path, name=name)
         file_type = "ply" if binary else "ply_ascii"
     else:
         faces = 0
@@ -99,13 +102,13 @@ def count_obj_faces(path: Path) -> int:
     return count
 
 
-def ply_header(path: Path) -> tuple[int, bool]:
+def ply_header(path: Path, *, name: str | None = None) -> tuple[int, bool]:
     """A PLY's declared face count and whether it is binary, from its header."""
     with path.open("rb") as handle:
         head = handle.read(PLY_HEADER_BYTES)
     end = head.find(b"end_header")
     if not head.startswith(b"ply") or end < 0:
-        raise MeshError(f"“{path.name}” is not a PLY file (no header).")
+        raise MeshError(f"“{name or path.name}” is not a PLY file (no header).")
     header = head[:end].replace(b"\r", b"")
     match = _PLY_FACES.search(header)
     return (int(match.group(1)) if match else 0), b"format ascii" not in header

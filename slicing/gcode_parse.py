@@ -6,6 +6,7 @@ value, not a Python float object each), so a 2-million-line file stays well unde
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
 from collections.abc import Iterable
@@ -180,6 +181,8 @@ def parse_gcode(lines: Iterable[str], limits: Limits | None = None) -> tuple[Mov
                     v = float(value)
                 except ValueError:
                     continue
+                if not math.isfinite(v):
+                    continue  # "Xnan", "E1e999": no firmware moves there
                 if axis == "X":
                     nx = v if absolute else x + v
                 elif axis == "Y":
@@ -251,10 +254,17 @@ def _params(words: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for word in words:
         try:
-            out[word[0]] = float(word[1:])
+            value = float(word[1:])
         except (ValueError, IndexError):
             continue
+        if math.isfinite(value):
+            out[word[0]] = value
     return out
+
+
+def _positive(p: dict[str, float]) -> dict[str, float]:
+    """The values a rate or an acceleration can take: a zero would make every move endless."""
+    return {k: v for k, v in p.items() if v > 0}
 
 
 def _axes(
@@ -266,6 +276,8 @@ def _axes(
 def _apply_limits(state: Limits, cmd: str, p: dict[str, float]) -> Limits:
     from dataclasses import replace
 
+    if cmd != "M205":
+        p = _positive(p)
     if cmd == "M201":
         return replace(state, max_accel=_axes(state.max_accel, p))
     if cmd == "M203":

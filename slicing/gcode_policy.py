@@ -10,6 +10,7 @@ The commands are matched as Marlin's parser reads a line: optional spaces and `N
 letter (any case), optional spaces, the number with any leading zeros (`M0500` is M500) and
 an optional `.subcode`; a number that goes on (`M5000`) is another command. Comments (after `;`)
 are not sent and not matched. Klipper's extended commands are matched by their first word.
+Every line end that some host splits a file at counts (str.splitlines' set, not only CR/LF).
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ _NUMBERED = sorted(
     reverse=True,
 )
 _WORDS = sorted((r.command for r in RULES if not r.command[1:].isdigit()), key=len, reverse=True)
+# A line starts after any character that Python's str.splitlines ends a line at, not only CR
+# and LF: a host that splits a file that way would send what follows as a command of its own.
+_LINE_START = r"(?:^|(?<=[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]))"
 _PATTERN = re.compile(
-    r"^[ \t]*(?:N-?\d+[ \t]*)?"
+    _LINE_START + r"[ \t]*(?:N-?\d+[ \t]*)?"
     rf"(?:M[ \t]*0*(?P<number>{'|'.join(_NUMBERED)})(?![0-9])"
     rf"|(?P<word>{'|'.join(_WORDS)})(?![A-Z0-9_]))",
     re.IGNORECASE | re.MULTILINE,
@@ -117,8 +121,8 @@ class Violation:
 def violations(lines: Iterable[str]) -> Iterator[Violation]:
     """Every line of `lines` (with or without newlines) that sends a forbidden command."""
     for number, line in enumerate(lines, start=1):
-        if (match := _PATTERN.match(line)) is not None:
-            yield _violation(match, line, number)
+        for match in _PATTERN.finditer(line):
+            yield _violation(match, line[match.start() :], number)
 
 
 def file_violations(path: Path) -> list[Violation]:

@@ -48,7 +48,8 @@ def load_trimesh(
         file_type = "stl_ascii" if _check_stl(path, size, name) else "stl"
     elif suffix == "3mf":
         unzipped = check_zip(path, limits, name=name)
-    _check_cost(budget.estimate(path, file_type, unzipped_bytes=unzipped), name, limits)
+    cost = budget.estimate(path, file_type, unzipped_bytes=unzipped, name=name)
+    _check_cost(cost, name, limits)
     try:
         with path.open("rb") as handle:
             loaded = trimesh.load(handle, file_type=suffix, force="mesh", process=False)
@@ -64,6 +65,12 @@ def load_trimesh(
             )
         raise MeshError(f"“{name}” contains no triangles.")
     _check_faces(len(loaded.faces), name, limits)
+    faces = np.asarray(loaded.faces)
+    if faces.min() < 0 or faces.max() >= len(loaded.vertices):
+        raise MeshError(
+            f"“{name}” is damaged: some of its triangles refer to corners (vertices) the file "
+            "does not have. Export it again from the design program."
+        )
     if not np.all(np.isfinite(loaded.vertices)):
         raise MeshError(f"“{name}” has vertices at infinite or undefined positions.")
     return loaded
