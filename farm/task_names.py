@@ -16,6 +16,7 @@ class TaskName(StrEnum):
     STUCK_WORK_SWEEP = "farm.tasks.stuck_work_sweep_task"
     RUN_DISPATCH = "farm.tasks.run_dispatch_task"
     PRINTER_COMMAND = "farm.tasks.printer_command_task"
+    UPLOADS_CLEANUP = "farm.tasks.uploads_cleanup_task"
 
 
 class Queue(StrEnum):

@@ -8,6 +8,7 @@ are in `farm.task_names` (routes in settings), so the services can send tasks by
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from farm.models import PrintRun
+from farm.services.cleanup import uploads_cleanup
 from farm.services.dispatch import run_dispatch, run_dispatch_hold
 from farm.services.enqueue import SCHEDULE_PASS_PENDING, enqueue_schedule_pass
 from farm.services.incremental import printer_next_run
@@ -96,3 +98,8 @@ def printer_command_task(printer_id: int, command: str) -> None:
         printer_command(printer_id=printer_id, command=PrinterCommand(command))
     except DriverError as exc:
         log.warning("printer %s: %s failed: %s", printer_id, command, exc.message)
+
+
+@shared_task(name=TaskName.UPLOADS_CLEANUP.value)
+def uploads_cleanup_task() -> None:
+    uploads_cleanup(older_than=timedelta(days=settings.FARM_UPLOAD_RETENTION_DAYS))

@@ -20,7 +20,7 @@ from farm.services.leases import lease_claim, lease_heartbeat, lease_holder, lea
 from farm.services.memory import memory_limit
 from farm.slicing_config import slicing_limits
 from farm.statuses import JobStatus, check_job_transition
-from slicing.errors import PartTooLargeError, PrepareError
+from slicing.errors import GcodePolicyError, PartTooLargeError, PrepareError
 from slicing.prepare import Prepared, prepare
 from slicing.profile import PrintProfile
 
@@ -174,6 +174,8 @@ def _prepare_gcode_upload(job: Job) -> Prepared:
     for bed, nozzle in kinds:
         try:
             return _prepare_plate(job, profile_for(job, nozzle_mm=nozzle, build_mm=bed), [bed])
+        except GcodePolicyError:
+            raise  # no printer may run it: say so, not which printers were tried
         except PrepareError as exc:
             refusals.append(str(exc))
     printers = ", ".join(
@@ -198,6 +200,7 @@ def _prepare_plate(
             build_volumes=beds,
             copies=copies,
             limits=slicing_limits(),
+            name=job.name,  # refusals name the user's file, not the stored <uuid>.stl
         )
 
     result = run(wanted)
