@@ -21,6 +21,7 @@ from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visi
 from farm.services.observation import printer_live
 from farm.services.submission import job_submit, upload_limit_bytes
 from farm.statuses import JOB_OPEN, RUN_ACTIVE
+from slicing.errors import GcodeRefused
 from slicing.preview import gcode_layer_svg
 from slicing.profile import DEFAULT_BUILD_MM
 
@@ -150,7 +151,12 @@ def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse
     printer = job.runs.select_related("printer").first()
     if printer is not None:
         bed = (printer.printer.build_x_mm, printer.printer.build_y_mm)
-    svg = gcode_layer_svg(Path(path), layer, bed_mm=bed)
+    if job.layers and layer >= job.layers:
+        raise Http404("No such layer.")  # before reading the file: the count is known
+    try:
+        svg = gcode_layer_svg(Path(path), layer, bed_mm=bed)
+    except (IndexError, GcodeRefused):
+        raise Http404("No such layer.") from None
     return HttpResponse(svg, content_type="image/svg+xml")
 
 
