@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from farm.views import employee, operator
+from farm.views import audit, employee, operator
 
 urlpatterns = [
     path("", employee.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/confirm/", employee.job_confirm_view, name="job-confirm"),
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
     path("operator/", operator.dashboard, name="operator-dashboard"),
+    path("operator/audit/", audit.audit_log, name="audit-log"),
     path(
         "operator/printers/<int:printer_id>/clear/",
         operator.printer_bed_clear,
