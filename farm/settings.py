@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from farm.connections import ConnectionBudget
 from farm.task_names import TASK_QUEUES, Queue, TaskName
 from slicing.limits import ENGINES as SLICING_ENGINES
 
@@ -53,6 +56,19 @@ def envfloat(name: str, default: str) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
 
 
+def _conn_max_age() -> int:
+    """Seconds a connection is kept between requests or tasks.
+
+    Not under `runserver`: it starts a thread per request, and a persistent connection per
+    thread is never closed (issue 10: the dev server held 90 of PostgreSQL's 100 connections
+    after the load stopped). gunicorn's threads, Celery's pool and the fleet link's poll
+    threads are bounded (farm.connections), so their connections are too.
+    """
+    if "runserver" in sys.argv[1:2]:
+        return 0
+    return envint("FARM_DB_CONN_MAX_AGE", "60", minimum=0)
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Turn postgres://user:pass@host:port/name (or sqlite:///path) into a DATABASES entry."""
     parts = urlsplit(url)
@@ -67,9 +83,9 @@ def database_from_url(url: str) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            # Reuse connections in long-lived processes (fleet link, workers), and check them
-            # first so a database restart costs one failed check, not a crashed loop.
-            "CONN_MAX_AGE": 60,
+            # Reuse connections (every process bounds its threads: see farm.connections), and
+            # check them first so a database restart costs one failed check, not a crash.
+            "CONN_MAX_AGE": _conn_max_age(),
             "CONN_HEALTH_CHECKS": True,
         }
     if parts.scheme == "sqlite":
@@ -98,20 +114,19 @@ def sqlite_database(path: Path) -> dict[str, object]:
 VAR_DIR = Path(envstr("FARM_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = envbool("FARM_DEBUG", "true")
+# Off unless asked for: debug pages show settings, local variables and SQL to whoever errs.
+DEBUG = envbool("FARM_DEBUG", "false")
 
 
 def _secret_key() -> str:
-    """The key from FARM_SECRET_KEY; in debug (the demo), one generated per checkout.
+    """The key from FARM_SECRET_KEY, else one generated per checkout and kept in var/.
 
-    There is no hard-coded fallback: a production deployment (FARM_DEBUG=false) without a
-    key refuses to start.
+    There is no hard-coded fallback. The generated key suits one machine (the embedded
+    default, `make run`); several web servers must share one FARM_SECRET_KEY.
     """
     key = envstr("FARM_SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured("FARM_SECRET_KEY must be set when FARM_DEBUG is false")
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -126,6 +141,7 @@ FARM_ENCRYPTION_KEY = [k.strip() for k in envstr("FARM_ENCRYPTION_KEY").split(",
 ALLOWED_HOSTS = [h for h in envstr("FARM_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
+    "axes",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -138,13 +154,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over its limit is refused before anything reads it (farm.middleware).
+    "farm.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "farm.urls"
@@ -153,7 +175,8 @@ WSGI_APPLICATION = "farm.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The farm's own first: its registration/ pages, not the admin's look-alikes.
+        "DIRS": [BASE_DIR / "farm" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -195,9 +218,28 @@ else:
     }
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": envint("FARM_PASSWORD_MIN_LENGTH", "10", minimum=8)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Log-in throttling (django-axes): after FARM_LOGIN_FAILURE_LIMIT failed log-ins for one user
+# name from one address, that pair is locked out for FARM_LOGIN_COOLOFF_MINUTES. Keyed by
+# the pair, so a stranger cannot lock a colleague out from everywhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("FARM_LOGIN_FAILURE_LIMIT", "5", minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("FARM_LOGIN_COOLOFF_MINUTES", "15", minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "api_key"]
+AXES_VERBOSE = False  # failures and lock-outs are still logged; not a banner per command
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -209,6 +251,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves it (empty until `collectstatic`)
+# Served by the app (WhiteNoise), compressed once `collectstatic` has run; until then straight
+# from the apps' folders, so a fresh checkout serves its pages with nothing collected.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(envstr("FARM_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = (
     "/media/"  # never served directly: uploads are downloaded through views that check access
@@ -217,6 +267,11 @@ MEDIA_URL = (
 # Uploads: refused past this size while streaming (see farm.uploads), kept on disk, not in memory.
 FARM_MAX_UPLOAD_MB = envint("FARM_MAX_UPLOAD_MB", "200", minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Every other request body (forms, admin) is refused past this before it is read
+# (farm.middleware); an upload form's past FARM_MAX_UPLOAD_MB + FARM_UPLOAD_FORM_MARGIN_MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("FARM_MAX_FORM_KB", "2560", minimum=64) * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000  # an admin action over many rows
+FARM_UPLOAD_FORM_MARGIN_MB = envint("FARM_UPLOAD_FORM_MARGIN_MB", "16", minimum=1)
 FILE_UPLOAD_HANDLERS = [
     "farm.uploads.SizeLimitedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
@@ -224,6 +279,9 @@ FILE_UPLOAD_HANDLERS = [
 FARM_MAX_QUANTITY = envint("FARM_MAX_QUANTITY", "5000", minimum=1)
 # Copies of a part sliced onto one plate (one run); a failed run loses all of them.
 FARM_MAX_COPIES_PER_PLATE = envint("FARM_MAX_COPIES_PER_PLATE", "6", minimum=1)
+# The files (upload, G-code, thumbnail) of rejected and cancelled jobs are deleted this many
+# days after the job ended (farm.services.cleanup); the jobs and their history stay.
+FARM_UPLOAD_RETENTION_DAYS = envint("FARM_UPLOAD_RETENTION_DAYS", "30", minimum=0)
 
 # Simulated printers print this many times faster than real time (a 90 min print takes 90 s at 60).
 FARM_SIM_SPEEDUP = envfloat("FARM_SIM_SPEEDUP", "60")
@@ -272,6 +330,7 @@ CELERY_BEAT_SCHEDULE = {
     # Work whose task was lost (farm.services.sweeps) is sent again within a minute: a lapsed
     # lease (20 s) plus at most one interval.
     "stuck-work-sweep": {"task": TaskName.STUCK_WORK_SWEEP.value, "schedule": 30.0},
+    "uploads-cleanup": {"task": TaskName.UPLOADS_CLEANUP.value, "schedule": 3600.0},
 }
 # A broker outage must not stop a web request for long (the sweep sends what failed), nor
 # make a worker give up reconnecting.
@@ -296,7 +355,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # farm.slicing_config.slicing_limits(), so that slicing reads no environment.
 SLICING_MAX_FILE_MB = envint("SLICING_MAX_FILE_MB", "256", minimum=1)
 SLICING_MAX_UNZIPPED_MB = envint("SLICING_MAX_UNZIPPED_MB", "1024", minimum=1)
-SLICING_MAX_FACES = envint("SLICING_MAX_FACES", "5000000", minimum=1)
+SLICING_MAX_FACES = envint("SLICING_MAX_FACES", "2000000", minimum=1)
 SLICING_MAX_GCODE_MB = envint("SLICING_MAX_GCODE_MB", "512", minimum=1)
 # Overrides every printer profile's engine; empty: the profile's ("auto").
 SLICING_ENGINE = envstr("SLICING_ENGINE").lower()
@@ -306,6 +365,8 @@ if SLICING_ENGINE and SLICING_ENGINE not in SLICING_ENGINES:
     )
 # The slice cache when prepare() is given no folder; empty: a gcode/ folder beside the upload.
 SLICING_CACHE_DIR = envstr("SLICING_CACHE_DIR")
+# Where each slice makes its own temporary folder (always removed); empty: .tmp/ in the cache.
+SLICING_TEMP_DIR = envstr("SLICING_TEMP_DIR")
 PRUSASLICER = envstr("PRUSASLICER", "prusa-slicer")  # the executable's name on PATH, or a path
 
 LOGGING = {
@@ -321,3 +382,66 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Served over HTTPS (gunicorn with FARM_TLS_CERT/FARM_TLS_KEY, or a proxy in front that
+# gunicorn trusts for X-Forwarded-Proto, see farm/gunicorn_conf.py): cookies only over HTTPS,
+# plain HTTP redirected, and browsers told to use nothing else (HSTS).
+FARM_HTTPS = envbool("FARM_HTTPS", "false")
+SESSION_COOKIE_SECURE = FARM_HTTPS
+CSRF_COOKIE_SECURE = FARM_HTTPS
+SECURE_SSL_REDIRECT = FARM_HTTPS
+SECURE_HSTS_SECONDS = envint("FARM_HSTS_SECONDS", "31536000", minimum=0) if FARM_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("FARM_HSTS_INCLUDE_SUBDOMAINS", "true")
+# Only makes the domain eligible for the browsers' preload list; nothing is submitted.
+SECURE_HSTS_PRELOAD = envbool("FARM_HSTS_PRELOAD", "true")
+CSRF_TRUSTED_ORIGINS = [o for o in envstr("FARM_CSRF_TRUSTED_ORIGINS").split(",") if o]
+# Content security policy (django-csp), on every page, demo included: scripts and styles from
+# the farm only (farm/static/farm/farm.js; inline style attributes for progress bars), no
+# plug-ins, no framing, forms post to the farm only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **({"upgrade-insecure-requests": True} if FARM_HTTPS else {}),
+    }
+}
+# Error reports (mail to ADMINS, debug pages if FARM_DEBUG is on) hide API keys, passwords and
+# secrets in settings, POST data and local variables alike (farm.errors).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "farm.errors.SecretHidingExceptionReporterFilter"
+
+# Mail (password reset): printed on the web's console in the demo, SMTP once FARM_SMTP_HOST is set.
+FARM_SMTP_HOST = envstr("FARM_SMTP_HOST")
+if FARM_SMTP_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = FARM_SMTP_HOST
+    EMAIL_PORT = envint("FARM_SMTP_PORT", "587", minimum=1)
+    EMAIL_HOST_USER = envstr("FARM_SMTP_USER")
+    EMAIL_HOST_PASSWORD = envstr("FARM_SMTP_PASSWORD")
+    EMAIL_USE_TLS = envbool("FARM_SMTP_STARTTLS", "true")
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = envstr("FARM_MAIL_FROM", "farm@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = 3 * 3600
+
+# The database connection budget (farm.connections): the web's threads are what is left of
+# FARM_DB_CONNECTIONS once the workers, beat, fleet links and a reserve have theirs.
+# `manage.py check` warns when the configured processes need more than the budget.
+FARM_CONNECTIONS = ConnectionBudget(
+    total=envint("FARM_DB_CONNECTIONS", "50", minimum=4),
+    web_workers=envint("FARM_WEB_WORKERS", "2", minimum=1),
+    web_threads=envint("FARM_WEB_THREADS", "0", minimum=0),
+    worker_connections=envint("FARM_DB_WORKER_CONNECTIONS", "6", minimum=0),
+    fleet_links=envint("FARM_FLEET_LINKS", "1", minimum=0),
+    fleet_link_threads=envint("FARM_FLEET_LINK_THREADS", "8", minimum=1),
+)
+# gunicorn's access log on stdout (off: the pages poll every few seconds; a proxy logs too).
+FARM_WEB_ACCESS_LOG = envbool("FARM_WEB_ACCESS_LOG", "false")

@@ -38,7 +38,16 @@ def processes(port: int) -> dict[str, list[str]]:
     python = sys.executable
     celery = str(Path(python).with_name("celery"))
     return {
-        "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        # The production server with its production configuration (farm/gunicorn_conf.py).
+        "web": [
+            python,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:farm.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
         "slicing": [
             celery,
             "-A",

@@ -1,0 +1,182 @@
+"""The permission matrix: every URL of farm/urls.py × every role, with the status each gets.
+
+The URLs come from walking the resolver, so a new URL fails `test_every_url_has_a_row` until
+its row says who may open it. Each case runs on its own fresh data (a POST changes state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from farm.models import Job, Printer, PrintRun
+from farm.services.preparation import job_prepare
+from farm.services.submission import job_submit
+from farm.statuses import RunStatus
+from tests.farm.helpers import claim
+
+ROLES = ("anonymous", "employee", "other_employee", "operator", "admin")
+LOGIN = "/accounts/login/"
+ADMIN_LOGIN = "/admin/login/"
+
+
+def walk(patterns: list[Any], namespace: str = "") -> Iterator[tuple[str, URLPattern]]:
+    """Every named URL pattern, namespaced as `reverse()` wants it (admin:index)."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk(entry.url_patterns, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield namespace + entry.name, entry
+
+
+def url_patterns() -> dict[str, URLPattern]:
+    found: dict[str, URLPattern] = {}
+    for name, pattern in walk(get_resolver().url_patterns):
+        found.setdefault(name, pattern)  # reverse() uses the first of a name
+    return found
+
+
+def admin_kwargs(name: str) -> dict[str, str]:
+    """Arguments that reverse an admin URL (a change page of some row, an app's index)."""
+    values = {"app_label": "farm", "url": "nothing-here"}
+    groups = url_patterns()[name].pattern.regex.groupindex
+    return {key: values.get(key, "1") for key in groups}
+
+
+# name: (method, status per role in ROLES order). 302 -> where to is checked for anonymous.
+MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
+    "home": ("GET", (302, 302, 302, 302, 302)),
+    "my-jobs": ("GET", (302, 200, 200, 200, 200)),
+    "job-new": ("GET", (302, 200, 200, 200, 200)),
+    "job-detail": ("GET", (302, 200, 404, 200, 200)),
+    "job-thumbnail": ("GET", (302, 200, 404, 200, 200)),
+    "job-layer": ("GET", (302, 404, 404, 200, 200)),
+    "job-confirm": ("POST", (302, 302, 404, 302, 302)),
+    "job-cancel": ("POST", (302, 302, 404, 302, 302)),
+    "operator-dashboard": ("GET", (302, 403, 403, 200, 200)),
+    "audit-log": ("GET", (302, 403, 403, 200, 200)),
+    "printer-bed-clear": ("POST", (302, 403, 403, 302, 302)),
+    "printer-filament-loaded": ("POST", (302, 403, 403, 302, 302)),
+    "printer-command": ("POST", (302, 403, 403, 302, 302)),
+    "run-decide": ("POST", (302, 403, 403, 302, 302)),
+    "login": ("GET", (200, 200, 200, 200, 200)),
+    "logout": ("GET", (405, 405, 405, 405, 405)),
+    "password_change": ("GET", (302, 200, 200, 200, 200)),
+    "password_change_done": ("GET", (302, 200, 200, 200, 200)),
+    "password_reset": ("GET", (200, 200, 200, 200, 200)),
+    "password_reset_done": ("GET", (200, 200, 200, 200, 200)),
+    "password_reset_confirm": ("GET", (200, 200, 200, 200, 200)),
+    "password_reset_complete": ("GET", (200, 200, 200, 200, 200)),
+}
+
+
+def farm_names() -> list[str]:
+    return sorted(n for n in url_patterns() if not n.startswith("admin:"))
+
+
+def admin_names() -> list[str]:
+    return sorted(n for n in url_patterns() if n.startswith("admin:"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    # 111 cases × 4 users: the real hasher's cost is for attackers, not for this matrix.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_every_url_has_a_row() -> None:
+    assert set(farm_names()) == set(MATRIX), "add the new URL's row to MATRIX"
+
+
+@pytest.fixture
+def world(
+    alice: User, bob: User, operator: User, admin_user: User, pla: Any, make_printer: Any
+) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import CUBE_STL
+
+    job = job_submit(
+        owner=alice, upload=SimpleUploadedFile("cube.stl", CUBE_STL), material=pla, quantity=1
+    )
+    printer = make_printer("berlin-01")
+    return {
+        "users": {
+            "employee": alice,
+            "other_employee": bob,
+            "operator": operator,
+            "admin": admin_user,
+        },
+        "job": job,
+        "printer": printer,
+    }
+
+
+def farm_url(name: str, world: dict[str, Any]) -> str:
+    job: Job = world["job"]
+    printer: Printer = world["printer"]
+    if name in ("job-thumbnail", "job-layer", "run-decide"):
+        job_prepare(job_id=job.pk)  # a picture, G-code layers
+    if name == "run-decide":
+        run: PrintRun = claim(Job.objects.get(pk=job.pk), printer)
+        PrintRun.objects.filter(pk=run.pk).update(status=RunStatus.IN_DOUBT)
+        return reverse(name, kwargs={"run_id": run.pk, "decision": "good"})
+    all_kwargs: dict[str, dict[str, Any]] = {
+        "job-detail": {"job_id": job.pk},
+        "job-thumbnail": {"job_id": job.pk},
+        "job-layer": {"job_id": job.pk, "layer": 0},
+        "job-confirm": {"job_id": job.pk},
+        "job-cancel": {"job_id": job.pk},
+        "printer-bed-clear": {"printer_id": printer.pk},
+        "printer-filament-loaded": {"printer_id": printer.pk},
+        "printer-command": {"printer_id": printer.pk, "command": "pause"},
+        "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-token"},
+    }
+    return reverse(name, kwargs=all_kwargs.get(name, {}))
+
+
+def client_for(role: str, world: dict[str, Any]) -> Client:
+    client = Client()
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_role_gets_its_status(name: str, role: str, world: dict[str, Any]) -> None:
+    method, statuses = MATRIX[name]
+    expected = statuses[ROLES.index(role)]
+    url = farm_url(name, world)
+    client = client_for(role, world)
+    response = client.post(url) if method == "POST" else client.get(url)
+    assert response.status_code == expected, f"{method} {url} as {role}"
+    if role == "anonymous" and expected == 302:
+        assert response["Location"].startswith(LOGIN)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_administrators_get_into_the_admin(role: str, world: dict[str, Any]) -> None:
+    client = client_for(role, world)
+    for name in admin_names():
+        url = reverse(name, kwargs=admin_kwargs(name))
+        response = client.get(url)
+        if role == "admin":
+            # 403 is the admin's own answer where a model admin forbids it (adding log-in
+            # attempts by hand) or the request names no field (autocomplete); never a 5xx.
+            assert response.status_code < 500, url
+            if name in ("admin:index", "admin:farm_printer_changelist"):
+                assert response.status_code == 200, url
+        elif name == "admin:login":
+            assert response.status_code == 200, url
+        elif name == "admin:logout":  # nothing to log out of: back to the admin, i.e. log-in
+            assert (response.status_code, response["Location"]) == (302, "/admin/"), url
+        else:
+            assert response.status_code == 302, url
+            assert response["Location"].startswith(ADMIN_LOGIN), url
