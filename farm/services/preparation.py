@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import (
+    DatabaseError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -91,35 +100,56 @@ def job_prepare(*, job_id: int, holder: str | None = None, memory_mb: int = 0) -
         )
         return
     try:
-        with (
-            lease_heartbeat(Job, job.pk, prefix=PREPARE, holder=holder),
-            memory_limit(memory_mb),
-        ):
+        with lease_heartbeat(Job, job.pk, prefix=PREPARE, holder=holder):
+            record = _prepare_within(job, memory_mb)
+            _outlasting_a_database_restart(record)
+    except BaseException:
+        # Unfinished (out of time, the database gone for long): let the sweep send it again
+        # at once rather than when the lease runs out. The caller decides what to say.
+        with contextlib.suppress(DatabaseError):
+            lease_lapse(Job, job.pk, prefix=PREPARE, holder=holder)
+        raise
+
+
+def _prepare_within(job: Job, memory_mb: int) -> Callable[[], None]:
+    """Slice within the memory budget; what then records the outcome on the job."""
+    try:
+        with memory_limit(memory_mb):
             if job.file_kind == FileKind.GCODE:
                 result = _prepare_gcode_upload(job)
             else:
                 result = _prepare_mesh(job)
     except PrepareError as exc:  # the file cannot be printed: say why on the job
-        job_reject(job_id=job.pk, reason=str(exc))
-        return
+        return partial(job_reject, job_id=job.pk, reason=str(exc))
     except MemoryError:  # it would again: say so on the job
-        job_reject(
+        return partial(
+            job_reject,
             job_id=job.pk,
             reason=f"checking and slicing the file needed more than {memory_mb} MB of memory; "
             "simplify the mesh or ask an operator",
         )
-        return
-    except BaseException:
-        # Unfinished (out of memory, out of time, the database gone): let the sweep send it
-        # again at once rather than when the lease runs out. The caller decides what to say.
-        with contextlib.suppress(DatabaseError):
-            lease_lapse(Job, job.pk, prefix=PREPARE, holder=holder)
-        raise
-    if not connection.in_atomic_block:
-        # A long slice may have outlived its database connection (a restart): check it anew,
-        # as Celery does before each task, so the result is not lost to a dead connection.
-        close_old_connections()
-    job_accept_prepared(job_id=job.pk, prepared=result)
+    return partial(job_accept_prepared, job_id=job.pk, prepared=result)
+
+
+# A finished slice is minutes of work and a database restart seconds: wait this long for the
+# database before giving the slice up (the sweep would then redo it).
+DATABASE_WAIT_SECONDS = 60.0
+
+
+def _outlasting_a_database_restart(record: Callable[[], None]) -> None:
+    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+    while True:
+        if not connection.in_atomic_block:
+            # The connection may be dead (a restart during the slice): check it anew, as
+            # Celery does before each task.
+            close_old_connections()
+        try:
+            record()
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def job_claim_preparation(*, job_id: int, holder: str) -> bool:

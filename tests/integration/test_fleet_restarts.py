@@ -1,96 +1,31 @@
 """The fleet link survives a PostgreSQL restart by itself.
 
-A PostgreSQL cluster of the test's own (Debian's PostgreSQL 15 binaries, a temp dir, a free
-port, run as the `postgres` user: the machine's own PostgreSQL is never touched), a real
+A PostgreSQL cluster of the test's own (tests/integration/services.py), a real
 `manage.py fleetlink` process, two simulated printers: one print ends while the database is
 down, the other after it is back. Both must be recorded without restarting the fleet link.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.integration.processes import ROOT, wait_for
+from tests.integration.services import Cluster, postgres_cluster
 
 pytestmark = pytest.mark.integration
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Cluster:
-    data: Path
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"postgres://farm@127.0.0.1:{self.port}/farm"
-
-    def pg_ctl(self, *args: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data)]
-            + ["-l", str(self.log), "-w", "-t", "60", *args],
-            check=True,
-            capture_output=True,
-            timeout=90,
-        )
-
-    def start(self) -> None:
-        self.pg_ctl("-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
-
-    def stop(self) -> None:
-        self.pg_ctl("-m", "fast", "stop")
 
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
-        pytest.skip(f"no PostgreSQL 15 binaries in {PG_BIN} (or no runuser) to start a cluster")
-    if os.geteuid() != 0:
-        pytest.skip("starting a PostgreSQL cluster as the postgres user needs root (runuser)")
-    root = Path(tempfile.mkdtemp(prefix="farm-pg-"))
-    shutil.chown(root, "postgres")
-    c = Cluster(root / "data", _free_port(), root / "postgres.log")
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(c.data)]
-        + ["-U", "farm", "--auth=trust", "--no-sync"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    c.start()
-    try:
-        subprocess.run(
-            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(c.port), "-U", "farm", "farm"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+    with postgres_cluster() as c:
         yield c
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            c.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 SETUP = """
