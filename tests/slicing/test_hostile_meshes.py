@@ -124,6 +124,7 @@ def test_it_refuses_a_soup_under_the_triangle_limit_before_repairing_it(tmp_path
         f"out_dir=Path({str(gcode)!r}), name='bracket.stl')"
     )
     assert "not a closed surface" in refused and "triangle soup" in refused
+    assert "distinct corners" in refused  # found before merging its vertices
     # merging 600,000 corners is the cost; closing 600,000 "holes" (9 GB) never starts
     assert peak_mb < 600
     assert [p for p in gcode.rglob("*") if p.is_file() or p.name.startswith("slice-")] == []
