@@ -80,16 +80,19 @@ class PrinterAdmin(admin.ModelAdmin):
             SimulatedDevice.objects.filter(device_id=p.device_id).update(
                 fail_at=0.0, error="simulated failure (admin): nozzle clog"
             )
+            self.log_change(request, p, "Simulated: failed the current print")
 
     @admin.action(description="Simulated: go offline")
     def simulate_offline(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
         for p in self._simulated_only(request, queryset):
             _simulated(p).go_offline()
+            self.log_change(request, p, "Simulated: went offline")
 
     @admin.action(description="Simulated: come back online")
     def simulate_online(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
         for p in self._simulated_only(request, queryset):
             _simulated(p).come_online()
+            self.log_change(request, p, "Simulated: came back online")
 
 
 @admin.register(Job)
