@@ -3,13 +3,18 @@ so the examples reach past the first check."""
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 # Bounded, so the suite stays fast; no deadline, as a shared two-core box is slow at times.
+# In CI the examples are the same every run (a red CI must mean a change broke something);
+# locally each run explores new ones, and hypothesis keeps any failure it finds to replay.
 FUZZ = settings(
     max_examples=150,
     deadline=None,
+    derandomize=os.environ.get("CI", "").lower() == "true",
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 

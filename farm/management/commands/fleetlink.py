@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from farm.services.fleet import fleet_link_build, fleet_serial_ports
@@ -27,7 +28,9 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError("--shard takes i/n with 0 <= i < n, e.g. 0/4") from None
         site = options["site"] or ""
-        link = fleet_link_build(site=site, shard=(index, count))
+        # As many poll threads as the connection budget counts for a fleet link.
+        threads = settings.FARM_CONNECTIONS.fleet_link_threads
+        link = fleet_link_build(site=site, shard=(index, count), threads=threads)
         if options["once"]:
             link.run_once()
             return

@@ -133,7 +133,10 @@ class Command(BaseCommand):
             ("employee", "bob", employees, False),
         ):
             password = secrets.token_urlsafe(9)
-            user = User.objects.create_user(username=username, password=password)
+            # An address, so a password reset in the demo shows its mail on the web's console.
+            user = User.objects.create_user(
+                username=username, password=password, email=f"{username}@farm.example"
+            )
             if staff:
                 user.is_staff = user.is_superuser = True
                 user.save()
