@@ -17,14 +17,8 @@ from django.utils import timezone
 
 from farm.models import Printer
 from farm.scheduling import Engine
-from farm.services.scheduling import (
-    PlanInputs,
-    StartOutcome,
-    assignment_start,
-    is_due_now,
-    plan_inputs,
-    to_timestamp,
-)
+from farm.services.plan_inputs import PlanInputs, plan_inputs, to_timestamp
+from farm.services.scheduling import StartOutcome, assignment_start, is_due_now
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from farm.models import Event, Job, Printer, PrintRun
@@ -24,12 +24,13 @@ from farm.services.enqueue import (
     enqueue_schedule_pass,
 )
 from farm.services.events import event_record
-from farm.services.jobs import copies_summary, job_refresh_status
+from farm.services.jobs import job_refresh_status
 from farm.services.learning import corrections_observe
 from farm.statuses import (
     RUN_ACTIVE,
     RUN_HELD,
     RUN_OPEN,
+    RUN_PRINTED,
     JobStatus,
     RunStatus,
     check_job_transition,
@@ -50,9 +51,9 @@ class NothingToPrint(Exception):
 
 @dataclass(frozen=True)
 class RunRequest:
-    """One run a scheduling pass wants to start: `copies` of `job` on `printer`."""
+    """One run a scheduling pass wants to start: `copies` of job `job_id` on `printer`."""
 
-    job: Job
+    job_id: int
     printer: Printer
     copies: int
     planned_start: datetime.datetime
@@ -80,7 +81,7 @@ def run_create(
     Raises NothingToPrint when the copies are no longer waiting, PrinterBusy when another
     process claimed the printer first; either way no run is left behind.
     """
-    request = RunRequest(job, printer, copies, planned_start, planned_end)
+    request = RunRequest(job.pk, printer, copies, planned_start, planned_end)
     outcome = runs_create([request], actor=actor)
     if outcome.nothing_to_print:
         raise NothingToPrint(outcome.nothing_to_print[0][1])
@@ -90,6 +91,13 @@ def run_create(
 
 
 RUNS_PER_TRANSACTION = 500
+
+
+def copies_held(runs: QuerySet[PrintRun]) -> dict[int, int]:
+    """Copies on printers or printed, by job, among `runs`: a job's waiting copies are its
+    quantity less these (what `copies_summary` counts for one job, for many in one query)."""
+    counted = runs.filter(status__in=RUN_OPEN | RUN_PRINTED).values("job_id")
+    return dict(counted.annotate(copies=Sum("copies")).values_list("job_id", "copies"))
 
 
 def runs_create(
@@ -116,13 +124,18 @@ def _runs_create_batch(
     requests: list[RunRequest], actor: User | None, outcome: RunsCreated
 ) -> None:
     with transaction.atomic():
-        jobs = {
-            j.pk: j
-            for j in Job.objects.select_for_update()
-            .filter(pk__in={r.job.pk for r in requests})
+        job_ids = {r.job_id for r in requests}
+        status: dict[int, str] = {}
+        waiting: dict[int, int] = {}
+        for pk, job_status, quantity in (
+            Job.objects.select_for_update()
+            .filter(pk__in=job_ids)
             .order_by("pk")
-            .prefetch_related("runs")
-        }
+            .values_list("pk", "status", "quantity")
+        ):
+            status[pk], waiting[pk] = job_status, quantity
+        for pk, held in copies_held(PrintRun.objects.filter(job_id__in=job_ids)).items():
+            waiting[pk] -= held
         # Locked while free: a pass that comes second waits here and then finds them taken.
         free = set(
             Printer.objects.select_for_update()
@@ -130,27 +143,25 @@ def _runs_create_batch(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        waiting = {pk: copies_summary(job).waiting for pk, job in jobs.items()}
         accepted: list[RunRequest] = []
         for r in requests:
-            job = jobs.get(r.job.pk)
-            if job is None or job.status not in (JobStatus.QUEUED, JobStatus.PRINTING):
-                why = f"job {r.job.pk} is {job.status if job else 'gone'}"
-                outcome.nothing_to_print.append((r, why))
-            elif r.copies > waiting[job.pk]:
-                why = f"job {job.pk} has fewer than {r.copies} copies waiting"
+            job_status = status.get(r.job_id, "gone")
+            if job_status not in (JobStatus.QUEUED, JobStatus.PRINTING):
+                outcome.nothing_to_print.append((r, f"job {r.job_id} is {job_status}"))
+            elif r.copies > waiting[r.job_id]:
+                why = f"job {r.job_id} has fewer than {r.copies} copies waiting"
                 outcome.nothing_to_print.append((r, why))
             elif r.printer.pk not in free:
                 outcome.busy.append(r)
             else:
                 free.discard(r.printer.pk)  # one run per printer, even in a batch
-                waiting[job.pk] -= r.copies
+                waiting[r.job_id] -= r.copies
                 accepted.append(r)
         if not accepted:
             return
         runs = PrintRun.objects.bulk_create(
             PrintRun(
-                job=jobs[r.job.pk],
+                job_id=r.job_id,
                 printer=r.printer,
                 copies=r.copies,
                 planned_start=r.planned_start,
@@ -158,14 +169,13 @@ def _runs_create_batch(
             )
             for r in accepted
         )
+        # The claim: each printer's current run is the new run on it, where still free.
+        new_run = PrintRun.objects.filter(
+            pk__in=[run.pk for run in runs], printer=OuterRef("pk")
+        ).values("pk")[:1]
         claimed = Printer.objects.filter(
-            free_to_start(), pk__in=[r.printer.pk for r in accepted]
-        ).update(
-            current_run=Case(
-                *(When(pk=run.printer_id, then=Value(run.pk)) for run in runs),
-                output_field=IntegerField(),
-            )
-        )
+            free_to_start(), pk__in=[run.printer_id for run in runs]
+        ).update(current_run=Subquery(new_run))
         if claimed != len(accepted):  # the rows were locked free: only a bug gets here
             raise RuntimeError(f"claimed {claimed} of {len(accepted)} locked printers")
         for run in runs:
@@ -174,7 +184,7 @@ def _runs_create_batch(
         events = [
             Event(
                 kind=EventKind.RUN_CREATED,
-                job=run.job,
+                job_id=run.job_id,
                 run=run,
                 printer=run.printer,
                 actor=who,
@@ -182,16 +192,12 @@ def _runs_create_batch(
             )
             for run in runs
         ]
-        started = sorted(
-            {run.job_id for run in runs if jobs[run.job_id].status == JobStatus.QUEUED}
-        )
+        started = sorted({run.job_id for run in runs if status[run.job_id] == JobStatus.QUEUED})
         if started:
             # A job with a run on a printer is printing (what job_refresh_status would say).
             check_job_transition(JobStatus.QUEUED, JobStatus.PRINTING)
             Job.objects.filter(pk__in=started).update(status=JobStatus.PRINTING)
-            for pk in started:
-                jobs[pk].status = JobStatus.PRINTING
-                events.append(Event(kind=EventKind.JOB_PRINTING, job=jobs[pk]))
+            events += [Event(kind=EventKind.JOB_PRINTING, job_id=pk) for pk in started]
         Event.objects.bulk_create(events)
         log.info("run.created x%d, job.printing x%d", len(runs), len(started))
         for run in runs:

@@ -144,7 +144,7 @@ def test_a_batch_reports_what_it_could_not_start_and_leaves_nothing_behind(
     stale = [Printer.objects.get(pk=p.pk) for p in (p1, p2, p3)]
     claim(job, p1)  # another process, before the batch
     now = job.submitted_at
-    requests = [RunRequest(job, printer, 1, now, now) for printer in stale]
+    requests = [RunRequest(job.pk, printer, 1, now, now) for printer in stale]
     outcome = runs_create(requests)
     assert [r.printer for r in outcome.runs] == [stale[1]]  # p1 taken, then one copy left
     assert [r.printer.pk for r in outcome.busy] == [p1.pk]
