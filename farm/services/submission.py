@@ -109,10 +109,12 @@ def job_submit(
             job.file.save(f"upload.{sniffed.suffix}", upload, save=False)
             job.save()
             event_record(EventKind.JOB_SUBMITTED, job=job, actor=owner, quantity=quantity)
-            enqueue_job_prepare(job.pk)
     except BaseException:
         # The row rolled back; do not leave the stored file behind.
         if job.file:
             job.file.storage.delete(job.file.name)
         raise
+    # Outside the block above: whatever sending the task does, the saved job keeps its file
+    # (the sweep sends it again from the database if the broker is down).
+    enqueue_job_prepare(job.pk)
     return job

@@ -25,7 +25,7 @@ import trimesh
 from tests.integration.faults import Farm, JobState, running_farm
 from tests.integration.services import postgres_cluster, redis_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_services]
 
 DONE_ONCE = ("done", 1, 1)  # the job done, with one run, printed and cleared
 

@@ -19,7 +19,7 @@ import pytest
 from tests.integration.processes import ROOT, wait_for
 from tests.integration.services import Cluster, postgres_cluster
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_services]
 
 
 @pytest.fixture
