@@ -2,9 +2,10 @@
 
 A farm's order is thousands of jobs of a few parts. Slicing each job's file again would take
 hours, and the result would be the same G-code: so each distinct file content and material is
-prepared once, through the real path (`job_prepare`, as a slicing worker runs it), and every
-other job of that part is created in bulk as prepared (QUEUED), sharing the stored file, the
-G-code, the estimates and the sizes.
+prepared once (once more for a quantity the plate of copies it got does not divide), through
+the real path (`job_prepare`, as a slicing worker runs it), and every other job of that part is
+created in bulk as prepared (QUEUED), sharing the stored file, the G-code, the estimates and the
+sizes.
 
 All or nothing: every row is checked before anything is written, and every bad row is
 reported at once. The jobs prepared first (one per part) wait as QUOTED, which nothing prints,
@@ -365,22 +366,17 @@ def _create(owner: User, reps: list[Job], shared: list[tuple[_Row, Job]]) -> lis
 
 
 def _events(owner: User, reps: list[Job], shared: Iterable[tuple[Job, Job]]) -> Iterator[Event]:
+    """The prepared jobs are queued; each other job was submitted already prepared (one event
+    each, naming the job whose file it shares: its preparation is in that job's history)."""
     for rep in reps:
         yield Event(kind=EventKind.JOB_QUEUED, job=rep, message="imported")
     for job, rep in shared:
         yield Event(
-            kind=EventKind.JOB_SUBMITTED, job=job, actor=owner, data={"quantity": job.quantity}
-        )
-        yield Event(
-            kind=EventKind.JOB_PREPARED,
+            kind=EventKind.JOB_SUBMITTED,
             job=job,
-            message=f"shares the file prepared for job #{rep.pk}",
-            data={
-                "seconds_per_copy": round(job.seconds_per_copy or 0),
-                "source": job.estimate_source,
-                "engine": job.engine,
-                "shared_from": rep.pk,
-            },
+            actor=owner,
+            message=f"imported, sharing the file prepared for job #{rep.pk}",
+            data={"quantity": job.quantity, "prepared_as": rep.pk},
         )
 
 

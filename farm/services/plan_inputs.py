@@ -204,7 +204,7 @@ def work_items(
     ends: dict[int, list[float]] = defaultdict(list)
     for job_id, end in runs.filter(status__in=RUN_ACTIVE).values_list("job_id", "planned_end"):
         ends[job_id].append(to_timestamp(end))
-    rows = Job.objects.filter(status__in=statuses).exclude(seconds_per_copy=None)
+    rows = Job.objects.filter(status__in=statuses).exclude(seconds_per_copy=None).order_by("pk")
     model_seconds = model_seconds_of(corrections, scales)
     items: list[WorkItem] = []
     by_id: dict[int, PlannedJob] = {}
