@@ -38,8 +38,13 @@ class PrintRun(models.Model):
 
     @property
     def job_name(self) -> str:
-        """The file name the printer sees: unique per run, so dispatch is idempotent."""
-        return f"farm-run-{self.pk}.gcode"
+        """The file name the printer sees: unique per run, so dispatch is idempotent.
+
+        The creation time is in it too: run ids start again in a new database, and a printer
+        that still holds a finished `farm-run-1.gcode` of an earlier farm must not make a new
+        run 1 look printed already.
+        """
+        return f"farm-run-{self.pk}-{self.created_at:%Y%m%d%H%M%S}.gcode"
 
     @property
     def actual_seconds(self) -> float | None:

@@ -40,7 +40,7 @@ def test_it_prints_on_a_simulated_printer_and_records_the_run(
     run = PrintRun.objects.get(pk=result["run"])
     assert result["status"] == run.status == "awaiting_removal"
     assert run.job.name == "bracket.gcode"
-    assert result["file"] == f"farm-run-{run.pk}.gcode"
+    assert result["file"] == run.job_name and run.job_name.startswith(f"farm-run-{run.pk}-")
     assert result["duration_s"] is not None
 
 
