@@ -27,7 +27,10 @@ threads = _budget.threads
 # Idle keep-alive connections wait in each worker's poller, not in a thread.
 worker_connections = 1000
 backlog = 2048
-keepalive = 5
+# Longer than any page's refresh (2-3 s) and a client's pause: a connection closed just as
+# the client reuses it is an error the client sees (200 clients at the pages' own refresh rate
+# met 5 such in a minute with 5 s).
+keepalive = 15
 # A worker silent this long is killed and replaced; uploads stream in chunks, so they are not.
 timeout = 60
 graceful_timeout = 20
