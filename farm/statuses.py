@@ -65,10 +65,19 @@ class RunStatus(Status):
     DONE = "done"  # parts taken off; the printer is free
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Its site went down before any dispatch took it: nothing reached the printer, and its
+    # copies went back to the queue for other sites (farm.services.sites).
+    RELEASED = "released"
 
 
 RUN_TRANSITIONS: dict[str, set[str]] = {
-    RunStatus.DISPATCHING: {RunStatus.PRINTING, RunStatus.FAILED, RunStatus.CANCELLED},
+    RunStatus.DISPATCHING: {
+        RunStatus.PRINTING,
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+        RunStatus.RELEASED,  # its site went down before a dispatch took it
+        RunStatus.IN_DOUBT,  # its site went down while a dispatch may have reached the printer
+    },
     RunStatus.PRINTING: {
         RunStatus.PAUSED,
         RunStatus.IN_DOUBT,
@@ -101,6 +110,7 @@ RUN_TRANSITIONS: dict[str, set[str]] = {
     RunStatus.DONE: set(),
     RunStatus.FAILED: set(),
     RunStatus.CANCELLED: set(),
+    RunStatus.RELEASED: set(),
 }
 RUN_ACTIVE = frozenset(
     {RunStatus.DISPATCHING, RunStatus.PRINTING, RunStatus.PAUSED, RunStatus.IN_DOUBT}

@@ -30,12 +30,15 @@ class EventKind(StrEnum):
     RUN_INTERRUPTED = "run.interrupted"
     RUN_ACCEPTED = "run.accepted"
     RUN_REPRINT_REQUESTED = "run.reprint_requested"
+    RUN_RELEASED = "run.released"
     PRINTER_ADDED = "printer.added"
     PRINTER_STATE = "printer.state"
     PRINTER_BED_CLEARED = "printer.bed_cleared"
     PRINTER_FILAMENT_REQUESTED = "printer.filament_requested"
     PRINTER_FILAMENT_LOADED = "printer.filament_loaded"
     PRINTER_COMMAND_REQUESTED = "printer.command_requested"
+    SITE_DOWN = "site.down"
+    SITE_UP = "site.up"
 
 
 class Event(models.Model):

@@ -18,7 +18,17 @@ class Site(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     location = models.CharField(max_length=200, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # Kept by the sites sweep (farm.services.sites), not by hand: False once the site's fleet
+    # link has been silent past FARM_SITE_DOWN_GRACE_SECONDS; the planner uses online sites only.
     online = models.BooleanField(default=True, help_text="False when the site stops reporting.")
+    # The last heartbeat of a fleet link watching the site (database time, written at most every
+    # few seconds); None: no fleet link has ever watched it, so it is never taken for down.
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the sweep first found the heartbeat stale: the grace runs from here, on the centre's
+    # clock, so a centre that was itself stopped does not take every site for down.
+    silent_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the site was marked down and its not-yet-started work released to other sites.
+    down_since = models.DateTimeField(null=True, blank=True, editable=False)
     # When people are there to clear beds and swap filament (local time). 0-24 every day =
     # always staffed.
     staffed_from_hour = models.PositiveSmallIntegerField(default=0)
