@@ -15,12 +15,20 @@ from farm.models.printer import ConnectionKind
 from farm.roles import signed_in_user
 from farm.services.jobs import job_cancel
 from farm.services.runs import bed_clear
+from farm.services.sites import site_report
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "location", "timezone", "online")
+    list_display = ("name", "slug", "location", "timezone", "online", "condition")
+    readonly_fields = ("condition", "last_heartbeat_at", "silent_since", "down_since")
     prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="fleet link")
+    def condition(self, site: Site) -> str:
+        # One query per row: sites are a few dozen at most.
+        report = site_report(site)
+        return f"{report.condition.value}: {report.describe()}"
 
 
 @admin.register(Material)

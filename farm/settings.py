@@ -293,6 +293,9 @@ FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")
 # A run in doubt this long goes before the operators with "reprint elsewhere now"; until a
 # person decides, its copies are never printed again (the printer may still be printing them).
 FARM_IN_DOUBT_ATTENTION_SECONDS = envfloat("FARM_IN_DOUBT_ATTENTION_SECONDS", "900")
+# A site whose fleet link has sent no heartbeat for this long (counted from when the centre
+# noticed) is down: its not-yet-started work goes to other sites (farm.services.sites).
+FARM_SITE_DOWN_GRACE_SECONDS = envfloat("FARM_SITE_DOWN_GRACE_SECONDS", "60")
 # Before a bed-clear is confirmed, the scheduler assumes an operator gets to it within this.
 FARM_BED_CLEAR_SECONDS = envfloat("FARM_BED_CLEAR_SECONDS", "900")
 # An operator swapping filament (material or colour) on one printer.
@@ -331,6 +334,8 @@ CELERY_BEAT_SCHEDULE = {
     # lease (20 s) plus at most one interval.
     "stuck-work-sweep": {"task": TaskName.STUCK_WORK_SWEEP.value, "schedule": 30.0},
     "uploads-cleanup": {"task": TaskName.UPLOADS_CLEANUP.value, "schedule": 3600.0},
+    # Sites whose fleet link stopped are marked down, and up again (farm.services.sites).
+    "sites-sweep": {"task": TaskName.SITES_SWEEP.value, "schedule": 10.0},
 }
 # A broker outage must not stop a web request for long (the sweep sends what failed), nor
 # make a worker give up reconnecting.

@@ -17,6 +17,7 @@ class TaskName(StrEnum):
     RUN_DISPATCH = "farm.tasks.run_dispatch_task"
     PRINTER_COMMAND = "farm.tasks.printer_command_task"
     UPLOADS_CLEANUP = "farm.tasks.uploads_cleanup_task"
+    SITES_SWEEP = "farm.tasks.sites_sweep_task"
 
 
 class Queue(StrEnum):

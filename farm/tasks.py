@@ -24,6 +24,7 @@ from farm.services.preparation import job_prepare, job_reject
 from farm.services.printer_control import printer_command
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import StartOutcome, schedule_pass
+from farm.services.sites import sites_sweep
 from farm.services.sweeps import stuck_work_sweep
 from farm.task_names import TaskName
 from printers.commands import PrinterCommand
@@ -75,6 +76,11 @@ def stuck_work_sweep_task() -> None:
             result.prepares,
             result.dispatches,
         )
+
+
+@shared_task(name=TaskName.SITES_SWEEP.value)
+def sites_sweep_task() -> None:
+    sites_sweep()
 
 
 @shared_task(bind=True, name=TaskName.RUN_DISPATCH.value, max_retries=DISPATCH_RETRIES)

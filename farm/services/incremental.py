@@ -55,7 +55,8 @@ def forget_engine() -> None:
 def printer_next_run(*, printer_id: int) -> StartOutcome:
     """Start (or ask filament for) the printer's next run, if it is due now."""
     printer = Printer.objects.select_related("material", "site").get(pk=printer_id)
-    if not printer.available:
+    # A down site's printers take no work (the kept engine may predate its going down).
+    if not printer.available or not printer.site.online:
         return StartOutcome.NOT_STARTED
     kept = _engine()
     if printer_id not in kept.engine.pos_of:

@@ -24,6 +24,7 @@ from farm.services.printer_control import (
     printer_load_filament,
 )
 from farm.services.runs import bed_clear
+from farm.services.sites import UNKNOWN, SiteReport, sites_report
 from farm.statuses import RUN_OPEN, JobStatus, RunStatus
 from printers.commands import PrinterCommand
 
@@ -44,7 +45,9 @@ def operator_required(view: View) -> View:
     return wrapped
 
 
-def printer_rows() -> list[dict[str, Any]]:
+def printer_rows(sites: list[SiteReport] | None = None) -> list[dict[str, Any]]:
+    sites = sites_report() if sites is None else sites
+    down = {report.site.pk for report in sites if report.shown_down}
     printers = list(
         Printer.objects.select_related(
             "site", "material", "requested_material", "current_run__job"
@@ -62,6 +65,9 @@ def printer_rows() -> list[dict[str, Any]]:
             state = UNUSED_MAINTENANCE
         elif not p.enabled:
             state = UNUSED_DISABLED
+        elif p.site_id in down:
+            # Nobody watches it: not failed, not its last state; it may be printing on its own.
+            state = UNKNOWN
         awaiting = run is not None and run.status == RunStatus.AWAITING_REMOVAL
         in_doubt = run is not None and run.status == RunStatus.IN_DOUBT
         rows.append(
@@ -88,7 +94,8 @@ def printer_rows() -> list[dict[str, Any]]:
 
 @operator_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    rows = printer_rows()
+    sites = sites_report()
+    rows = printer_rows(sites)
     queue = (
         Job.objects.filter(
             status__in=(JobStatus.SUBMITTED, JobStatus.QUOTED, JobStatus.QUEUED, JobStatus.PRINTING)
@@ -106,6 +113,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
     context = {
+        "sites_down": [report for report in sites if report.shown_down],
         "rows": rows,
         "queue": queue,
         "finished": finished,

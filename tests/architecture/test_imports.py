@@ -17,7 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("farm", "printers", "slicing")
 ENTRY_POINTS = ("farm.views", "farm.admin", "farm.management", "farm.tasks", "farm.urls")
-PURE = ("farm.scheduling", "farm.scheduling_bench", "farm.twin", "slicing", "printers.protocol")
+PURE = (
+    "farm.scheduling",
+    "farm.scheduling_bench",
+    "farm.twin",
+    "farm.site_watch",
+    "slicing",
+    "printers.protocol",
+)
 
 
 def module_name(path: Path) -> str:

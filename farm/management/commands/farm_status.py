@@ -22,9 +22,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary, indent=2, sort_keys=True))
             return
         w = self.stdout.write
+        w("Sites:")
+        for slug, site in sorted(summary["sites"].items()):
+            w(f"  {slug:12} {site['condition']}: {site['detail']}")
         w("Jobs:    " + _pairs(summary["jobs_by_status"]))
         w("Runs:    " + _pairs(summary["runs_by_status"]))
-        w("Printers:")
+        w("Printers:")  # those of a site shown down count as unknown: they may be printing
         for site, states in sorted(summary["printers_by_site_and_state"].items()):
             w(f"  {site:12} " + _pairs(states))
         w(f"Queue:   {summary['queue_length']} job(s) waiting")
