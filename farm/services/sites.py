@@ -51,6 +51,15 @@ log = logging.getLogger(__name__)
 UNKNOWN = "unknown"  # what pages show as the state of a printer on a site shown down
 
 
+def site_add(*, name: str, slug: str, timezone_name: str = "UTC", location: str = "") -> Site:
+    """A new site (validated as the admin form validates it). It is *not watched* until its
+    fleet link first reports, so it is never taken for down before that."""
+    site = Site(name=name, slug=slug, timezone=timezone_name, location=location)
+    site.full_clean()
+    site.save()
+    return site
+
+
 def site_heartbeat(*, site: str = "") -> int:
     """A fleet link watching `site` (its slug; "": every site) is alive. Returns rows written.
 

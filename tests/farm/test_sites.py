@@ -270,3 +270,18 @@ def test_the_admin_site_list_says_which_sites_are_down(
     page = client.get("/admin/farm/site/").content.decode()
     assert "down: no heartbeat from its fleet link since" in page
     assert "up: its fleet link reported at" in page or "silent: no heartbeat" in page
+
+
+def test_add_site_adds_a_site_that_is_not_watched_yet(db: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command(
+        "add_site", "--name", "Lyon", "--slug", "lyon", "--timezone", "Europe/Paris", stdout=out
+    )
+    assert "site Lyon added" in out.getvalue()
+    assert sites_report()[0].condition is SiteCondition.NOT_WATCHED
+    with pytest.raises(CommandError, match="timezone"):
+        call_command("add_site", "--name", "Mars", "--slug", "mars", "--timezone", "Mars/Olympus")
