@@ -288,6 +288,12 @@ FARM_SIM_SPEEDUP = envfloat("FARM_SIM_SPEEDUP", "60")
 # How often the fleet link polls each printer, and the beat's periodic scheduling pass.
 FARM_POLL_SECONDS = envfloat("FARM_POLL_SECONDS", "1.0")
 FARM_SCHEDULE_SECONDS = envfloat("FARM_SCHEDULE_SECONDS", "10")
+# The fleet link (printers/fleetlink.py): requests under way at once per site, OctoPrint's push
+# rate (one `current` per throttle × 0.5 s; changes come at once as events), and how often it
+# looks for added, removed or re-configured printers.
+FARM_FLEET_PER_SITE = envint("FARM_FLEET_PER_SITE", "256", minimum=1)
+FARM_PUSH_THROTTLE = envint("FARM_PUSH_THROTTLE", "4", minimum=1)
+FARM_FLEET_REFRESH_SECONDS = envfloat("FARM_FLEET_REFRESH_SECONDS", "10")
 # A printer that does not answer this long during a print has its run marked in doubt.
 FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")
 # A run in doubt this long goes before the operators with "reprint elsewhere now"; until a

@@ -1,56 +1,147 @@
 """The fleet link's wiring: which printers it watches, and where what it sees goes.
 
 `printers.fleetlink.FleetLink` knows nothing of the farm; here it gets the farm's printers
-(`fleet_targets`) and records every status through `printer_observe`. The `fleetlink` command
-and the tests build the link with `fleet_link_build`, so both watch the same printers the same
-way.
+(`FleetTargets`: read from the database every FARM_FLEET_REFRESH_SECONDS and whenever the
+shards it watches change, a printer's API key decrypted only when its row changed) and
+records what it sees through `FleetRecorder` (the cache in one round trip, transitions to the
+database in batches). The `fleetlink` command and the tests build the link with
+`fleet_link_build`, so both watch the same printers the same way.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections
 
 from farm.models import Printer
-from farm.services.observation import printer_observe
-from farm.services.printer_secrets import connection_settings
-from printers.drivers.base import DeviceStatus
-from printers.fleetlink import FleetLink, Target
+from farm.services.fleet_recorder import FleetRecorder
+from farm.services.printer_secrets import settings_with_secret
+from printers.fleet_shards import ShardLeases
+from printers.fleetlink import FleetLink, LinkSettings, Target
 from printers.serialhost.channel import PortConfig
+
+LEASE_TTL_S = 15.0  # a dead shard's printers are taken over this long after its last tick
+
+
+class FleetTargets:
+    """The printers of one site ("": every site) in the shards this process watches now."""
+
+    def __init__(
+        self,
+        *,
+        site: str = "",
+        shard: tuple[int, int] = (0, 1),
+        leases: ShardLeases | None = None,
+        refresh_s: float | None = None,
+    ) -> None:
+        self.site = site
+        self.index, self.count = shard
+        self.leases = leases
+        self.refresh_s = settings.FARM_FLEET_REFRESH_SECONDS if refresh_s is None else refresh_s
+        self.shards: frozenset[int] = frozenset()
+        self.targets: list[Target] = []
+        self._rows: dict[int, tuple[Any, ...]] = {}
+        self._by_key: dict[int, Target] = {}
+        self._read_at = -float("inf")
+        self.loads = 0
+
+    def __call__(self) -> list[Target]:
+        shards = self.leases.tick() if self.leases else frozenset({self.index})
+        if shards != self.shards or time.monotonic() - self._read_at >= self.refresh_s:
+            self._load(shards)
+        return self.targets
+
+    def _load(self, shards: frozenset[int]) -> None:
+        close_old_connections()  # the link runs for days: survive a database restart
+        self.shards, self._read_at = shards, time.monotonic()
+        self.loads += 1
+        rows = Printer.objects.filter(enabled=True)
+        if self.site:
+            rows = rows.filter(site__slug=self.site)
+        columns = ("pk", "connection_kind", "connection_settings", "secret_encrypted", "site__slug")
+        targets, by_key, seen = [], {}, {}
+        for row in rows.order_by("pk").values_list(*columns):
+            pk = row[0]
+            if pk % self.count not in shards:
+                continue
+            fingerprint = (row[1], json.dumps(row[2], sort_keys=True), row[3], row[4])
+            target = self._by_key.get(pk)
+            if target is None or self._rows.get(pk) != fingerprint:
+                values = settings_with_secret(row[2], row[3])  # decrypted only when changed
+                target = Target(pk, row[1], f"printer-{pk}", values, site=row[4])
+            targets.append(target)
+            by_key[pk], seen[pk] = target, fingerprint
+        self.targets, self._by_key, self._rows = targets, by_key, seen
+
+    def release(self) -> None:
+        if self.leases is not None:
+            self.leases.release()
 
 
 def fleet_targets(*, site: str = "", shard: tuple[int, int] = (0, 1)) -> list[Target]:
-    """The enabled printers of one site ("": every site) in one shard (i, n): every n-th from i."""
-    index, count = shard
-    close_old_connections()  # the link runs for days: survive a database restart between passes
-    rows = Printer.objects.filter(enabled=True)
-    if site:
-        rows = rows.filter(site__slug=site)
-    return [
-        Target(p.pk, p.connection_kind, p.device_id, connection_settings(p))
-        for p in rows
-        if p.pk % count == index
-    ]
+    """The enabled printers of one site in one shard (i, n): those whose id is i modulo n."""
+    return FleetTargets(site=site, shard=shard)()
 
 
-def fleet_observe(target: Target, status: DeviceStatus) -> None:
-    printer = Printer.objects.select_related("current_run").get(pk=target.key)
-    printer_observe(printer=printer, status=status)
+def fleet_link_settings(threads: int = 8) -> LinkSettings:
+    return LinkSettings(
+        poll_seconds=settings.FARM_POLL_SECONDS,
+        threads=threads,
+        per_site=settings.FARM_FLEET_PER_SITE,
+        throttle=settings.FARM_PUSH_THROTTLE,
+    )
 
 
 def fleet_link_build(
-    *, site: str = "", shard: tuple[int, int] = (0, 1), threads: int = 8
+    *,
+    site: str = "",
+    shard: tuple[int, int] = (0, 1),
+    threads: int = 8,
+    leases: bool = False,
+    heartbeat: Callable[[], None] | None = None,
 ) -> FleetLink:
-    """A fleet link over `fleet_targets(site=, shard=)`, polling every FARM_POLL_SECONDS."""
+    """A fleet link over the printers of `site` in `shard`. With `leases` (a long-running
+    `fleetlink`) it holds its shard's lease in the cache and takes over dead shards
+    (printers/fleet_shards.py); `heartbeat` is called once a tick."""
+    index, count = shard
+    shard_leases = None
+    if leases:
+        shard_leases = ShardLeases(cache, scope=site, index=index, count=count, ttl_s=LEASE_TTL_S)
+    targets = FleetTargets(site=site, shard=shard, leases=shard_leases)
+    recorder = FleetRecorder()
+    watched: set[int] = set()
+
+    def current_targets() -> list[Target]:
+        found = targets()
+        keys = {t.key for t in found}
+        recorder.forget(watched - keys)  # given back to their shard's own process
+        watched.clear()
+        watched.update(keys)
+        return found
+
     return FleetLink(
-        targets=lambda: fleet_targets(site=site, shard=shard),
-        observe=fleet_observe,
-        poll_seconds=settings.FARM_POLL_SECONDS,
-        threads=threads,
+        targets=current_targets,
+        record=recorder,
+        settings=fleet_link_settings(threads),
+        heartbeat=heartbeat,
+        on_stop=targets.release,
     )
 
 
 def fleet_serial_ports(*, site: str = "", shard: tuple[int, int] = (0, 1)) -> list[PortConfig]:
     """The USB printers among the targets, for the serial host in the fleet link's process."""
-    targets = fleet_targets(site=site, shard=shard)
-    return [PortConfig(t.device_id, t.settings) for t in targets if t.kind == "serial"]
+    index, count = shard
+    rows = Printer.objects.filter(enabled=True, connection_kind="serial")
+    if site:
+        rows = rows.filter(site__slug=site)
+    return [
+        PortConfig(f"printer-{pk}", values or {})
+        for pk, values in rows.values_list("pk", "connection_settings")
+        if pk % count == index
+    ]

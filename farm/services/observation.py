@@ -1,8 +1,10 @@
 """What the fleet link saw: live state to the cache, transitions to the database.
 
-Thousands of printers polled every second would be thousands of row updates a second; the
-live picture (progress, temperatures) goes to the cache instead, and only a change of state
-writes a row and an event.
+Thousands of printers reporting every few seconds would be thousands of row updates a second;
+the live picture (progress, temperatures) goes to the cache instead, many printers in one
+round trip (`printers_live_record`), and only a change of state writes a row and an event
+(`printer_observe`, which the fleet link calls only for printers where something may have
+changed: farm/services/fleet_recorder.py).
 """
 
 from __future__ import annotations
@@ -50,19 +52,33 @@ def printer_live(printer_ids: list[int]) -> dict[int, dict[str, Any]]:
     return {int(key.rsplit(":", 1)[1]): value for key, value in found.items()}
 
 
-def printer_observe(*, printer: Printer, status: DeviceStatus) -> None:
-    """Record one poll of one printer: always the cache, and the database on a transition
-    (of the state, or of the reason the printer gives)."""
-    now = timezone.now()
+def live_entry(status: DeviceStatus, at: datetime.datetime) -> dict[str, Any]:
+    """A printer's live entry in the cache, as `printer_live` reads it."""
     live = asdict(status)
     live["state"] = status.state.value
-    live["at"] = now.isoformat()
+    live["at"] = at.isoformat()
+    return live
+
+
+def printers_live_record(seen: list[tuple[int, DeviceStatus, datetime.datetime]]) -> None:
+    """The live state of many printers (id, status, when seen), in one round trip."""
+    if not seen:
+        return
+    entries = {live_key(pk): live_entry(status, at) for pk, status, at in seen}
     try:
-        cache.set(live_key(printer.pk), live, LIVE_TTL_SECONDS)
+        cache.set_many(entries, LIVE_TTL_SECONDS)
     except Exception:  # any cache backend's error
-        # The cache (Redis) restarting must not stop the transitions below reaching the
-        # database: the dashboard falls back to the recorded state until it is back.
-        log.warning("live state of printer %s not cached", printer.pk, exc_info=True)
+        # The cache (Redis) restarting must not stop the transitions reaching the database:
+        # the dashboard falls back to the recorded state until it is back.
+        log.warning("live state of %d printers not cached", len(entries), exc_info=True)
+
+
+def printer_observe(*, printer: Printer, status: DeviceStatus, cached: bool = False) -> None:
+    """Record one status of one printer: the cache (unless the caller `cached` it already),
+    and the database on a transition (of the state, or of the reason the printer gives)."""
+    now = timezone.now()
+    if not cached:
+        printers_live_record([(printer.pk, status, now)])
 
     was_unreachable = printer.state in UNREACHABLE_STATES
     if status.state.value != printer.state:

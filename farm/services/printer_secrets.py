@@ -12,9 +12,15 @@ from farm.models import Printer
 
 
 def connection_settings(printer: Printer) -> dict[str, Any]:
-    values = dict(printer.connection_settings or {})
-    if printer.secret_encrypted:
+    return settings_with_secret(printer.connection_settings, printer.secret_encrypted)
+
+
+def settings_with_secret(stored: dict[str, Any] | None, secret_encrypted: str) -> dict[str, Any]:
+    """The settings a driver needs from a printer row's two columns (the fleet link reads
+    the columns alone, for thousands of printers at once)."""
+    values = dict(stored or {})
+    if secret_encrypted:
         from printers.secrets import decrypt
 
-        values["api_key"] = decrypt(printer.secret_encrypted)
+        values["api_key"] = decrypt(secret_encrypted)
     return values

@@ -87,6 +87,28 @@ def map_state(text: str, *, job_name: str, completion: float | None) -> DeviceSt
     return state
 
 
+def http_error(url: str, what: str, status: int | None, text: str, *, html: bool) -> DriverError:
+    """The driver error for OctoPrint's answer `status` to a request to `what` (shared with
+    the fleet link's asynchronous client, printers/drivers/octoprint_link.py)."""
+    if status in (401, 403):
+        return PermanentDriverError(
+            f"wrong API key: OctoPrint at {url} rejected the API key ({status}); "
+            "check the key in the printer's settings"
+        )
+    if status == 409:
+        return TransientDriverError(
+            f"OctoPrint refused to {what} now (409: printer busy or not operational)"
+        )
+    if status is not None and status >= 500:
+        return TransientDriverError(f"unreachable: OctoPrint failed to {what} ({status}) ({url})")
+    if html:
+        return PermanentDriverError(
+            f"OctoPrint refused to {what} ({status}) with an HTML page, not OctoPrint's "
+            f"API: check the URL {url}"
+        )
+    return PermanentDriverError(f"OctoPrint refused to {what} ({status}): {text[-200:]}")
+
+
 class BadAnswer(Exception):
     """A server answered, but not as OctoPrint's API does (an HTML page, garbage, no JSON)."""
 
@@ -138,6 +160,14 @@ class _Session(requests.Session):
 def connect_delay_s(attempt: int) -> float:
     """How long to wait after connect attempt `attempt` (1, 2, ...) before the next one."""
     return float(min(300, 5 * 2 ** (attempt - 1)))
+
+
+def connecting_status(current: DeviceStatus, attempt: int, failure: str) -> DeviceStatus:
+    """What a printer whose OctoPrint we are asking to connect reports meanwhile."""
+    message = f"not connected to the printer: connecting (attempt {attempt})"
+    if failure:
+        message = f"{message}; {failure}"
+    return DeviceStatus(DeviceState.OFFLINE, job_name=current.job_name, message=message)
 
 
 def _number(value: Any) -> float | None:
@@ -218,23 +248,7 @@ class OctoPrintDriver(Driver):
         return TransientDriverError(f"unreachable: {reason} ({self.url})")
 
     def _error(self, what: str, status: int | None, text: str) -> DriverError:
-        if status in (401, 403):
-            return PermanentDriverError(
-                f"wrong API key: OctoPrint at {self.url} rejected the API key ({status}); "
-                "check the key in the printer's settings"
-            )
-        if status == 409:
-            return TransientDriverError(
-                f"OctoPrint refused to {what} now (409: printer busy or not operational)"
-            )
-        if status is not None and status >= 500:
-            return self._unreachable(f"OctoPrint failed to {what} ({status})")
-        if self.session.last_html:
-            return PermanentDriverError(
-                f"OctoPrint refused to {what} ({status}) with an HTML page, not OctoPrint's "
-                f"API: check the URL {self.url}"
-            )
-        return PermanentDriverError(f"OctoPrint refused to {what} ({status}): {text[-200:]}")
+        return http_error(self.url, what, status, text, html=self.session.last_html)
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -273,11 +287,7 @@ class OctoPrintDriver(Driver):
                 self.connect()
             except DriverError as exc:
                 failure = exc.message
-        n = self.connect_attempts
-        message = f"not connected to the printer: connecting (attempt {n})"
-        if failure:
-            message = f"not connected to the printer: connecting (attempt {n}); {failure}"
-        return DeviceStatus(DeviceState.OFFLINE, job_name=current.job_name, message=message)
+        return connecting_status(current, self.connect_attempts, failure)
 
     def _status(self) -> DeviceStatus:
         """The status as OctoPrint reports it, raising when OctoPrint cannot be asked."""

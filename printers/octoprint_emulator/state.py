@@ -1,13 +1,18 @@
 """One emulated OctoPrint printer: connection, files, the job and its clock.
 
 Like OctoPrint without autoconnect, a printer starts not connected ("Closed") until asked to
-connect; connecting takes `connect_seconds` ("Connecting"), then it is "Operational".
+connect; connecting takes `connect_seconds` ("Connecting"), then it is "Operational"
+(`connected=True` starts it connected, as OctoPrint with autoconnect). Uploaded files keep
+their size and line count, not their bytes: a load test sends gigabytes to thousands of
+printers. Every change of state calls `on_change` with OctoPrint's event name, which the
+server pushes to the printer's sockets.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -25,6 +30,34 @@ class Ended(StrEnum):
     CANCELLED = "cancelled"
 
 
+@dataclass(frozen=True)
+class FileInfo:
+    size: int
+    lines: int
+
+
+class LineCounter:
+    """Size and line count of a file fed in chunks, as it streams in (nothing is kept)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.lines = 0
+        self._open_line = False  # the last chunk ended inside a line
+
+    def feed(self, chunk: bytes) -> None:
+        if chunk:
+            self.size += len(chunk)
+            self.lines += chunk.count(b"\n")
+            self._open_line = not chunk.endswith(b"\n")
+
+    def info(self) -> FileInfo:
+        return FileInfo(self.size, self.lines + (1 if self._open_line else 0))
+
+
+def _no_listener(event: str) -> None:
+    pass
+
+
 @dataclass
 class EmulatedPrinter:
     seconds_per_line: float = 0.05
@@ -35,7 +68,7 @@ class EmulatedPrinter:
     ever_connected: bool = False  # OctoPrint says "Closed" until its first connection
     port: str | None = None
     baudrate: int | None = None
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, FileInfo] = field(default_factory=dict)
     selected: str = ""
     started_at: float | None = None
     duration_s: float = 0.0
@@ -43,6 +76,11 @@ class EmulatedPrinter:
     paused_total_s: float = 0.0
     ended: Ended = Ended.NOT_YET
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_change: Callable[[str], None] = _no_listener
+
+    def __post_init__(self) -> None:
+        if self.connected:
+            self.ever_connected, self.port, self.baudrate = True, "VIRTUAL", 250000
 
     def _elapsed(self, now: float) -> float:
         if self.started_at is None:
@@ -83,7 +121,8 @@ class EmulatedPrinter:
                     if self.ended is not Ended.NOT_YET
                     else round(self.duration_s - self._elapsed(now))
                 )
-            size = len(self.files.get(self.selected, b""))
+            info = self.files.get(self.selected)
+            size = info.size if info else 0
             return {
                 "job": {
                     "file": {"name": self.selected or None, "origin": "local", "size": size},
@@ -101,7 +140,7 @@ class EmulatedPrinter:
         return self.state_text(now) in ("Printing", "Paused")
 
     def upload(
-        self, name: str, data: bytes, *, select: bool, start: bool, now: float
+        self, name: str, data: FileInfo, *, select: bool, start: bool, now: float
     ) -> tuple[bool, bool]:
         with self.lock:
             busy = self.printing(now)
@@ -114,7 +153,11 @@ class EmulatedPrinter:
             started = start and selected
             if started:
                 self._start(now)
-            return selected, started
+        if selected:
+            self.on_change("FileSelected")
+        if started:
+            self.on_change("PrintStarted")
+        return selected, started
 
     def select(self, name: str, *, start: bool, now: float) -> None:
         with self.lock:
@@ -125,37 +168,65 @@ class EmulatedPrinter:
             self.selected = name
             if start:
                 self._start(now)
+        self.on_change("PrintStarted" if start else "FileSelected")
 
-    def _start(self, now: float) -> None:
-        lines = sum(1 for line in self.files[self.selected].splitlines() if line.strip())
+    def _start(self, now: float, duration_s: float | None = None) -> None:
+        lines = self.files[self.selected].lines
         self.started_at, self.paused_at, self.paused_total_s = now, None, 0.0
-        self.duration_s = max(0.5, lines * self.seconds_per_line)
+        self.duration_s = duration_s or max(0.5, lines * self.seconds_per_line)
         self.ended = Ended.NOT_YET
 
     def command(self, command: str, action: str, now: float) -> None:
         with self.lock:
+            event = self._command(command, action, now)
+        self.on_change(event)
+
+    def _command(self, command: str, action: str, now: float) -> str:
+        """A job command under the lock; OctoPrint's event name for what it did."""
+        text = self.state_text(now)
+        if command == "start":
+            if text != "Operational" or not self.selected:
+                raise Conflict("Printer is not operational or no file selected")
+            self._start(now)
+            return "PrintStarted"
+        if command not in ("cancel", "pause"):
+            raise ValueError(command)
+        if text not in ("Printing", "Paused"):
+            raise Conflict("Printer is neither printing nor paused")
+        if command == "cancel":
+            self.ended = Ended.CANCELLED
+            return "PrintCancelled"
+        action = action or "toggle"  # OctoPrint's backwards-compatible default
+        if action == "toggle":
+            action = "resume" if text == "Paused" else "pause"
+        if action == "pause" and self.paused_at is None:
+            self.paused_at = now
+        elif action == "resume" and self.paused_at is not None:
+            self.paused_total_s += now - self.paused_at
+            self.paused_at = None
+        return "PrintPaused" if self.paused_at is not None else "PrintResumed"
+
+    def inject(self, action: str, now: float, *, name: str = "", duration_s: float = 0) -> bool:
+        """A change a load test makes happen, as if at the printer: "start" (a file of
+        `duration_s`), "finish" (the print ends now), "cancel", "pause", "resume".
+        False when the printer is in no state for it (it is left alone)."""
+        with self.lock:
             text = self.state_text(now)
-            if command == "start":
-                if text != "Operational" or not self.selected:
-                    raise Conflict("Printer is not operational or no file selected")
-                self._start(now)
-            elif command == "cancel":
-                if text not in ("Printing", "Paused"):
-                    raise Conflict("Printer is neither printing nor paused")
-                self.ended = Ended.CANCELLED
-            elif command == "pause":
-                if text not in ("Printing", "Paused"):
-                    raise Conflict("Printer is neither printing nor paused")
-                action = action or "toggle"  # OctoPrint's backwards-compatible default
-                if action == "toggle":
-                    action = "resume" if text == "Paused" else "pause"
-                if action == "pause" and self.paused_at is None:
-                    self.paused_at = now
-                elif action == "resume" and self.paused_at is not None:
-                    self.paused_total_s += now - self.paused_at
-                    self.paused_at = None
+            if action == "start" and text == "Operational":
+                self.files[name] = FileInfo(0, 0)
+                self.selected = name
+                self._start(now, duration_s)
+                event = "PrintStarted"
+            elif action == "finish" and text in ("Printing", "Paused"):
+                self.ended = Ended.FINISHED
+                self.paused_at = None
+                event = "PrintDone"
+            elif action in ("cancel", "pause", "resume") and text in ("Printing", "Paused"):
+                event = self._command("cancel" if action == "cancel" else "pause", action, now)
             else:
-                raise ValueError(command)
+                return False
+        self.on_change(event)
+        return True
 
     def connection(self, now: float) -> dict[str, Any]:
         """GET /api/connection's "current"."""
@@ -175,10 +246,18 @@ class EmulatedPrinter:
             self._drop(now)
             self.port, self.baudrate = port, baudrate
             self.connecting_until = now + self.connect_seconds
+        self.on_change("Connecting")
 
     def disconnect(self, now: float) -> None:
         with self.lock:
             self._drop(now)
+        self.on_change("Disconnected")
+
+    def timed(self, now: float) -> bool:
+        """Whether the state will change by itself (connecting, or a print running)."""
+        with self.lock:
+            text = self.state_text(now)
+        return text in ("Connecting", "Printing")
 
     def _drop(self, now: float) -> None:
         if self.printing(now):
@@ -186,5 +265,12 @@ class EmulatedPrinter:
         self.connected, self.connecting_until = False, None
 
 
-def wall() -> float:
-    return time.monotonic()
+class Clock:
+    """The emulated printers' time: `scale` times faster than the wall clock."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        self._origin = time.monotonic()
+
+    def __call__(self) -> float:
+        return self._origin + (time.monotonic() - self._origin) * self.scale

@@ -2,7 +2,8 @@
 
 Same tests, same driver: the emulator must behave like the real OctoPrint wherever the farm
 depends on it. Here the emulated printer is reached under a path prefix (/printer/3), as
-the load tests and demos reach it.
+the load tests and demos reach it. The fleet link's asynchronous client and its push socket
+are held to the same contract (test_octoprint_link_contract.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from printers.octoprint_emulator.server import EmulatorServer, parse_form
+from printers.octoprint_emulator.server import EmulatorServer
 from tests.printers.test_octoprint_contract import (  # noqa: F401  (fixtures and tests re-run here)
     driver,
     quick_gcode,
@@ -33,6 +34,14 @@ from tests.printers.test_octoprint_contract import (  # noqa: F401  (fixtures an
     test_octorest_upload_alone_never_starts_a_print,
     test_status_connects_a_closed_octoprint_and_says_so,
 )
+from tests.printers.test_octoprint_link_contract import (  # noqa: F401  (the same, again)
+    idle,
+    test_a_server_that_is_down_is_offline_with_the_reason,
+    test_the_link_connects_a_closed_octoprint_and_says_so,
+    test_the_link_reads_the_status_as_the_driver_does,
+    test_the_log_in_with_a_wrong_key_is_refused_as_the_driver_refuses_it,
+    test_the_push_socket_pushes_a_print_start_as_an_event_and_in_current,
+)
 
 
 @dataclass
@@ -52,14 +61,3 @@ def octoprint() -> Iterator[_Peer]:
     ).start()
     yield _Peer(url=f"{server.url}/printer/3", api_key=server.api_key)
     server.stop()
-
-
-def test_it_parses_multipart_form_fields() -> None:
-    body = (
-        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.gcode"\r\n\r\nG28\n\r\n'
-        b'--XyZ\r\nContent-Disposition: form-data; name="print"\r\n\r\ntrue\r\n--XyZ--\r\n'
-    )
-    assert parse_form("multipart/form-data; boundary=XyZ", body) == {
-        "file": ("a.gcode", b"G28\n"),
-        "print": ("", b"true"),
-    }

@@ -7,7 +7,7 @@ become that printer's OFFLINE status; a fleet-link pass still observes every oth
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 from printers.drivers.base import DeviceStatus, Driver, register
 from printers.drivers.octoprint import OctoPrintDriver, connect_delay_s
-from printers.fleetlink import FleetLink, Target
+from printers.fleetlink import FleetLink, Observation, Target
 from printers.octoprint_emulator.server import EmulatorServer
 from printers.states import DeviceState
 from tests.printers.bad_http import SLOW_S, bad_server
@@ -83,7 +83,11 @@ def _pass_over_a_bad_fleet(good: Target) -> dict[int, DeviceStatus]:
             Target(4, "broken-for-tests", "bug"),
             good,
         ]
-        link = FleetLink(targets=lambda: targets, observe=lambda t, s: seen.__setitem__(t.key, s))
+
+        def record(observations: Sequence[Observation]) -> None:
+            seen.update({o.target.key: o.status for o in observations})
+
+        link = FleetLink(targets=lambda: targets, record=record)
         deadline = time.monotonic() + 30
         # The good OctoPrint may need a pass or two to connect to its printer.
         idle = (DeviceState.READY, DeviceState.FINISHED)  # connected, not printing
@@ -91,6 +95,7 @@ def _pass_over_a_bad_fleet(good: Target) -> dict[int, DeviceStatus]:
             assert time.monotonic() < deadline, f"the good printer never got ready: {seen}"
             seen.clear()
             assert link.run_once() == 5
+        link.close()
     assert seen[1].message == f"{REASONS['html']} ({html})"
     assert seen[2].message == f"{REASONS['slow']} ({slow})"
     assert seen[3].message.startswith("unreachable: answered with something that is not JSON")

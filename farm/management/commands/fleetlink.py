@@ -13,7 +13,7 @@ from printers.serialhost.channel import PortConfig, serve_in_thread
 
 
 class Command(BaseCommand):
-    help = "Poll every printer (of a site or shard), keep live state, record transitions."
+    help = "Watch every printer (of a site or shard), keep live state, record transitions."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--site", help="only the printers of this site (its slug)")
@@ -28,11 +28,16 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError("--shard takes i/n with 0 <= i < n, e.g. 0/4") from None
         site = options["site"] or ""
-        # As many poll threads as the connection budget counts for a fleet link.
+        # As many threads for the synchronous drivers as the connection budget counts.
         threads = settings.FARM_CONNECTIONS.fleet_link_threads
-        link = fleet_link_build(site=site, shard=(index, count), threads=threads)
+        link = fleet_link_build(
+            site=site, shard=(index, count), threads=threads, leases=not options["once"]
+        )
         if options["once"]:
-            link.run_once()
+            try:
+                link.run_once()
+            finally:
+                link.close()
             return
 
         def serial_ports() -> list[PortConfig]:
