@@ -22,13 +22,21 @@ class TaskName(StrEnum):
 
 class Queue(StrEnum):
     SLICING = "slicing"  # CPU: checking and slicing files
-    DISPATCH = "dispatch"  # I/O: talking to printers
     DEFAULT = "default"  # scheduling passes and sweeps
 
 
-# Tasks not listed run on Queue.DEFAULT.
+# Tasks not listed run on Queue.DEFAULT; site tasks run on their printer's site queue.
 TASK_QUEUES: dict[TaskName, Queue] = {
     TaskName.JOB_PREPARE: Queue.SLICING,
-    TaskName.RUN_DISPATCH: Queue.DISPATCH,
-    TaskName.PRINTER_COMMAND: Queue.DISPATCH,
 }
+
+# Tasks that talk to a printer run on its site's queue, `site.<slug>`, consumed by that site's
+# workers on the site's network (the centre never reaches a printer). They are always sent
+# with that queue named (farm.services.enqueue); there is no route that could lose the site.
+SITE_TASKS = frozenset({TaskName.RUN_DISPATCH, TaskName.PRINTER_COMMAND})
+SITE_QUEUE_PREFIX = "site."
+
+
+def site_queue(slug: str) -> str:
+    """The queue of the site with this slug: its printers' dispatches and commands."""
+    return f"{SITE_QUEUE_PREFIX}{slug}"

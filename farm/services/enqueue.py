@@ -8,31 +8,76 @@ Sending never fails the caller: the rows are committed by then, and they are wha
 must happen. When the broker is down the failure is logged, and the stuck-work sweep
 (farm.services.sweeps) sends the task again from the database once the broker is back. A
 submission made during a broker outage is therefore kept and prepared later, not refused.
+
+Many messages at once (a scheduling pass starts thousands of runs on a cold farm) go over one
+producer and connection, pipelined where the broker allows it (Redis: one round trip per
+SEND_BATCH messages instead of one per message), still after commit and still best-effort: the
+first failure stops the batch, and the sweep sends the rest again from the database.
+
+Tasks that talk to a printer go to its site's queue (`farm.task_names.site_queue`), looked up
+from the database when they are sent: a site's workers are the only ones that reach it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import transaction
 
 from farm.celery import app
-from farm.task_names import TaskName
+from farm.models import Printer, PrintRun
+from farm.task_names import SITE_TASKS, TaskName, site_queue
 from printers.commands import PrinterCommand
 
 log = logging.getLogger(__name__)
 
+SEND_BATCH = 500  # messages per pipelined round trip to the broker
 
-def send_task(name: TaskName, *args: object) -> bool:
-    """Send one task now; False (logged) when the broker cannot be reached."""
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """One task to send: its name, its arguments (ids), and its queue (None: its route)."""
+
+    name: TaskName
+    args: tuple[object, ...]
+    queue: str | None = None
+
+
+def send_tasks(messages: Sequence[TaskMessage]) -> bool:
+    """Send many tasks now over one producer; False (logged) when the broker failed.
+
+    A failure stops the batch: the broker is unreachable, and every later message would wait
+    out the publish retries in turn. What was not sent is sent again by the sweep.
+    """
+    if not messages:
+        return True
+    for m in messages:
+        if m.name in SITE_TASKS and not m.queue:
+            raise ValueError(f"{m.name.value} runs on a site queue: name it")
     try:
-        app.send_task(name.value, args=args)
+        with app.producer_or_acquire() as producer, producer.batch(max_size=SEND_BATCH):
+            for m in messages:
+                app.send_task(m.name.value, args=m.args, queue=m.queue, producer=producer)
     except Exception as exc:  # kombu, redis and socket errors alike: the broker is unreachable
-        log.warning("could not send %s%r, the sweep will send it again: %s", name.value, args, exc)
+        first = messages[0]
+        log.warning(
+            "could not send %s%r (%d messages in this batch), the sweep will send them again: %s",
+            first.name.value,
+            first.args,
+            len(messages),
+            exc,
+        )
         return False
     return True
+
+
+def send_task(name: TaskName, *args: object, queue: str | None = None) -> bool:
+    """Send one task now; False (logged) when the broker cannot be reached."""
+    return send_tasks([TaskMessage(name, args, queue)])
 
 
 def _send_after_commit(name: TaskName, *args: object) -> None:
@@ -68,12 +113,34 @@ def enqueue_schedule_pass() -> None:
     transaction.on_commit(send)
 
 
-def enqueue_run_dispatch(run_id: int) -> None:
-    _send_after_commit(TaskName.RUN_DISPATCH, run_id)
+def send_run_dispatches(run_ids: Iterable[int]) -> bool:
+    """Send the dispatch of each run now, to its printer's site queue (one query for the
+    sites, one producer for the messages)."""
+    ids = list(run_ids)
+    sites = dict(PrintRun.objects.filter(pk__in=ids).values_list("pk", "printer__site__slug"))
+    return send_tasks(
+        [
+            TaskMessage(TaskName.RUN_DISPATCH, (pk,), site_queue(sites[pk]))
+            for pk in ids
+            if pk in sites
+        ]
+    )
+
+
+def enqueue_run_dispatches(run_ids: Iterable[int]) -> None:
+    """After commit, send the dispatches of many runs at once (a batch of started runs)."""
+    ids = list(run_ids)
+    if ids:
+        transaction.on_commit(lambda: send_run_dispatches(ids))
 
 
 def enqueue_printer_command(printer_id: int, command: PrinterCommand) -> None:
-    _send_after_commit(TaskName.PRINTER_COMMAND, printer_id, command.value)
+    def send() -> None:
+        slug = Printer.objects.filter(pk=printer_id).values_list("site__slug", flat=True).first()
+        if slug is not None:
+            send_task(TaskName.PRINTER_COMMAND, printer_id, command.value, queue=site_queue(slug))
+
+    transaction.on_commit(send)
 
 
 def enqueue_printer_ready(printer_id: int) -> None:

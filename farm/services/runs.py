@@ -20,7 +20,7 @@ from farm.models.printer import PrinterState, free_to_start
 from farm.services.enqueue import (
     enqueue_printer_command,
     enqueue_printer_ready,
-    enqueue_run_dispatch,
+    enqueue_run_dispatches,
     enqueue_schedule_pass,
 )
 from farm.services.events import event_record
@@ -200,8 +200,8 @@ def _runs_create_batch(
             events += [Event(kind=EventKind.JOB_PRINTING, job_id=pk) for pk in started]
         Event.objects.bulk_create(events)
         log.info("run.created x%d, job.printing x%d", len(runs), len(started))
-        for run in runs:
-            enqueue_run_dispatch(run.pk)
+        # One message per run, sent together after the commit over one connection.
+        enqueue_run_dispatches([run.pk for run in runs])
         outcome.runs.extend(runs)
 
 

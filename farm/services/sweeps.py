@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 
@@ -31,7 +34,7 @@ from farm.services.dispatch import DISPATCH
 from farm.services.enqueue import send_task
 from farm.services.preparation import PREPARE
 from farm.statuses import JobStatus, RunStatus
-from farm.task_names import TASK_QUEUES, TaskName
+from farm.task_names import TASK_QUEUES, TaskName, site_queue
 
 log = logging.getLogger(__name__)
 
@@ -60,39 +63,58 @@ def queue_depth(queue: str) -> int | None:
         return None
 
 
+Rows = QuerySet[Any]
+QueueOf = Callable[[Rows], list[tuple[int, str]]]
+
+
 def _lost(
-    model: type[Model], waiting: Q, *, prefix: str, now: datetime.datetime, task: TaskName
-) -> list[int]:
-    """The ids of rows in `waiting` whose task must be sent again."""
+    model: type[Model], waiting: Q, *, prefix: str, now: datetime.datetime, queue_of: QueueOf
+) -> list[tuple[int, str]]:
+    """The (id, queue) of rows in `waiting` whose task must be sent again."""
     rows = model._default_manager.filter(waiting)
-    lapsed = list(
-        rows.filter(**{f"{prefix}_lease_until__lt": now}).values_list("pk", flat=True)[:BATCH]
-    )
-    unheld = list(
-        rows.filter(**{f"{prefix}_lease_until__isnull": True}).values_list("pk", flat=True)[:BATCH]
-    )
-    if unheld:
-        depth = queue_depth(TASK_QUEUES[task].value)
-        if depth is not None and depth >= len(unheld):
-            unheld = []  # their messages are in the queue, behind other work
-    return lapsed + unheld
+    lapsed = queue_of(rows.filter(**{f"{prefix}_lease_until__lt": now})[:BATCH])
+    unheld: dict[str, list[int]] = defaultdict(list)
+    for pk, queue in queue_of(rows.filter(**{f"{prefix}_lease_until__isnull": True})[:BATCH]):
+        unheld[queue].append(pk)
+    for queue, ids in unheld.items():
+        depth = queue_depth(queue)
+        if depth is None or depth < len(ids):  # some were lost: send them all again
+            lapsed += [(pk, queue) for pk in ids]
+        # else their messages are in the queue, behind other work
+    return lapsed
+
+
+def _slicing_queue(rows: Rows) -> list[tuple[int, str]]:
+    return [(pk, TASK_QUEUES[JOB_PREPARE].value) for pk in rows.values_list("pk", flat=True)]
+
+
+def _site_queue(rows: Rows) -> list[tuple[int, str]]:
+    """A run's dispatch goes to its printer's site queue."""
+    return [(pk, site_queue(slug)) for pk, slug in rows.values_list("pk", "printer__site__slug")]
 
 
 def stuck_work_sweep(*, now: datetime.datetime | None = None) -> SweepResult:
     now = now or timezone.now()
-    work: list[tuple[type[Model], Q, str, TaskName]] = [
-        (Job, Q(status=JobStatus.SUBMITTED, submitted_at__lt=now - FRESH), PREPARE, JOB_PREPARE),
+    work: list[tuple[type[Model], Q, str, TaskName, QueueOf]] = [
+        (
+            Job,
+            Q(status=JobStatus.SUBMITTED, submitted_at__lt=now - FRESH),
+            PREPARE,
+            JOB_PREPARE,
+            _slicing_queue,
+        ),
         (
             PrintRun,
             Q(status=RunStatus.DISPATCHING, created_at__lt=now - FRESH),
             DISPATCH,
             DISPATCH_TASK,
+            _site_queue,
         ),
     ]
     counts = []
-    for model, waiting, prefix, task in work:
-        ids = _lost(model, waiting, prefix=prefix, now=now, task=task)
-        for pk in ids:
-            send_task(task, pk)
-        counts.append(len(ids))
+    for model, waiting, prefix, task, queue_of in work:
+        lost = _lost(model, waiting, prefix=prefix, now=now, queue_of=queue_of)
+        for pk, queue in lost:
+            send_task(task, pk, queue=queue)
+        counts.append(len(lost))
     return SweepResult(prepares=counts[0], dispatches=counts[1])

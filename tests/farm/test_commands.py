@@ -75,8 +75,36 @@ def test_run_farm_restarts_a_dead_process_with_a_growing_back_off() -> None:
 def test_run_farm_starts_slicing_in_its_own_worker_pool() -> None:
     from farm.management.commands.run_farm import processes
 
-    commands = processes(port=8000)
+    commands = processes(port=8000, sites=["berlin", "lyon"])
     slicing, worker = commands["slicing"], commands["worker"]
     assert slicing[slicing.index("-Q") + 1] == "slicing"
     assert "--max-memory-per-child" in slicing
-    assert worker[worker.index("-Q") + 1] == "dispatch,default"
+    # On one machine the worker serves every site's queue.
+    assert worker[worker.index("-Q") + 1] == "default,site.berlin,site.lyon"
+
+
+def test_run_farm_restarts_its_worker_on_the_queues_of_a_site_added_while_it_runs(
+    site: Site,
+) -> None:
+    import subprocess
+
+    from farm.management.commands.run_farm import Command, Restarts, processes
+
+    commands = processes(port=8000)
+    assert "site.berlin" in commands["worker"][commands["worker"].index("-Q") + 1]
+    Site.objects.create(name="Lyon", slug="lyon")
+    worker = subprocess.Popen(["sleep", "30"])
+    children: dict[str, Any] = {"worker": worker}
+    plan = Restarts()
+    try:
+        sites = Command(stderr=StringIO())._follow_sites(["berlin"], commands, children, plan, 5.0)
+        assert sites == ["berlin", "lyon"]
+        assert worker.wait(timeout=10) == -15  # SIGTERM: a warm shutdown for a Celery worker
+        assert commands["worker"][commands["worker"].index("-Q") + 1] == (
+            "default,site.berlin,site.lyon"
+        )
+        assert plan.due == 5.0  # started again at once, not after a crash's back-off
+        assert children[f"worker (old {worker.pid})"] is worker  # stopped with the rest
+    finally:
+        worker.kill()
+        worker.wait()

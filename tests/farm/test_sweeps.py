@@ -25,7 +25,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[TaskName, tuple[object, 
     """The tasks the sweep sends; the broker's queues hold `depth` messages each."""
     messages: list[tuple[TaskName, tuple[object, ...]]] = []
 
-    def send(name: TaskName, *args: object) -> bool:
+    def send(name: TaskName, *args: object, queue: str | None = None) -> bool:
         messages.append((name, args))
         return True
 

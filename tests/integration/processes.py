@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from farm.management.commands.run_farm import processes
+from farm.management.commands.run_farm import processes, site_slugs, worker_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -38,8 +38,9 @@ def process_env(**extra: str) -> dict[str, str]:
 
 
 def purge_queues() -> None:
+    queues = f"slicing,{worker_queues(site_slugs())}"
     subprocess.run(
-        [str(BIN / "celery"), "-A", "farm", "purge", "-f", "-Q", "slicing,dispatch,default"],
+        [str(BIN / "celery"), "-A", "farm", "purge", "-f", "-Q", queues],
         cwd=ROOT,
         env=process_env(),
         check=False,

@@ -5,8 +5,12 @@ is started again after a back-off (1 s, doubling to 30 s; back to 1 s once it ha
 minute), and the supervisor says so; one Ctrl-C stops them all.
 
 Slicing has a worker pool of its own (queue `slicing`, one process, a memory limit per slice),
-so however long the slices take, dispatch and scheduling (queues `dispatch` and `default`)
-always have a worker.
+so however long the slices take, dispatch and scheduling always have a worker.
+
+On one machine the worker is every site's worker: it consumes `default` and the queue of every
+site (`site.<slug>`, its printers' dispatches and commands), the list read from the database.
+The supervisor reads the sites again every few seconds and restarts the worker when one was
+added (or removed), so a new site never waits on a queue nobody consumes.
 """
 
 from __future__ import annotations
@@ -24,17 +28,39 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from farm.management.commands.seed_demo import LOGINS_FILE
-from farm.task_names import Queue
+from farm.models import Site
+from farm.task_names import Queue, site_queue
 
 SLICING_CHILD_MEMORY_KB = 1_000_000
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a process that ran this long starts its back-off from the start
+SITES_POLL_S = 5.0  # how often the supervisor looks for added or removed sites
 
 
-def processes(port: int) -> dict[str, list[str]]:
+def site_slugs() -> list[str]:
+    """Every site's slug, read now (the connection is closed again: the supervisor holds
+    none between its looks)."""
+    try:
+        return list(Site.objects.order_by("slug").values_list("slug", flat=True))
+    finally:
+        if not connection.in_atomic_block:  # (a test's transaction keeps it)
+            connection.close()
+
+
+def worker_queues(sites: list[str]) -> str:
+    """The embedded worker's queues: scheduling and sweeps, and every site's dispatches."""
+    return ",".join([Queue.DEFAULT.value, *(site_queue(slug) for slug in sites)])
+
+
+def processes(port: int, *, sites: list[str] | None = None) -> dict[str, list[str]]:
+    """The commands `make run` supervises; the worker serves `sites` (default: every site in
+    the database)."""
+    if sites is None:
+        sites = site_slugs()
     python = sys.executable
     celery = str(Path(python).with_name("celery"))
     return {
@@ -72,7 +98,7 @@ def processes(port: int) -> dict[str, list[str]]:
             "farm",
             "worker",
             "-Q",
-            f"{Queue.DISPATCH.value},{Queue.DEFAULT.value}",
+            worker_queues(sites),
             "--concurrency",
             "2",
             "--loglevel",
@@ -114,6 +140,10 @@ class Restarts:
         self.due = None
         self.started_at = now
 
+    def replace(self, now: float) -> None:
+        """Start the process again at once with a new command (not a crash: no back-off)."""
+        self.due = now
+
 
 class Command(BaseCommand):
     help = "Run the whole farm in the foreground: web, workers, beat and the fleet link."
@@ -123,7 +153,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["port"]
-        commands = processes(port)
+        sites = site_slugs()
+        commands = processes(port, sites=sites)
         children: dict[str, subprocess.Popen[str]] = {}
         stopping = threading.Event()
 
@@ -136,10 +167,18 @@ class Command(BaseCommand):
             children[name] = self._start(name, command)
         self._banner(port)
         restarts = {name: Restarts() for name in commands}
+        sites_seen_at = time.monotonic()
         try:
             while not stopping.is_set():
                 now = time.monotonic()
-                for name, child in children.items():
+                if now - sites_seen_at >= SITES_POLL_S:
+                    sites_seen_at = now
+                    sites = self._follow_sites(sites, commands, children, restarts["worker"], now)
+                for name, child in list(children.items()):
+                    if name not in restarts:  # a worker replaced for new sites, stopping
+                        if child.poll() is not None:
+                            del children[name]
+                        continue
                     plan = restarts[name]
                     if plan.due is None and child.poll() is not None:
                         delay = plan.exited(now)
@@ -154,6 +193,38 @@ class Command(BaseCommand):
                 stopping.wait(0.5)
         finally:
             self._stop_all(children)
+
+    def _follow_sites(
+        self,
+        sites: list[str],
+        commands: dict[str, list[str]],
+        children: dict[str, subprocess.Popen[str]],
+        plan: Restarts,
+        now: float,
+    ) -> list[str]:
+        """When sites were added or removed, restart the worker on the new list of queues (it
+        finishes its current tasks first: a warm shutdown)."""
+        try:
+            current = site_slugs()
+        except Exception as exc:  # the database is away: look again later
+            self.stderr.write(f"could not read the sites: {exc}")
+            return sites
+        if current == sites:
+            return sites
+        added = sorted(set(current) - set(sites))
+        removed = sorted(set(sites) - set(current))
+        commands["worker"] = processes(0, sites=current)["worker"]
+        self.stderr.write(
+            f"sites changed (added: {', '.join(added) or '-'}; removed: "
+            f"{', '.join(removed) or '-'}); restarting the worker on {worker_queues(current)}"
+        )
+        worker = children["worker"]
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            # It may still finish a task while the new one starts: stopped with the rest.
+            children[f"worker (old {worker.pid})"] = worker
+        plan.replace(now)
+        return current
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen[str]:
         child = subprocess.Popen(
