@@ -80,22 +80,21 @@ def after_windows(start: float, duration: float, windows: tuple[Window, ...]) ->
 class Stagger:
     """At most `limit` printers of a site heating at once.
 
-    Time is cut into short slots with a cap on starts per slot; a heat-up touches at most
-    `slices + 1` slots, so capping each slot keeps the number heating at any instant within
-    the limit without keeping a list of who is heating.
+    Starts snap to a grid of `heat_seconds / limit`, one start per grid point: any heat-up
+    window then holds at most `limit` starts, so the limit holds at every instant without
+    keeping a list of who is heating, and the site can start `limit` printers per heat-up
+    time, the most the rule allows. A start moves by less than one grid step (6 s for 50
+    printers and 5 minutes).
     """
 
     def __init__(self, limit: int, heat_seconds: float) -> None:
         self.active = limit > 0 and heat_seconds > 0
         if not self.active:
             return
-        # A heat window touches at most `slices + 1` slots of length heat/slices. With one
-        # start per slot, limit = slices + 1 keeps at most `limit` heating at once.
-        self.cap = 1 if limit < 8 else limit // 8
-        slices = limit // self.cap - 1
-        # A limit of one cannot be met by counting per slot: starts snap to whole heat-ups.
-        self.align = slices < 1
-        self.slot = heat_seconds / max(1, slices)
+        self.cap = 1
+        self.align = True
+        # A hair over heat / limit: rounding must never put limit + 1 grid points in a window.
+        self.slot = heat_seconds / limit * (1.0 + 1e-9)
         self._used: dict[int, int] = {}
         self._next_free: dict[int, int] = {}  # full slot -> a later slot to try (compressed)
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from farm.scheduling.engine import Engine
 from farm.scheduling.fast import is_simple, plan_fast
+from farm.scheduling.shifts import plan_shifts
 from farm.scheduling.types import Plan, PlanOptions, PrinterSlot, SiteRules, WorkItem
 
 
@@ -25,7 +26,7 @@ def plan(
 
     When no site rule couples printers (no staffed hours, operator change time, heat-up
     limit or site downtime), the class-by-class plan in `fast.py` is used; otherwise the
-    engine runs its dispatch rule on a simulated clock over the whole farm.
+    night-aware plan of `shifts.py` runs on a simulated clock over the whole farm.
     """
     # A plan allocates ~100k small objects that all live until it returns: the cyclic
     # collector would walk them over and over for nothing (10-20% of the time).
@@ -35,7 +36,7 @@ def plan(
         engine = Engine(printers, work, now=now, sites=sites, options=options)
         if is_simple(engine):
             return plan_fast(engine)
-        return engine.run()
+        return plan_shifts(engine)
     finally:
         if collecting:
             gc.enable()

@@ -1,0 +1,536 @@
+"""The full plan under site rules: staffed hours, bed clearing, filament changes, heat-up limits.
+
+The engine's dispatch rule (`engine.py`) decides one printer at a time from rank-ordered
+queues; played over the whole farm it spends most of its time searching those queues for a
+run that suits the coming night, and it swaps filament whenever the most urgent work asks
+for it. This plan keeps the engine's routing (each job to one printer class, in the bound's
+proportions) and plays a cheaper, night-aware rule on the same simulated clock:
+
+- **Few changes.** Within a class, the printers holding a material and colour serve that
+  state's work for as long as they are needed: a printer switches only when its state has
+  more printers than its work needs until the class's even end (its capacity is surplus), and
+  then to the state short of printers the most. A switch waits for staffed time, so at night a
+  printer rather finishes what it holds.
+- **Nights.** Plates of one (class, state, urgency band) are kept sorted by length. During the
+  day a printer takes the longest plate that ends before the shift does and is shorter than
+  the night; in the evening the shortest plate that lasts past the next morning (so the bed is
+  full while nobody is there, and long plates are not spent by day); failing both, the longest.
+- **Urgency.** Bands (rush, high, due within two days, due within four, the rest, low) are
+  served in order; the night-aware choice is made within the most urgent band with work.
+- **Heat-up limits.** A start takes the site's next heat-up slot (`calendar.Stagger`).
+
+Everything a decision needs is a few list look-ups and bisections, so a plan of 40,000 jobs
+on 5,000 printers takes about as long as the plan without rules.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left, bisect_right
+
+import numpy as np
+
+from farm.scheduling.calendar import after_windows
+from farm.scheduling.engine import Engine
+from farm.scheduling.types import Assignment, Plan
+
+DAY = 86400.0
+# Due-date bands (seconds from now): work due sooner is served first, whatever its length.
+DUE_BANDS = (2 * DAY, 4 * DAY)
+TAIL = 2.0  # a class is in its tail when its work per printer is this many longest plates
+STEAL_LOOK = 3  # plates looked at per pool when stealing: the tail only, kept cheap
+STEAL_POOLS = 16  # pools looked at per steal, at most
+
+
+class _Pool:
+    """Plates of one (class, state, band), shortest first; taken entries are skipped."""
+
+    __slots__ = ("alive", "lengths", "left", "live", "plates", "right")
+
+    def __init__(self, lengths: list[float], plates: list[int]) -> None:
+        n = len(lengths)
+        self.lengths = lengths
+        self.plates = plates
+        self.alive = [True] * n
+        self.left = list(range(-1, n - 1))  # left[i] < i, everything between is taken
+        self.right = list(range(1, n + 1))
+        self.live = n
+
+    def _left_of(self, i: int) -> int:
+        """The last live entry at or before i, or -1."""
+        alive, left = self.alive, self.left
+        start = i
+        while i >= 0 and not alive[i]:
+            i = left[i]
+        while start > i:
+            nxt = left[start]
+            left[start] = i
+            start = nxt
+        return i
+
+    def _right_of(self, i: int) -> int:
+        """The first live entry at or after i, or len."""
+        alive, right = self.alive, self.right
+        n = len(alive)
+        start = i
+        while i < n and not alive[i]:
+            i = right[i]
+        while start < i:
+            nxt = right[start]
+            right[start] = i
+            start = nxt
+        return i
+
+    def longest_at_most(self, seconds: float) -> int:
+        return self._left_of(bisect_right(self.lengths, seconds) - 1)
+
+    def shortest_at_least(self, seconds: float) -> int:
+        i = self._right_of(bisect_left(self.lengths, seconds))
+        return i if i < len(self.alive) else -1
+
+    def longest(self) -> int:
+        return self._left_of(len(self.alive) - 1)
+
+    def take(self, i: int) -> int:
+        self.alive[i] = False
+        self.live -= 1
+        return self.plates[i]
+
+
+class _State:
+    """One material and colour in one class: its plates and the printers holding it."""
+
+    __slots__ = ("colour", "count", "material", "pools", "sumfree", "work")
+
+    def __init__(self, material: str, colour: str, n_bands: int) -> None:
+        self.material = material
+        self.colour = colour  # "" = the material's any-colour work
+        self.pools: list[_Pool | None] = [None] * n_bands
+        self.work = 0.0  # seconds of plates left, bed clearing included
+        self.count = 0  # printers holding it now
+        self.sumfree = 0.0  # sum of their free times
+
+
+def bands(engine: Engine) -> np.ndarray:
+    """(jobs,) int: urgency band per job, 0 first."""
+    work = engine.work
+    priority = np.array([w.priority for w in work], dtype=np.int64)
+    due = np.array([math.inf if w.due is None else w.due - engine.now for w in work])
+    band = np.full(len(work), 2 + len(DUE_BANDS), dtype=np.int64)
+    for b, limit in reversed(list(enumerate(DUE_BANDS))):
+        band[due <= limit] = 2 + b
+    band[priority >= 1] = 1
+    band[priority >= 2] = 0
+    band[priority < 0] = 2 + len(DUE_BANDS)  # low: with the work due later
+    return band
+
+
+def plan_shifts(engine: Engine) -> Plan:
+    return _Shifts(engine).run()
+
+
+class _Shifts:
+    def __init__(self, engine: Engine) -> None:
+        self.e = e = engine
+        idx = e.index
+        n_classes = len(idx.class_members)
+        self.n_bands = 3 + len(DUE_BANDS)
+        self.clear = [0.0 if p.auto_eject else e.rules[p.site].clear_seconds for p in e.printers]
+        class_clear = [self.clear[m[0]] if m else 0.0 for m in idx.class_members]
+
+        # Plates: one entry per run, its copies and its seconds on its class's model.
+        jobs = [j for j in range(len(e.work)) if e.remaining[j] and e.primary[j] >= 0]
+        band_of = bands(e)
+        self.plate_job: list[int] = []
+        self.plate_copies: list[int] = []
+        self.plate_seconds: list[float] = []
+        grouped: dict[tuple[int, str, str, int], tuple[list[float], list[int]]] = {}
+        for j in jobs:
+            k = e.primary[j]
+            w = e.work[j]
+            per_plate, left = e.per_plate[j], e.remaining[j]
+            per_copy = e.seconds(j, k)
+            key = (k, w.material, w.colour.lower(), int(band_of[j]))
+            lengths, plates = grouped.setdefault(key, ([], []))
+            while left > 0:
+                copies = per_plate if left > per_plate else left
+                left -= copies
+                lengths.append(per_copy * copies)
+                plates.append(len(self.plate_job))
+                self.plate_job.append(j)
+                self.plate_copies.append(copies)
+                self.plate_seconds.append(per_copy * copies)
+
+        self.states: list[dict[tuple[str, str], _State]] = [{} for _ in range(n_classes)]
+        self.class_work = [0.0] * n_classes
+        class_plates: list[list[float]] = [[] for _ in range(n_classes)]
+        for (k, material, colour, band), (lengths, plates) in grouped.items():
+            class_plates[k].extend(lengths)
+            state = self._state(k, material, colour)
+            order = sorted(range(len(lengths)), key=lengths.__getitem__)
+            state.pools[band] = _Pool([lengths[o] for o in order], [plates[o] for o in order])
+            work = sum(lengths) + class_clear[k] * len(lengths)
+            state.work += work
+            self.class_work[k] += work
+        # Per material and class: all its states' work and printers (any colour serves it).
+        self.held: list[tuple[str, str]] = []
+        for i in range(len(e.printers)):
+            material, colour = e.loaded[i]
+            state = self._state(e.class_of[i], material, colour)
+            state.count += 1
+            state.sumfree += e.free[i]
+            self.held.append((material, colour))
+        self.class_count = [len(m) for m in idx.class_members]
+        self.class_sumfree = [sum(e.free[i] for i in m) for m in idx.class_members]
+        # How long the night after each printer's site's shift lasts, roughly: plates at
+        # least this long are kept for evenings.
+        self.night = {s: self._night_length(s) for s in e.rules}
+        self.reserve = self._reserve(class_plates)
+
+    def _state(self, k: int, material: str, colour: str) -> _State:
+        states = self.states[k]
+        state = states.get((material, colour))
+        if state is None:
+            state = states[(material, colour)] = _State(material, colour, self.n_bands)
+        return state
+
+    def _reserve(self, class_plates: list[list[float]]) -> list[float]:
+        """Per class, the plate length kept for nights: by day a printer takes shorter ones.
+
+        As many plates as the class has printer-nights before the plan's bound are kept,
+        the longest: each can keep a bed busy through one night.
+        """
+        e = self.e
+        out = []
+        for k, lengths in enumerate(class_plates):
+            members = e.index.class_members[k]
+            site = e.index.class_site[k]
+            staffing = e.staffing[site]
+            if staffing.always or not lengths or not members:
+                out.append(math.inf)
+                continue
+            nights, t = 0, e.now
+            while t < e.lower_bound:
+                end = staffing.shift_end(staffing.next_staffed(t))
+                if math.isinf(end) or end >= e.lower_bound:
+                    break
+                nights += 1
+                t = staffing.next_staffed(end)
+            kept = nights * len(members)
+            if kept <= 0:
+                out.append(math.inf)
+                continue
+            ordered = sorted(lengths, reverse=True)
+            out.append(ordered[kept - 1] if kept <= len(ordered) else 0.0)
+        return out
+
+    def _night_length(self, site: str) -> float:
+        staffing = self.e.staffing[site]
+        if staffing.always:
+            return math.inf
+        t = self.e.now
+        end = staffing.shift_end(staffing.next_staffed(t))
+        if math.isinf(end):
+            return math.inf
+        return staffing.next_staffed(end) - end
+
+    # -- choosing what a printer serves ------------------------------------------------
+
+    def _even_end(self, k: int) -> float:
+        return (self.class_work[k] + self.class_sumfree[k]) / max(1, self.class_count[k])
+
+    @staticmethod
+    def _surplus(state: _State, end: float) -> float:
+        """Capacity its printers have until `end` beyond the work it has left."""
+        return state.count * end - state.sumfree - state.work
+
+    def _source(self, i: int, t: float, staffed: bool) -> _State | None:
+        """The state printer i serves next: its own while it is needed, else the one short
+        of printers the most, if that one would otherwise overrun the class's even end by
+        more than a change is worth (`PlanOptions.change_penalty_seconds`).
+        """
+        e = self.e
+        k = e.class_of[i]
+        states = self.states[k]
+        material, colour = self.held[i]
+        own = states[(material, colour)]
+        anyc = states.get((material, "")) if colour else None
+        end = self._even_end(k)
+        mine = end - t
+        if own.work > 0 and (self._surplus(own, end) < mine or not staffed):
+            return own
+        if (
+            anyc is not None
+            and anyc.work > 0
+            and (self._material_surplus(states, material, end) < mine or not staffed)
+        ):
+            return anyc
+        # Against when the plan ends anyway: late in the plan the class's even end has
+        # passed, and a state a few plates behind it is not worth an operator's change.
+        end = max(end, self.latest_end)
+        best: _State | None = None
+        worst = -math.inf
+        for state in states.values():
+            if state.work <= 0 or state is own or state is anyc:
+                continue
+            if state.colour:
+                count, surplus = state.count, self._surplus(state, end)
+            else:
+                count = sum(s.count for (m, _), s in states.items() if m == state.material)
+                surplus = self._material_surplus(states, state.material, end)
+            overrun = math.inf if count == 0 else -surplus / count
+            if overrun > worst:
+                best, worst = state, overrun
+        if best is not None and worst > e.options.change_penalty_seconds:
+            return best
+        if own.work > 0:
+            return own
+        if anyc is not None and anyc.work > 0:
+            return anyc
+        return None
+
+    def _material_surplus(
+        self, states: dict[tuple[str, str], _State], material: str, end: float
+    ) -> float:
+        """Capacity of every printer holding `material` beyond all of its work (any colour)."""
+        surplus = 0.0
+        for (m, _), s in states.items():
+            if m == material:
+                surplus += self._surplus(s, end)
+        return surplus
+
+    # -- choosing which plate ----------------------------------------------------------
+
+    def _pick(self, state: _State, i: int, start: float) -> tuple[_Pool, int] | None:
+        """The plate printer i starts at `start`: night-aware, within the most urgent band."""
+        e = self.e
+        pool = None
+        for candidate in state.pools:
+            if candidate is not None and candidate.live:
+                pool = candidate
+                break
+        if pool is None:
+            return None
+        k = e.class_of[i]
+        longest_pool, longest = pool, 0.0
+        for candidate in state.pools:
+            if candidate is not None and candidate.live:
+                length = candidate.lengths[candidate.longest()]
+                if length > longest:
+                    longest_pool, longest = candidate, length
+        if self.class_work[k] <= TAIL * self.class_count[k] * longest:
+            # The class's last stretch: longest first whatever its urgency (a long plate
+            # started last is what makes a plan end late), unless it would end at night.
+            pool = longest_pool
+            h = pool.longest()
+            staffing = e._staffing_of[i]
+            end = start + longest
+            # Ending at night is fine for the class's last runs: the plan ends with them.
+            if (
+                e._auto_eject[i]
+                or staffing.next_staffed(end) - end <= e.options.night_wait_seconds
+                or end >= self._even_end(k)
+            ):
+                return pool, h
+        if self.e._auto_eject[i]:
+            return pool, pool.longest()
+        staffing = e._staffing_of[i]
+        morning = staffing.next_staffed(start)
+        if morning > start:  # nobody there now: something that lasts until the morning
+            return self._covering(state, morning - start) or self._longest(state)
+        shift_end = staffing.shift_end(start)
+        if math.isinf(shift_end):
+            return pool, pool.longest()
+        left = shift_end - start
+        # By day: the longest plate that ends before the shift does and is not kept for a
+        # night, of the most urgent band; else of any band; else a longer one that still
+        # ends before the shift does.
+        h = pool.longest_at_most(min(left, self.reserve[k]))
+        if h >= 0:
+            return pool, h
+        for other in state.pools:
+            if other is not None and other.live:
+                h = other.longest_at_most(min(left, self.reserve[k]))
+                if h >= 0:
+                    return other, h
+        h = pool.longest_at_most(left)
+        if h >= 0:
+            return pool, h
+        # The evening: the shortest plate of any band that lasts past the next morning keeps
+        # the bed busy all night; failing that, the longest leaves it idle the least.
+        need = staffing.next_staffed(shift_end) - start
+        return self._covering(state, need) or self._longest(state)
+
+    @staticmethod
+    def _covering(state: _State, seconds: float) -> tuple[_Pool, int] | None:
+        """The most urgent band's shortest plate lasting at least `seconds`."""
+        for pool in state.pools:
+            if pool is not None and pool.live:
+                h = pool.shortest_at_least(seconds)
+                if h >= 0:
+                    return pool, h
+        return None
+
+    @staticmethod
+    def _longest(state: _State) -> tuple[_Pool, int] | None:
+        best: tuple[_Pool, int] | None = None
+        for pool in state.pools:
+            if pool is not None and pool.live:
+                h = pool.longest()
+                if best is None or pool.lengths[h] > best[0].lengths[best[1]]:
+                    best = (pool, h)
+        return best
+
+    # -- work routed elsewhere ---------------------------------------------------------
+
+    def _donors(self) -> list[list[int]]:
+        """Per class, the other classes whose routed jobs it may print."""
+        idx = self.e.index
+        donors: list[set[int]] = [set() for _ in idx.class_members]
+        for classes in idx.group_classes:
+            for k in classes:
+                donors[k].update(classes)
+        return [sorted(d - {k}) for k, d in enumerate(donors)]
+
+    def _steal(self, i: int, t: float) -> tuple[_State, _Pool, int, float] | None:
+        """A plate routed to another class that printer i can finish before the plan ends.
+
+        Stealing fills a printer that has nothing left in its class, in the plan's tail:
+        the classes furthest behind first, only work of the filament it holds (an idle
+        printer is not worth a change), the longest plate that fits, a bounded look.
+        """
+        e = self.e
+        k = e.class_of[i]
+        can = self.can_take[k]
+        group_of = self.group_of
+        material, colour = self.held[i]
+        limit = self.latest_end
+        donors = [d for d in self.donors[k] if self.class_work[d] > 0 and self._even_end(d) > t]
+        donors.sort(key=self._even_end, reverse=True)
+        budget = STEAL_POOLS
+        for k2 in donors:
+            for state in (
+                self.states[k2].get((material, colour)),
+                self.states[k2].get((material, "")),
+            ):
+                if state is None or state.work <= 0:
+                    continue
+                for pool in state.pools:
+                    if pool is None or not pool.live:
+                        continue
+                    budget -= 1
+                    if budget < 0:
+                        return None
+                    h = pool.longest_at_most(limit - t)
+                    for _ in range(STEAL_LOOK):
+                        if h < 0:
+                            break
+                        plate = pool.plates[h]
+                        j = self.plate_job[plate]
+                        if group_of[j] in can:
+                            duration = e.seconds(j, k) * self.plate_copies[plate]
+                            if t + duration <= limit:
+                                return state, pool, h, duration
+                        h = pool._left_of(h - 1)
+        return None
+
+    # -- the clock ---------------------------------------------------------------------
+
+    def run(self) -> Plan:
+        e = self.e
+        plan = Plan(unplaceable=dict(e.unplaceable), lower_bound=e.lower_bound)
+        self.out = plan.assignments
+        self.donors = self._donors()
+        self.group_of = e.index.group_of.tolist()
+        # Per class, the job groups it may print (a set look-up per plate when stealing).
+        self.can_take: list[set[int]] = [set() for _ in e.index.class_members]
+        for g, classes in enumerate(e.index.group_classes):
+            for k in classes:
+                self.can_take[k].add(g)
+        self.latest_end = e.lower_bound
+        ready = [(e.free[i], i) for i in range(len(e.printers))]
+        heapq.heapify(ready)
+        heappop, heappush = heapq.heappop, heapq.heappush
+        while ready:
+            t, i = heappop(ready)
+            staffing = e._staffing_of[i]
+            staffed = staffing.next_staffed(t) == t
+            source = self._source(i, t, staffed)
+            if source is None:
+                stolen = self._steal(i, t)
+                if stolen is None:
+                    continue
+                state, pool, h, duration = stolen
+                free = self._commit(i, t, state, pool, h, duration)
+            else:
+                material, colour = self.held[i]
+                start = t
+                if needs(source, material, colour):
+                    start = staffing.next_staffed(t) + e._change_of[i]
+                picked = self._pick(source, i, start)
+                if picked is None:
+                    continue
+                pool, h = picked
+                free = self._commit(i, t, source, pool, h, self.plate_seconds[pool.plates[h]])
+            heappush(ready, (free, i))
+        for j in range(len(e.work)):
+            if e.primary[j] >= 0:
+                e.remaining[j] = 0
+        return plan
+
+    def _commit(
+        self, i: int, t: float, source: _State, pool: _Pool, h: int, duration: float
+    ) -> float:
+        """Start the plate on printer i (ready at t); returns when it is ready again."""
+        e = self.e
+        k = e.class_of[i]
+        staffing = e._staffing_of[i]
+        material, colour = self.held[i]
+        change = needs(source, material, colour)
+        start = staffing.next_staffed(t) + e._change_of[i] if change else t
+        plate = pool.take(h)
+        windows = e.windows[i]
+        if windows:
+            start = after_windows(start, duration, windows)
+        stagger = e._stagger_of[i]
+        if stagger.active:
+            start = stagger.take(start)
+            while windows and after_windows(start, duration, windows) != start:
+                start = stagger.take(after_windows(start, duration, windows))
+        end = start + duration
+        wait = 0.0 if e._auto_eject[i] else staffing.next_staffed(end) - end
+        free = end + wait + self.clear[i]
+        # Book-keeping: the source's work left, who holds what, the class's free times.
+        k2 = self.e.primary[self.plate_job[plate]]
+        routed = self.plate_seconds[plate] + self.clear[self.e.index.class_members[k2][0]]
+        source.work -= routed
+        self.class_work[k2] -= routed
+        states = self.states[k]
+        held = states[(material, colour)]
+        if change:
+            held.count -= 1
+            held.sumfree -= t
+            new = (source.material, source.colour)
+            self.held[i] = new
+            e.loaded[i] = new
+            held = self._state(k, *new)
+            held.count += 1
+            held.sumfree += t
+        held.sumfree += free - t
+        self.class_sumfree[k] += free - t
+        e.free[i] = free
+        if end > self.latest_end:
+            self.latest_end = end
+        j = self.plate_job[plate]
+        self.out.append(
+            Assignment(
+                e.work[j].job_id, e.printers[i].id, self.plate_copies[plate], start, end, change
+            )
+        )
+        return free
+
+
+def needs(state: _State, material: str, colour: str) -> bool:
+    """Must a printer holding (material, colour) change filament to serve `state`."""
+    return state.material != material or (state.colour != "" and state.colour != colour)
