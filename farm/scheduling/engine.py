@@ -110,6 +110,7 @@ class Engine:
         # Printer state.
         self.free = [max(p.free_at, now) for p in printers]
         self.loaded = [(p.material, p.colour.lower()) for p in printers]
+        self.loaded_at_start = list(self.loaded)  # `loaded` changes as a plan is made
         for i, p in enumerate(printers):
             if p.needs_clearing and not p.auto_eject:
                 self.free[i] = self._cleared(p.site, self.free[i])

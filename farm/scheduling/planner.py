@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from farm.scheduling.engine import Engine
 from farm.scheduling.fast import is_simple, plan_fast
 from farm.scheduling.shifts import plan_shifts
+from farm.scheduling.site_bound import changes_bound, plates, site_rule_bound, state_work
 from farm.scheduling.types import Plan, PlanOptions, PrinterSlot, SiteRules, WorkItem
 
 
@@ -34,9 +35,16 @@ def plan(
     gc.disable()
     try:
         engine = Engine(printers, work, now=now, sites=sites, options=options)
-        if is_simple(engine):
-            return plan_fast(engine)
-        return plan_shifts(engine)
+        runs = plates(engine)  # before planning: a plan consumes the engine's copies
+        ruled = any(r != SiteRules() for r in engine.rules.values())
+        bound = site_rule_bound(engine, runs) if ruled else None
+        result = plan_fast(engine) if is_simple(engine) else plan_shifts(engine)
+        result.plain_bound = engine.lower_bound
+        if bound is not None:
+            result.lower_bound = bound.makespan
+        ends = [a.end for a in result.assignments]
+        result.changes_bound = changes_bound(engine, max(ends), state_work(runs)) if ends else 0
+        return result
     finally:
         if collecting:
             gc.enable()

@@ -105,6 +105,10 @@ class Plan:
     assignments: list[Assignment] = field(default_factory=list)
     unplaceable: dict[int, str] = field(default_factory=dict)  # job id -> why no printer fits
     lower_bound: float | None = None  # no plan can finish all placeable work before this
+    # The flow bound alone, without site rules (`lower_bound` adds what the rules cost).
+    plain_bound: float | None = None
+    # Any plan ending when this one does needs at least this many filament changes.
+    changes_bound: int | None = None
 
     def completion(self) -> dict[int, float]:
         """When each job's last copy ends."""

@@ -16,7 +16,7 @@ from farm.scheduling.engine import Engine
 from farm.scheduling.planner import plan
 from farm.scheduling.types import Plan, SiteRules
 from farm.scheduling_bench.instance import Instance
-from farm.scheduling_bench.quality import assess, violations
+from farm.scheduling_bench.quality import assess, rule_violations, violations
 
 # Rules of a staffed farm, for `--setups`: two shifts, people clear beds and swap spools,
 # and at most 50 printers per site heat up in any five minutes.
@@ -64,8 +64,15 @@ def run(
     full_seconds = time.perf_counter() - started
     quality = assess(result, instance.jobs, now=instance.now)
     problems = (
-        violations(result, instance.printers, instance.jobs, now=instance.now) if check else []
+        violations(result, instance.printers, instance.jobs, now=instance.now)
+        + rule_violations(
+            result, instance.printers, instance.jobs, instance.sites, now=instance.now
+        )
+        if check
+        else []
     )
+    plain = (result.plain_bound - instance.now) / 3600.0 if result.plain_bound else 0.0
+    changes_bound = result.changes_bound or 0
 
     started = time.perf_counter()
     engine = Engine(
@@ -94,11 +101,17 @@ def run(
         "makespan_hours": round(quality.makespan_hours, 3),
         "lower_bound_hours": round(quality.lower_bound_hours, 3),
         "gap": round(quality.gap, 5),
+        # The flow bound without site rules; `lower_bound_hours` adds what the rules cost.
+        "plain_bound_hours": round(plain, 3),
         "weighted_tardiness_hours": round(quality.weighted_tardiness_hours, 1),
         "jobs_with_due": quality.jobs_with_due,
         "due_dates_met": round(quality.due_met_share, 4),
         "runs": quality.runs,
         "material_changes": quality.material_changes,
+        "changes_bound": changes_bound,
+        "changes_over_bound": (
+            round(quality.material_changes / changes_bound, 3) if changes_bound else None
+        ),
         "unplaceable_jobs": quality.unplaceable_jobs,
         "site_rules": bool(instance.sites),
         "plan_violations": len(problems),

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from farm.scheduling.types import Assignment, Plan, PrinterSlot, WorkItem, incompatibility
+from farm.scheduling.calendar import Staffing
+from farm.scheduling.types import (
+    Assignment,
+    Plan,
+    PrinterSlot,
+    SiteRules,
+    WorkItem,
+    incompatibility,
+    needs_change,
+)
 
 
 def weight(priority: int) -> float:
@@ -88,4 +98,67 @@ def violations(
             continue
         if w.copies > 0 and w.seconds_per_copy > 0 and planned.get(w.job_id, 0) != w.copies:
             problems.append(f"job {w.job_id}: {planned.get(w.job_id, 0)} of {w.copies} planned")
+    return problems
+
+
+def rule_violations(
+    plan: Plan,
+    printers: list[PrinterSlot],
+    work: list[WorkItem],
+    sites: Mapping[str, SiteRules],
+    *,
+    now: float,
+) -> list[str]:
+    """Every break of a site rule in a plan, checked from the runs alone.
+
+    A finished bed is cleared by a person (someone on the floor, then the clearing time)
+    before the next run starts; a filament change is made while someone is there and takes
+    the change time; a change is flagged wherever the material or an asked-for colour
+    differs from what the printer holds; no more than `max_heating` printers of a site start
+    within any heat-up time.
+    """
+    by_id = {p.id: p for p in printers}
+    jobs = {w.job_id: w for w in work}
+    default = SiteRules()
+    staffing = {s: Staffing(sites.get(s, default)) for s in {p.site for p in printers}}
+    problems: list[str] = []
+    runs: dict[int, list[Assignment]] = {}
+    for a in plan.assignments:
+        if a.printer_id in by_id and a.job_id in jobs:
+            runs.setdefault(a.printer_id, []).append(a)
+    starts: dict[str, list[float]] = {}
+    for pid, mine in runs.items():
+        p = by_id[pid]
+        rules = sites.get(p.site, default)
+        staff = staffing[p.site]
+        mine.sort(key=lambda a: a.start)
+        ready = max(p.free_at, now)
+        if p.needs_clearing and not p.auto_eject:
+            ready = staff.next_staffed(ready) + rules.clear_seconds
+        material, colour = p.material, p.colour.lower()
+        for a in mine:
+            w = jobs[a.job_id]
+            change = needs_change(material, colour, w)
+            if change and not a.material_change:
+                problems.append(f"printer {pid}: job {w.job_id} needs a change not planned")
+            if a.material_change:
+                ready = staff.next_staffed(ready) + rules.change_seconds
+                material = w.material
+                colour = w.colour.lower() or colour
+            if a.start < ready - 1e-6:
+                problems.append(f"printer {pid}: job {w.job_id} starts before its bed is ready")
+            ready = a.end
+            if not p.auto_eject:
+                ready = staff.next_staffed(a.end) + rules.clear_seconds
+            starts.setdefault(p.site, []).append(a.start)
+    for site, times in starts.items():
+        rules = sites.get(site, default)
+        if rules.max_heating <= 0 or rules.heat_seconds <= 0:
+            continue
+        times.sort()
+        limit = rules.max_heating
+        for i in range(len(times) - limit):
+            if times[i + limit] - times[i] < rules.heat_seconds - 1e-6:
+                problems.append(f"site {site}: more than {limit} heating at {times[i + limit]}")
+                break
     return problems

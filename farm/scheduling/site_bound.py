@@ -1,0 +1,322 @@
+"""Lower bounds that hold under site rules: no plan can end sooner, or change filament less.
+
+The flow bound of `bound.py` knows eligibility but not the rules of a site. These add what
+the rules cost any plan, each argued so that it stays a bound (never above the optimum):
+
+- **Nights.** A bed that finishes while nobody is there waits for the next shift, so on one
+  printer at most one run overlaps each unstaffed stretch (the run after it starts only once
+  someone has cleared the bed). Printing done at night is then at most the sum, over the
+  longest plates, one per (printer, night), of the most night one plate can overlap.
+- **Bed clearing.** Every run but a printer's last is followed by a clearing that keeps the
+  printer from printing: a run costs its plate plus the site's clearing time.
+- **Changes.** A plan ending by a horizon needs at least `changes_bound` changes (below),
+  each taking a printer out for the site's change time.
+- **Heat-up limits.** With at most `limit` printers heating for `heat` seconds, a site
+  starts at most `limit` runs per `heat` seconds, and at night at most one per printer.
+
+Each is an aggregate over the farm (eligibility ignored, which only weakens it); the
+makespan bound is the largest of them and the flow bound. Times are POSIX seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from farm.scheduling.engine import Engine
+
+# Unstaffed stretches are listed this far past the plain bound at most: a plan longer than
+# that is not one whose bound anybody needs to the minute.
+HORIZON_FACTOR = 8.0
+
+
+@dataclass(frozen=True)
+class RuleBound:
+    makespan: float  # no plan ends all its placeable work before this (absolute time)
+    plain: float  # the flow bound alone, without site rules
+    nights: float  # the bound from work, bed clearing, changes and nights
+    heat: float  # the bound from heat-up limits
+
+
+@dataclass(frozen=True)
+class _Plates:
+    seconds: np.ndarray  # (runs,) float: each run at its job's fastest eligible model
+    state: np.ndarray  # (runs,) int: index into `states`
+    states: list[tuple[str, str]]  # (material, colour); colour "" = any colour
+
+
+def plates(engine: Engine) -> _Plates:
+    """Every run the plan must start: copies grouped per plate, fastest model's time."""
+    idx = engine.index
+    n = len(engine.work)
+    left = np.array(engine.remaining, dtype=np.int64)
+    left[idx.group_of < 0] = 0
+    per_copy = np.array(engine.base, dtype=float)
+    for j in range(n):
+        if engine.by_model[j] is not None and left[j] > 0:
+            classes = idx.group_classes[int(idx.group_of[j])]
+            per_copy[j] = min(engine.seconds(j, k) for k in classes)
+    per_plate = np.array(engine.per_plate, dtype=np.int64)
+    codes: dict[tuple[str, str], int] = {}
+    state = np.array(
+        [codes.setdefault((w.material, w.colour.lower()), len(codes)) for w in engine.work],
+        dtype=np.int64,
+    )
+    full, rest = np.divmod(left, per_plate)
+    has_rest = rest > 0
+    seconds = np.concatenate([np.repeat(per_copy * per_plate, full), (per_copy * rest)[has_rest]])
+    states = np.concatenate([np.repeat(state, full), state[has_rest]])
+    return _Plates(seconds, states, list(codes))
+
+
+def unstaffed_stretches(engine: Engine, site: str, until: float) -> list[tuple[float, float]]:
+    """The site's stretches without people, [a, b), that end after now and start before
+    `until` (the first may have begun before now)."""
+    staffing = engine.staffing[site]
+    if staffing.always:
+        return []
+    out: list[tuple[float, float]] = []
+    t = engine.now
+    while t < until:
+        a = staffing.shift_end(t)  # t itself when nobody is there at t
+        if math.isinf(a) or a >= until:
+            break
+        b = staffing.next_staffed(a)
+        if math.isinf(b):
+            out.append((a, math.inf))
+            break
+        out.append((a, b))
+        t = b
+    return out
+
+
+def _measure(stretches: np.ndarray, lo: np.ndarray, hi: float) -> np.ndarray:
+    """(n,) seconds of the stretches ((m, 2) array) inside [lo_i, hi]."""
+    if not len(stretches):
+        return np.zeros(len(lo))
+    a = np.maximum(stretches[None, :, 0], lo[:, None])
+    b = np.minimum(stretches[None, :, 1], hi)
+    return np.clip(b - a, 0.0, None).sum(axis=1)
+
+
+def _night_overlap(seconds: np.ndarray, stretches: np.ndarray) -> np.ndarray:
+    """(runs,) the most unstaffed time a run of each length can overlap, wherever it starts.
+
+    The overlap of [s, s + p) with the stretches is piecewise linear in s, so its maximum is
+    where s or s + p meets a stretch's edge: s = a or s = b - p for some stretch (a, b).
+    """
+    if not len(stretches) or not len(seconds):
+        return np.zeros(len(seconds))
+    edges = np.unique(stretches.ravel())
+    covered = np.concatenate(([0.0], np.cumsum(np.diff(edges) * _inside(edges, stretches))))
+
+    def unstaffed_before(x: np.ndarray) -> np.ndarray:
+        return np.interp(x, edges, covered)
+
+    best = np.zeros(len(seconds))
+    for a, b in stretches:
+        for s in (np.full(len(seconds), a), b - seconds):
+            best = np.maximum(best, unstaffed_before(s + seconds) - unstaffed_before(s))
+    return np.minimum(best, seconds)
+
+
+def _inside(edges: np.ndarray, stretches: np.ndarray) -> np.ndarray:
+    """(len(edges) - 1,) 1.0 where the segment between two edges is unstaffed."""
+    middle = (edges[:-1] + edges[1:]) / 2
+    inside = np.zeros(len(middle))
+    for a, b in stretches:
+        inside[(middle >= a) & (middle < b)] = 1.0
+    return inside
+
+
+def state_work(runs: _Plates) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+    """Seconds of work per material, and per (material, colour) asked for by colour."""
+    per_state = np.bincount(runs.state, weights=runs.seconds, minlength=len(runs.states))
+    work_m: dict[str, float] = {}
+    work_mc: dict[tuple[str, str], float] = {}
+    for (m, c), seconds in zip(runs.states, per_state.tolist(), strict=True):
+        if seconds <= 0:
+            continue
+        work_m[m] = work_m.get(m, 0.0) + seconds
+        if c:
+            work_mc[(m, c)] = work_mc.get((m, c), 0.0) + seconds
+    return work_m, work_mc
+
+
+def _holders(engine: Engine) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Printers holding each material, and each (material, colour), before the plan."""
+    holders_m: dict[str, int] = {}
+    holders_mc: dict[tuple[str, str], int] = {}
+    for m, c in engine.loaded_at_start:
+        holders_m[m] = holders_m.get(m, 0) + 1
+        holders_mc[(m, c)] = holders_mc.get((m, c), 0) + 1
+    return holders_m, holders_mc
+
+
+def changes_bound(
+    engine: Engine,
+    horizon: float,
+    works: tuple[dict[str, float], dict[tuple[str, str], float]] | None = None,
+    holders: tuple[dict[str, int], dict[tuple[str, str], int]] | None = None,
+) -> int:
+    """At least this many filament changes in any plan that ends all its work by `horizon`.
+
+    One printer prints at most `horizon - its free time` seconds, so a state (material, or
+    material and colour) with W seconds of work is printed by at least ceil(W / the longest
+    such span) printers; each of them that does not hold it now changes into it at least
+    once. Changes into different states are different changes; changes into a material
+    include those into each of its colours, so per material the larger count holds.
+    """
+    work_m, work_mc = works if works is not None else state_work(plates(engine))
+    free = engine.free_at_start
+    if not work_m or not free:
+        return 0
+    span = horizon - min(free)
+    if span <= 0:
+        return 0
+    holders_m, holders_mc = holders if holders is not None else _holders(engine)
+    total = 0
+    for m, work in work_m.items():
+        by_material = max(0, math.ceil(work / span - 1e-9) - holders_m.get(m, 0))
+        by_colour = sum(
+            max(0, math.ceil(w / span - 1e-9) - holders_mc.get((m2, c), 0))
+            for (m2, c), w in work_mc.items()
+            if m2 == m
+        )
+        total += max(by_material, by_colour)
+    return total
+
+
+def site_rule_bound(engine: Engine, runs: _Plates | None = None) -> RuleBound:
+    """The makespan bound with the site rules (see the module's docstring).
+
+    Call it before planning: a plan consumes the engine's remaining copies.
+    """
+    plain = engine.lower_bound
+    runs = runs if runs is not None else plates(engine)
+    if not len(runs.seconds):
+        return RuleBound(plain, plain, plain, plain)
+    nights = _nights_bound(engine, runs, plain)
+    heat = _heat_bound(engine, runs, plain)
+    return RuleBound(max(plain, nights, heat), plain, nights, heat)
+
+
+def _nights_bound(engine: Engine, runs: _Plates, plain: float) -> float:
+    now = engine.now
+    printers = engine.printers
+    free = np.array(engine.free_at_start, dtype=float)
+    auto = np.array([p.auto_eject for p in printers], dtype=bool)
+    clear = np.array(
+        [0.0 if p.auto_eject else engine.rules[p.site].clear_seconds for p in printers]
+    )
+    change = min((engine.rules[p.site].change_seconds for p in printers), default=0.0)
+    until = now + HORIZON_FACTOR * max(plain - now, 3600.0)
+    sites = sorted({p.site for p in printers})
+    site_of = np.array([sites.index(p.site) for p in printers])
+    stretches = [
+        np.array(unstaffed_stretches(engine, s, until), dtype=float).reshape(-1, 2) for s in sites
+    ]
+    stretches = [np.minimum(s, until) for s in stretches]
+    # The most night each run can overlap, at the site where it can overlap the most.
+    lengths, back = np.unique(runs.seconds, return_inverse=True)
+    overlap = np.zeros(len(lengths))
+    for calendar in {tuple(map(tuple, s.tolist())) for s in stretches}:
+        overlap = np.maximum(overlap, _night_overlap(lengths, np.array(calendar).reshape(-1, 2)))
+    overlap = overlap[back.reshape(-1)]
+    cover = np.concatenate(([0.0], np.cumsum(np.sort(overlap)[::-1])))
+    work = float(runs.seconds.sum())
+    works = state_work(runs)
+    holders = _holders(engine)
+    n_runs = len(runs.seconds)
+    c_min = float(clear.min()) if len(clear) else 0.0
+    worst_step = float(clear.max()) + max(
+        (engine.rules[p.site].change_seconds for p in printers), default=0.0
+    )
+
+    def feasible(horizon: float) -> bool:
+        span = np.clip(horizon - free, 0.0, None)
+        used = span > 0
+        night = np.zeros(len(printers))
+        pairs = 0
+        for k, s in enumerate(stretches):
+            mine = (site_of == k) & ~auto & used
+            if not mine.any() or not len(s):
+                continue
+            night[mine] = _measure(s, free[mine], horizon)
+            # (printer, stretch) pairs: stretches that end after the printer is free and
+            # start before the horizon.
+            ends_after = np.searchsorted(s[:, 1], free[mine], side="right")
+            starts_before = np.searchsorted(s[:, 0], horizon, side="left")
+            pairs += int(np.clip(starts_before - ends_after, 0, None).sum())
+        day = float((span - night).sum())
+        night_total = float(night.sum())
+        credit = float(clear[used].sum())  # a printer's last run needs no clearing
+        steps = changes_bound(engine, horizon, works, holders) * change
+        demand = work + c_min * n_runs + steps
+        # Clearing and changes start while people are there but may run into the night, by
+        # at most one clearing and one change per (printer, stretch).
+        night_usable = min(night_total, float(cover[min(pairs, n_runs)]) + pairs * worst_step)
+        return demand <= day + credit + night_usable
+
+    lo, hi = now, max(plain, now + 3600.0)
+    while not feasible(hi):
+        lo, hi = hi, now + 2 * (hi - now)
+        if hi - now > 1000 * max(plain - now, 3600.0):
+            return lo  # never feasible in reach: what was ruled out is still a bound
+    while hi - lo > 60.0:
+        mid = (lo + hi) / 2
+        if feasible(mid):
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+def _heat_bound(engine: Engine, runs: _Plates, plain: float) -> float:
+    """Every run starts by the horizon less the shortest run; each site starts at most
+    `limit` per heat-up time, and in a stretch without people at most one per printer."""
+    now = engine.now
+    by_site: dict[str, list[bool]] = {}
+    for p in engine.printers:
+        by_site.setdefault(p.site, []).append(p.auto_eject)
+    for site in by_site:
+        rules = engine.rules[site]
+        if rules.max_heating <= 0 or rules.heat_seconds <= 0:
+            return now  # a site without a limit can start any number: no bound from this
+    shortest = float(runs.seconds.min())
+    until = now + HORIZON_FACTOR * max(plain - now, 3600.0)
+    nights = {s: unstaffed_stretches(engine, s, until) for s in by_site}
+
+    def starts_by(horizon: float) -> float:
+        last = horizon - shortest
+        total = 0.0
+        for site, auto in by_site.items():
+            rules = engine.rules[site]
+            per_window = rules.max_heating
+            heat = rules.heat_seconds
+            t = now
+            for a, b in [*nights[site], (math.inf, math.inf)]:
+                day_end = min(a, last)
+                if day_end > t:
+                    total += per_window * math.ceil((day_end - t) / heat)
+                if a >= last:
+                    break
+                night_end = min(b, last)
+                within = per_window * math.ceil((night_end - max(a, t)) / heat)
+                total += within if any(auto) else min(within, len(auto))
+                t = b
+        return total
+
+    n_runs = len(runs.seconds)
+    lo, hi = now, max(plain, now + 3600.0)
+    while starts_by(hi) < n_runs:
+        lo, hi = hi, now + 2 * (hi - now)
+    while hi - lo > 60.0:
+        mid = (lo + hi) / 2
+        if starts_by(mid) >= n_runs:
+            hi = mid
+        else:
+            lo = mid
+    return lo

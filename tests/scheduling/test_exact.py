@@ -1,0 +1,105 @@
+"""The site-rule bound against an exact solver on tiny farms: never above the optimum
+(valid), close to it (tight), and the plan within its stated distance of the optimum."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+
+import pytest
+
+from farm.scheduling import SiteRules, plan
+from farm.scheduling.engine import Engine
+from farm.scheduling.site_bound import changes_bound, site_rule_bound
+from farm.scheduling.types import PrinterSlot, WorkItem
+from farm.scheduling_bench.quality import rule_violations, violations
+from tests.scheduling.exact import solve
+from tests.scheduling.helpers import NOW, H, job, printer
+
+pytest.importorskip("ortools")
+
+DAY_SHIFT = SiteRules(
+    staffed_hours=((8, 17),),
+    clear_seconds=900,
+    change_seconds=1800,
+    max_heating=1,
+    heat_seconds=900,
+)
+TWO_SHIFTS = SiteRules(staffed_hours=((6, 22),), clear_seconds=900, change_seconds=900)
+COLOURS = (("PLA", "black"), ("PLA", "white"), ("PETG", "black"))
+
+
+def tiny_farm(seed: int) -> tuple[list[PrinterSlot], list[WorkItem], SiteRules]:
+    rng = random.Random(seed)
+    rules = rng.choice([DAY_SHIFT, TWO_SHIFTS])
+    printers = []
+    for i in range(rng.choice([1, 2, 2])):
+        material, colour = rng.choice(COLOURS)
+        free = NOW + rng.choice([0, 0, 3, 9]) * H
+        printers.append(printer(i + 1, material=material, colour=colour, free_at=free))
+    work = []
+    for j in range(rng.randint(3, 4)):
+        material, colour = rng.choice(COLOURS)
+        hours = rng.choice([1, 2, 3, 5, 8, 11, 14])
+        work.append(job(j + 1, hours, material=material, colour=colour))
+    return printers, work, rules
+
+
+SEEDS = range(12)
+HORIZON = 4 * 24 * 4  # quarter hours: far past any of these plans
+
+
+@cache
+def optimum(seed: int) -> float:
+    printers, work, rules = tiny_farm(seed)
+    return solve(printers, work, rules, now=NOW, horizon_steps=HORIZON).makespan
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_site_rule_bound_is_valid_and_the_plan_near_the_optimum(seed: int) -> None:
+    printers, work, rules = tiny_farm(seed)
+    sites = {"A": rules}
+    best = optimum(seed)
+    bound = site_rule_bound(Engine(printers, work, now=NOW, sites=sites)).makespan - NOW
+    result = plan(printers, work, now=NOW, sites=sites)
+    assert violations(result, printers, work, now=NOW) == []
+    assert rule_violations(result, printers, work, sites, now=NOW) == []
+    made = max(a.end for a in result.assignments) - NOW
+    assert bound <= best + 1e-6  # valid: never above the optimum
+    assert made >= best - 1e-6  # the solver's optimum is one
+    # Stated distance of the plan from the optimum on these farms (measured: see README).
+    assert made <= 1.5 * best
+
+
+def test_the_bound_is_tight_on_most_tiny_farms() -> None:
+    ratios = []
+    for seed in SEEDS:
+        printers, work, rules = tiny_farm(seed)
+        engine = Engine(printers, work, now=NOW, sites={"A": rules})
+        ratios.append((site_rule_bound(engine).makespan - NOW) / optimum(seed))
+    ratios.sort()
+    assert ratios[len(ratios) // 2] >= 0.8  # the median bound within 20 % of the optimum
+
+
+def test_a_night_makes_the_bound_grow_past_the_plain_one() -> None:
+    # 20:00, two jobs of 3 h on one printer: the first ends at 23:00, its bed waits for 06:00.
+    rules = TWO_SHIFTS
+    printers = [printer(1, free_at=NOW + 20 * H)]
+    work = [job(1, 3), job(2, 3)]
+    engine = Engine(printers, work, now=NOW, sites={"A": rules})
+    bound = site_rule_bound(engine)
+    best = solve(printers, work, rules, now=NOW, horizon_steps=HORIZON).makespan
+    assert bound.plain - NOW == pytest.approx(26 * H, abs=60)
+    assert bound.makespan > bound.plain + 3 * H
+    assert bound.makespan - NOW <= best
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_changes_bound_never_exceeds_the_fewest_changes(seed: int) -> None:
+    printers, work, rules = tiny_farm(seed)
+    sites = {"A": rules}
+    result = plan(printers, work, now=NOW, sites=sites)
+    made = max(a.end for a in result.assignments)
+    fewest = solve(printers, work, rules, now=NOW, horizon_steps=HORIZON, max_makespan=made - NOW)
+    assert changes_bound(Engine(printers, work, now=NOW, sites=sites), made) <= fewest.changes
+    assert result.changes_bound is not None and result.changes_bound <= fewest.changes
