@@ -288,6 +288,10 @@ FARM_SIM_SPEEDUP = envfloat("FARM_SIM_SPEEDUP", "60")
 # How often the fleet link polls each printer, and the beat's periodic scheduling pass.
 FARM_POLL_SECONDS = envfloat("FARM_POLL_SECONDS", "1.0")
 FARM_SCHEDULE_SECONDS = envfloat("FARM_SCHEDULE_SECONDS", "10")
+# Dispatches (uploads to printers) one site's worker runs at once: the threads of its pool
+# (`manage.py site_worker`). A farm sends one file to hundreds of printers at once; this bounds
+# how many uploads share the site's network, and each holds one database connection.
+FARM_SITE_DISPATCH_CONCURRENCY = envint("FARM_SITE_DISPATCH_CONCURRENCY", "16", minimum=1)
 # The fleet link (printers/fleetlink.py): requests under way at once per site, OctoPrint's push
 # rate (one `current` per throttle × 0.5 s; changes come at once as events), and how often it
 # looks for added, removed or re-configured printers.

@@ -49,6 +49,7 @@ from printers.drivers.base import (
     TransientDriverError,
     register,
 )
+from printers.drivers.multipart import MultipartFile
 from printers.states import ACTIVE_STATES, DeviceState
 
 T = TypeVar("T")
@@ -289,13 +290,16 @@ class OctoPrintDriver(Driver):
                 failure = exc.message
         return connecting_status(current, self.connect_attempts, failure)
 
-    def _status(self) -> DeviceStatus:
-        """The status as OctoPrint reports it, raising when OctoPrint cannot be asked."""
+    def _status(self, *, with_temperatures: bool = True) -> DeviceStatus:
+        """The status as OctoPrint reports it, raising when OctoPrint cannot be asked
+        (without temperatures: one request, the job's, all a dispatch needs)."""
         job = self._call("read the job", self.client.job_info)
         text, status = self._call("read the job", lambda: parse_job(job))
         if status.state in (DeviceState.OFFLINE, DeviceState.CONNECTING):
             if text not in STATE_TABLE:  # e.g. "Closed": say what OctoPrint said
                 status = replace(status, message=f"OctoPrint says {text!r}")
+            return status
+        if not with_temperatures:
             return status
         try:
             printer = self._call("read the printer", lambda: self.client.printer(exclude=["sd"]))
@@ -334,7 +338,9 @@ class OctoPrintDriver(Driver):
         )
 
     def start(self, *, job_name: str, gcode_path: Path, expected_seconds: float) -> None:
-        current = self._status()  # unreachable: transient; key rejected: permanent
+        current = self._status(
+            with_temperatures=False
+        )  # unreachable: transient; bad key: permanent
         if current.job_name == job_name and current.state in ACTIVE_STATES | {DeviceState.FINISHED}:
             return  # this run is on the printer already: a repeated dispatch does nothing
         if current.state in ACTIVE_STATES:
@@ -359,14 +365,17 @@ class OctoPrintDriver(Driver):
             )
 
     def _upload(self, path: Path, name: str, *, select: bool, print_: bool) -> dict[str, Any]:
-        """POST /api/files/local with select/print as form fields (octorest drops them)."""
+        """POST /api/files/local with select/print as form fields (octorest drops them), the
+        file streamed from storage as it is sent (`MultipartFile`: requests' own `files=`
+        would build the whole body in memory, once per printer of a parallel dispatch)."""
 
         def post() -> dict[str, Any]:
-            with path.open("rb") as handle:
+            fields = {"select": str(select).lower(), "print": str(print_).lower()}
+            with MultipartFile(fields=fields, file_field="file", path=path, file_name=name) as body:
                 response = self.session.post(
                     f"{self.url}/api/files/local",
-                    files={"file": (name, handle, "application/octet-stream")},
-                    data={"select": str(select).lower(), "print": str(print_).lower()},
+                    data=body,
+                    headers={"Content-Type": body.content_type},
                 )
             self.client._check_response(response)  # octorest's check: RuntimeError if not 2xx
             result: dict[str, Any] = response.json()

@@ -108,3 +108,23 @@ def test_run_farm_restarts_its_worker_on_the_queues_of_a_site_added_while_it_run
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_site_worker_consumes_its_sites_queue_with_a_bounded_pool_of_threads(
+    site: Site, settings: Any
+) -> None:
+    settings.FARM_SITE_DISPATCH_CONCURRENCY = 24
+    out = StringIO()
+    call_command("site_worker", "--site", "berlin", "--print", stdout=out)
+    command = out.getvalue().split()
+    assert command[command.index("-Q") + 1] == "site.berlin"
+    assert command[command.index("--pool") + 1] == "threads"
+    assert command[command.index("--concurrency") + 1] == "24"
+
+
+def test_a_site_worker_for_a_site_that_does_not_exist_is_refused(site: Site) -> None:
+    import pytest
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=r"no site 'berlni' \(sites: berlin\)"):
+        call_command("site_worker", "--site", "berlni", "--print")

@@ -127,6 +127,35 @@ def test_it_uploads_starts_and_reports_progress(driver: OctoPrintDriver, slow_gc
     wait_for(lambda: "tool0" in driver.status().temperatures, "a temperature", driver)
 
 
+def test_a_three_megabyte_gcode_streams_to_the_printer_whole(
+    driver: OctoPrintDriver, tmp_path: Path
+) -> None:
+    from tests.printers.test_octoprint_upload import big_gcode
+
+    gcode = big_gcode(tmp_path / "big.gcode", 3)
+    driver.start(job_name="farm-run-110.gcode", gcode_path=gcode, expected_seconds=3600)
+    file = driver.client.job_info()["job"]["file"]
+    assert (file["name"], file["size"]) == ("farm-run-110.gcode", gcode.stat().st_size)
+    assert driver.status().state in (DeviceState.STARTING, DeviceState.PRINTING)
+
+
+def test_an_uploaded_gcode_downloads_back_byte_for_byte(
+    driver: OctoPrintDriver, octoprint: OctoPrintServer, tmp_path: Path
+) -> None:
+    """(The real OctoPrint only: the emulator keeps sizes and line counts, not files.)"""
+    from tests.printers.test_octoprint_upload import big_gcode
+
+    gcode = big_gcode(tmp_path / "big.gcode", 3)
+    driver._upload(gcode, "farm-run-111.gcode", select=False, print_=False)
+    got = requests.get(
+        f"{octoprint.url}/downloads/files/local/farm-run-111.gcode",
+        headers={"X-Api-Key": octoprint.api_key},
+        timeout=30,
+    )
+    assert got.status_code == 200
+    assert got.content == gcode.read_bytes()
+
+
 def test_a_second_dispatch_of_the_same_run_does_nothing(
     driver: OctoPrintDriver, slow_gcode: Path
 ) -> None:

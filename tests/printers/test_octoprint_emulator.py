@@ -22,6 +22,7 @@ from tests.printers.test_octoprint_contract import (  # noqa: F401  (fixtures an
     test_a_port_octoprint_does_not_have_is_refused_with_its_reason,
     test_a_second_dispatch_of_the_same_run_does_nothing,
     test_a_server_that_is_down_fails_transiently,
+    test_a_three_megabyte_gcode_streams_to_the_printer_whole,
     test_a_wrong_api_key_fails_permanently_with_a_clear_message,
     test_another_run_while_printing_is_a_transient_busy,
     test_connect_uses_the_port_and_baud_of_the_settings,

@@ -29,14 +29,16 @@ from farm.celery import app
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/farm_pass_bench"
 
 
-def bench_url() -> str:
+def bench_url(name: str = "farm_pass_bench") -> str:
+    """FARM_DATABASE_URL when its database's name says `bench`, else the database `name` on
+    its server (default: PostgreSQL on 127.0.0.1)."""
     url = os.environ.get("FARM_DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
-        return DEFAULT_URL
+        return urlunsplit(urlsplit(DEFAULT_URL)._replace(path=f"/{name}"))
     parts = urlsplit(url)
     if "bench" in parts.path:
         return url
-    return urlunsplit(parts._replace(path="/farm_pass_bench"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def recreate(url: str) -> None:
