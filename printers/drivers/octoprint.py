@@ -338,9 +338,8 @@ class OctoPrintDriver(Driver):
         )
 
     def start(self, *, job_name: str, gcode_path: Path, expected_seconds: float) -> None:
-        current = self._status(
-            with_temperatures=False
-        )  # unreachable: transient; bad key: permanent
+        # Unreachable: a transient error; the key rejected: a permanent one.
+        current = self._status(with_temperatures=False)
         if current.job_name == job_name and current.state in ACTIVE_STATES | {DeviceState.FINISHED}:
             return  # this run is on the printer already: a repeated dispatch does nothing
         if current.state in ACTIVE_STATES:
