@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from farm.models import Printer
 from farm.services.fleet_recorder import FleetRecorder
 from farm.services.printer_secrets import settings_with_secret
+from farm.services.sites import SiteHeartbeat
 from printers.fleet_shards import ShardLeases
 from printers.fleetlink import FleetLink, LinkSettings, Target
 from printers.serialhost.channel import PortConfig
@@ -108,7 +109,8 @@ def fleet_link_build(
 ) -> FleetLink:
     """A fleet link over the printers of `site` in `shard`. With `leases` (a long-running
     `fleetlink`) it holds its shard's lease in the cache and takes over dead shards
-    (printers/fleet_shards.py); `heartbeat` is called once a tick."""
+    (printers/fleet_shards.py); `heartbeat` is called once a tick (default: the heartbeat of
+    the site it watches, or of every site without one: farm.services.sites)."""
     index, count = shard
     shard_leases = None
     if leases:
@@ -129,7 +131,7 @@ def fleet_link_build(
         targets=current_targets,
         record=recorder,
         settings=fleet_link_settings(threads),
-        heartbeat=heartbeat,
+        heartbeat=heartbeat or SiteHeartbeat(site=site),
         on_stop=targets.release,
     )
 
