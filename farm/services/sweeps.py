@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 
@@ -93,6 +93,36 @@ def _site_queue(rows: Rows) -> list[tuple[int, str]]:
     return [(pk, site_queue(slug)) for pk, slug in rows.values_list("pk", "printer__site__slug")]
 
 
+# A dispatch nobody took for this long has no worker on its site's queue (a new site whose
+# `site_worker` was never started, or one that stopped): said in the log every sweep.
+UNCONSUMED = datetime.timedelta(minutes=5)
+
+
+def _warn_of_unconsumed_site_queues(now: datetime.datetime) -> dict[str, int]:
+    """Dispatches waiting since UNCONSUMED ago that no worker ever took, by site slug."""
+    waiting = (
+        PrintRun.objects.filter(
+            status=RunStatus.DISPATCHING,
+            created_at__lt=now - UNCONSUMED,
+            dispatch_lease_until__isnull=True,
+        )
+        .values_list("printer__site__slug")
+        .annotate(n=Count("pk"))
+    )
+    stuck = dict(waiting.values_list("printer__site__slug", "n"))
+    for slug, n in sorted(stuck.items()):
+        log.warning(
+            "%d dispatches of site %s have waited over %d minutes with no worker taking them: "
+            "is a worker consuming queue %s? (python manage.py site_worker --site %s)",
+            n,
+            slug,
+            UNCONSUMED.total_seconds() // 60,
+            site_queue(slug),
+            slug,
+        )
+    return stuck
+
+
 def stuck_work_sweep(*, now: datetime.datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     work: list[tuple[type[Model], Q, str, TaskName, QueueOf]] = [
@@ -111,6 +141,7 @@ def stuck_work_sweep(*, now: datetime.datetime | None = None) -> SweepResult:
             _site_queue,
         ),
     ]
+    _warn_of_unconsumed_site_queues(now)
     counts = []
     for model, waiting, prefix, task, queue_of in work:
         lost = _lost(model, waiting, prefix=prefix, now=now, queue_of=queue_of)

@@ -126,3 +126,28 @@ def test_a_run_a_live_task_is_dispatching_is_left_to_it(run: PrintRun, sent: Any
     assert not run_claim_dispatch(run_id=run.pk, holder="task-b")
     assert stuck_work_sweep(now=later(15)).dispatches == 0
     assert stuck_work_sweep(now=later(25)).dispatches == 1
+
+
+def test_a_dispatch_no_worker_takes_for_minutes_names_its_site_queue_in_the_log(
+    run: PrintRun, sent: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck_work_sweep(now=later(60))
+    assert "site.berlin" not in caplog.text  # a minute: a busy queue, not a missing worker
+    stuck_work_sweep(now=later(6 * 60))
+    assert "1 dispatches of site berlin have waited over 5 minutes" in caplog.text
+    assert "python manage.py site_worker --site berlin" in caplog.text
+
+
+def test_a_lost_dispatch_is_sent_again_to_its_printers_site_queue(
+    run: PrintRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queues: list[str | None] = []
+
+    def send(name: TaskName, *args: object, queue: str | None = None) -> bool:
+        queues.append(queue)
+        return True
+
+    monkeypatch.setattr(sweeps, "send_task", send)
+    monkeypatch.setattr(sweeps, "queue_depth", lambda queue: 0)
+    assert stuck_work_sweep(now=later(30)).dispatches == 1
+    assert queues == ["site.berlin"]
