@@ -296,7 +296,7 @@ FARM_SITE_DISPATCH_CONCURRENCY = envint("FARM_SITE_DISPATCH_CONCURRENCY", "16", 
 # rate (one `current` per throttle × 0.5 s; changes come at once as events), and how often it
 # looks for added, removed or re-configured printers.
 FARM_FLEET_PER_SITE = envint("FARM_FLEET_PER_SITE", "256", minimum=1)
-FARM_PUSH_THROTTLE = envint("FARM_PUSH_THROTTLE", "4", minimum=1)
+FARM_PUSH_THROTTLE = envint("FARM_PUSH_THROTTLE", "10", minimum=1)
 FARM_FLEET_REFRESH_SECONDS = envfloat("FARM_FLEET_REFRESH_SECONDS", "10")
 # A printer that does not answer this long during a print has its run marked in doubt.
 FARM_OFFLINE_GRACE_SECONDS = envfloat("FARM_OFFLINE_GRACE_SECONDS", "60")

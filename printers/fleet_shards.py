@@ -3,7 +3,8 @@
 `fleetlink --shard i/n` watches the printers whose id is i modulo n. Each process holds a lease
 on its shard in a shared store (the farm's cache: Redis), renewed every tick; a lease runs out
 `ttl_s` after the last renewal. A shard whose lease ran out has lost its process: the first
-live process to notice takes it over (a second, "takeover" lease, so only one does) and
+live process to notice (that has itself run for a whole `ttl_s`, so peers starting together
+take their own leases first) takes it over (a second, "takeover" lease, so only one does) and
 watches its printers too, until the shard's own process is back and holds its lease again;
 then the taker lets go, and the returning process waits for that before it watches, so no
 printer is watched by two processes at once (beyond the one tick the store's get-then-set can
@@ -15,6 +16,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -44,6 +47,7 @@ class ShardLeases:
         count: int,
         owner: str = "",
         ttl_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 <= index < count:
             raise ValueError("shard index out of range")
@@ -53,6 +57,8 @@ class ShardLeases:
         self.count = count
         self.owner = owner or process_owner()
         self.ttl_s = ttl_s
+        self.clock = clock
+        self._started = clock()
 
     def _own_key(self, shard: int) -> str:
         return f"fleet-shard:{self.scope}:{self.count}:{shard}"
@@ -78,10 +84,15 @@ class ShardLeases:
             self._takeover_key(self.index)
         ) in (None, self.owner):
             shards.add(self.index)
+        # Peers started at the same moment as this one have not taken their leases yet: take
+        # over only shards silent for a whole lease since this process started.
+        may_take_over = self.clock() - self._started >= self.ttl_s
         for shard in range(self.count):
             if shard == self.index:
                 continue
             if self.store.get(self._own_key(shard)) is None:
+                if not may_take_over:
+                    continue
                 if self._hold(self._takeover_key(shard)):
                     shards.add(shard)
             elif self.store.get(self._takeover_key(shard)) == self.owner:

@@ -46,6 +46,7 @@ from printers.states import DeviceState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+EVENT_SETTLE_S = 0.05  # one change sends several events in a burst: one read after them
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class LinkSettings:
     per_site: int = 256  # requests of one site under way at once
     hold_seconds: float = 0.5
     push: bool = True
-    throttle: int = 4  # OctoPrint's `current` at most every throttle × 0.5 s
+    throttle: int = 10  # OctoPrint's `current` at most every throttle × 0.5 s
     backoff_max_s: float = 30.0
 
 
@@ -109,7 +110,7 @@ class FleetLink:
     def __init__(
         self,
         *,
-        targets: Callable[[], Sequence[Target]],
+        targets: Callable[[], Sequence[Target]],  # the same list object while unchanged
         record: Callable[[Sequence[Observation]], None],
         settings: LinkSettings | None = None,
         heartbeat: Callable[[], None] | None = None,
@@ -122,6 +123,7 @@ class FleetLink:
         self._on_stop = on_stop
         self.stop = threading.Event()
         self._io = _Network(self.settings)
+        self._watched: Sequence[Target] | None = None
 
     @property
     def poll_seconds(self) -> float:
@@ -138,8 +140,10 @@ class FleetLink:
 
     def tick(self) -> int:
         """One tick of `run_forever`: the current targets watched, what was seen recorded."""
-        targets = list(self._targets())
-        self._io.watch(targets)
+        targets = self._targets()
+        if targets is not self._watched:  # a new list: printers added, removed or changed
+            self._io.watch(list(targets))
+            self._watched = targets
         self._record(self._io.drain())
         if self._heartbeat is not None:
             self._heartbeat()
@@ -279,7 +283,12 @@ class _Network:
         slots = self._slots.get(key)
         if slots is None:
             slots = self._slots[key] = asyncio.Semaphore(self.settings.per_site)
-        await slots.acquire()
+        try:
+            await slots.acquire()
+        except asyncio.CancelledError:
+            if asyncio.iscoroutine(work):
+                work.close()  # never started: no "never awaited" warning at shutdown
+            raise
         task = asyncio.ensure_future(work)
         try:
             await asyncio.wait({task}, timeout=self.settings.hold_seconds)
@@ -290,12 +299,15 @@ class _Network:
             slots.release()
         return await task
 
-    async def _read(self, target: Target, *, suspect: bool = False) -> DeviceStatus:
+    async def _read(
+        self, target: Target, *, suspect: bool = False, temperatures: bool = True
+    ) -> DeviceStatus:
         """One status of one printer; never raises (the reason goes into an OFFLINE status)."""
         try:
             if target.kind == "octoprint":
                 client = self._client(target)
-                return await self._bounded(target, client.status(), suspect=suspect)
+                read = client.status(temperatures=temperatures)
+                return await self._bounded(target, read, suspect=suspect)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, self._read_sync, target)
         except asyncio.CancelledError:
@@ -333,7 +345,8 @@ class _Network:
         failures = 0
         push = self.settings.push
         while True:
-            status = await self._read(target, suspect=failures > 0)
+            # Temperatures come with the push socket's messages; polled printers read them.
+            status = await self._read(target, suspect=failures > 0, temperatures=not push)
             self._report(target, status)
             if unreachable(status) or target.key not in self._clients:
                 failures += 1
@@ -360,6 +373,7 @@ class _Network:
         self.modes[target.key] = "push"
         # OctoPrint sends `current` at least every few seconds while it is there.
         silence_s = max(15.0, 4 * 0.5 * self.settings.throttle)
+        reader = _EventReads(self, target, client)
         try:
             async for kind, payload in client.messages(ws, silence_s=silence_s):
                 if kind in ("current", "history") and isinstance(payload, dict):
@@ -370,13 +384,44 @@ class _Network:
                     self._report(target, await client.settle(status))
                 elif kind == "event" and isinstance(payload, dict):
                     if payload.get("type") in STATE_EVENTS:
-                        read = client.status(temperatures=False)
-                        self._report(target, await self._bounded(target, read))
+                        reader.changed()
                 elif kind == "reauthRequired":
                     return
         finally:
+            reader.cancel()
             self.modes[target.key] = "reconnecting"
             await ws.close()
+
+
+class _EventReads:
+    """Reads a printer's status after its events said it changed, one read at a time: the
+    events of one change (PrinterStateChanged, PrintStarted, ...) that arrive before the
+    read starts share it, and one arriving during a read gets a read after it."""
+
+    def __init__(self, network: _Network, target: Target, client: OctoPrintLink) -> None:
+        self.network, self.target, self.client = network, target, client
+        self.task: asyncio.Task[None] | None = None
+        self.again = False
+
+    def changed(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.again = True
+            return
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        await asyncio.sleep(EVENT_SETTLE_S)  # the rest of this change's events, if any
+        while True:
+            self.again = False
+            read = self.client.status(temperatures=False)
+            status = await self.network._bounded(self.target, read)
+            self.network._report(self.target, status)
+            if not self.again:
+                return
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 async def _awaited(work: Awaitable[T]) -> T:

@@ -10,7 +10,6 @@ database in batches). The `fleetlink` command and the tests build the link with
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +52,7 @@ class FleetTargets:
         self.loads = 0
 
     def __call__(self) -> list[Target]:
+        """The printers to watch: the same list object for as long as nothing changed."""
         shards = self.leases.tick() if self.leases else frozenset({self.index})
         if shards != self.shards or time.monotonic() - self._read_at >= self.refresh_s:
             self._load(shards)
@@ -71,14 +71,19 @@ class FleetTargets:
             pk = row[0]
             if pk % self.count not in shards:
                 continue
-            fingerprint = (row[1], json.dumps(row[2], sort_keys=True), row[3], row[4])
+            fingerprint = row[1:]
             target = self._by_key.get(pk)
             if target is None or self._rows.get(pk) != fingerprint:
                 values = settings_with_secret(row[2], row[3])  # decrypted only when changed
                 target = Target(pk, row[1], f"printer-{pk}", values, site=row[4])
             targets.append(target)
             by_key[pk], seen[pk] = target, fingerprint
-        self.targets, self._by_key, self._rows = targets, by_key, seen
+        if targets != self.targets or any(
+            a.settings != b.settings for a, b in zip(targets, self.targets, strict=True)
+        ):
+            self.targets = targets  # a new list only when something changed: the link
+            # reconciles its watchers then, and not on every refresh
+        self._by_key, self._rows = by_key, seen
 
     def release(self) -> None:
         if self.leases is not None:
@@ -119,12 +124,16 @@ def fleet_link_build(
     recorder = FleetRecorder()
     watched: set[int] = set()
 
+    last: list[list[Target]] = [[]]
+
     def current_targets() -> list[Target]:
         found = targets()
-        keys = {t.key for t in found}
-        recorder.forget(watched - keys)  # given back to their shard's own process
-        watched.clear()
-        watched.update(keys)
+        if found is not last[0]:
+            keys = {t.key for t in found}
+            recorder.forget(watched - keys)  # given back to their shard's own process
+            watched.clear()
+            watched.update(keys)
+            last[0] = found
         return found
 
     return FleetLink(

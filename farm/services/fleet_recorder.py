@@ -1,7 +1,7 @@
 """What the fleet link saw, recorded in batches: one cache round trip, few database queries.
 
-Every tick the link hands over the latest status of each printer it heard from. All of them
-go to the cache in one `set_many`. The database sees only the printers where something may
+Every tick the link hands over the latest status of each printer it heard from. Those that
+say something new (or whose entry is LIVE_REFRESH_S old) go to the cache in one `set_many`. The database sees only the printers where something may
 have changed, decided in memory against what this process last read from (or wrote to) the
 database (`_Known`):
 
@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import close_old_connections, transaction
 
@@ -41,6 +42,9 @@ EXAMINE_EVERY_S = 5.0
 MAX_EXAMINED_PER_TICK = 500  # the rest wait for the next tick: the live writes never do
 CHUNK = 1000  # ids per IN (...) list
 KNOWN_REFRESH_S = 60.0  # runs changed by others (dispatch, operators) are read back this often
+# A printer saying the same thing again is written again this often (its "at", last seen, is
+# at most this old); the cache keeps an entry LIVE_TTL_SECONDS (120 s).
+LIVE_REFRESH_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -74,20 +78,17 @@ class FleetRecorder:
         self.examined_at: dict[int, float] = {}
         self.pending: set[int] = set()
         self._known_read_at = time.monotonic()
+        self._written: dict[int, tuple[tuple[Any, ...], float]] = {}
         self.examined_total = 0
+        self.live_written = 0
 
     def __call__(self, observations: Sequence[Observation]) -> None:
         close_old_connections()  # the link runs for days: survive a database restart
-        printers_live_record(
-            [
-                (o.target.key, o.status, datetime.datetime.fromtimestamp(o.at, tz=datetime.UTC))
-                for o in observations
-            ]
-        )
+        now = time.monotonic()
+        printers_live_record(self._live_changes(observations, now))
         for o in observations:
             self.latest[o.target.key] = o.status
             self.pending.add(o.target.key)
-        now = time.monotonic()
         due = [key for key in self.pending if self._needs_examining(key, now)]
         due += [
             key
@@ -105,9 +106,28 @@ class FleetRecorder:
             self._known_read_at = now
             self._read_known(list(self.known))
 
+    def _live_changes(
+        self, observations: Sequence[Observation], now: float
+    ) -> list[tuple[int, DeviceStatus, datetime.datetime]]:
+        """The observations worth a cache write: what a printer says changed, or its entry
+        is LIVE_REFRESH_S old (so it never expires while the printer is in touch)."""
+        changed = []
+        for o in observations:
+            s = o.status
+            temperatures = tuple(sorted(s.temperatures.items()))
+            content = (s.state, s.job_name, s.progress, s.seconds_left, temperatures, s.message)
+            last = self._written.get(o.target.key)
+            if last is None or last[0] != content or now - last[1] >= LIVE_REFRESH_S:
+                self._written[o.target.key] = (content, now)
+                at = datetime.datetime.fromtimestamp(o.at, tz=datetime.UTC)
+                changed.append((o.target.key, s, at))
+        self.live_written += len(changed)
+        return changed
+
     def forget(self, keys: Iterable[int]) -> None:
         """Printers no longer watched by this process (another shard has them)."""
         for key in keys:
+            self._written.pop(key, None)
             for table in (self.known, self.latest, self.examined_at):
                 table.pop(key, None)
             self.pending.discard(key)

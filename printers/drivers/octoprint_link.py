@@ -59,7 +59,6 @@ STATE_EVENTS = [
     "FileSelected",
 ]
 SUBSCRIBE = {"state": {"logs": False, "messages": False}, "events": STATE_EVENTS, "plugins": False}
-HEARTBEAT_S = 10.0  # websocket ping: a socket whose peer vanished is noticed within 1.5 × this
 
 
 class PushUnavailable(Exception):
@@ -235,7 +234,8 @@ class OctoPrintLink:
         target = ws_url._replace(scheme=scheme, path=ws_url.path + "/sockjs/websocket").geturl()
         try:
             async with asyncio.timeout(self.timeout_s):
-                ws = await self.session.ws_connect(target, heartbeat=HEARTBEAT_S)
+                # No pings: the `current` messages are the heartbeat (see `messages`).
+                ws = await self.session.ws_connect(target)
         except TimeoutError:
             raise self._unreachable(f"no answer within {self.timeout_s:g} s") from None
         except aiohttp.WSServerHandshakeError as exc:

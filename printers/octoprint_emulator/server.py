@@ -7,8 +7,8 @@ log-in, `throttle`, `subscribe`; then `history`, `current` at most every 0.5 s Ã
 and `event` at once). Offline printers are given a port where nothing listens (connection
 refused), black-holed ones a port that accepts and never answers (`printer_url`).
 
-For load tests, `/_emulator/printers` lists every printer's URL and mode, and
-`POST /_emulator/inject` changes printers as if at the printer and answers with the time
+For load tests, `/_emulator/printers` lists every printer's URL and mode, `/_emulator/stats`
+counts push sockets and requests, and `POST /_emulator/inject` changes printers as if at the printer and answers with the time
 (`time.time()`) the change was made, so a benchmark can time how long the farm took to see it.
 """
 
@@ -175,6 +175,7 @@ class EmulatorServer:
         app = web.Application(client_max_size=1024**4)
         app.router.add_get("/_emulator/printers", self._manifest)
         app.router.add_post("/_emulator/inject", self._inject)
+        app.router.add_get("/_emulator/stats", self._stats)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
@@ -457,6 +458,11 @@ class EmulatorServer:
             for n in self.printers
         ]
         return _reply(200, {"api_key": self.api_key, "printers": rows})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """How many push sockets are authenticated, and the requests served, by path."""
+        sockets = sum(len(p) for p in self._listeners.sockets.values())
+        return _reply(200, {"push_sockets": sockets, "requests": dict(self.requests)})
 
     async def _inject(self, request: web.Request) -> web.Response:
         """{"printers": [n, ...], "action": "start"|"finish"|"cancel"|"pause"|"resume",
