@@ -6,13 +6,20 @@ See `engine.py` for the dispatch rule and `bound.py` for the lower bound it is m
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from farm.scheduling.engine import Engine
 from farm.scheduling.fast import is_simple, plan_fast
 from farm.scheduling.shifts import plan_shifts
 from farm.scheduling.site_bound import changes_bound, plates, site_rule_bound, state_work
-from farm.scheduling.types import Plan, PlanOptions, PrinterSlot, SiteRules, WorkItem
+from farm.scheduling.types import (
+    Assignment,
+    Plan,
+    PlanOptions,
+    PrinterSlot,
+    SiteRules,
+    WorkItem,
+)
 
 
 def plan(
@@ -22,32 +29,82 @@ def plan(
     now: float,
     sites: Mapping[str, SiteRules] | None = None,
     options: PlanOptions | None = None,
+    previous: Sequence[Assignment] = (),
 ) -> Plan:
     """Plan all `work` on `printers` from `now`. Sites without rules impose none.
 
     When no site rule couples printers (no staffed hours, operator change time, heat-up
     limit or site downtime), the class-by-class plan in `fast.py` is used; otherwise the
     night-aware plan of `shifts.py` runs on a simulated clock over the whole farm.
+
+    With `previous` (the last plan's runs not yet started), the runs it promised are kept on
+    their printers, in their order, and only new work is placed around them, unless a fresh
+    plan ends sooner by more than `PlanOptions.replan_gain` of the horizon: so a pass does
+    not move work, filament requests and quotes between printers for nothing.
     """
     # A plan allocates ~100k small objects that all live until it returns: the cyclic
     # collector would walk them over and over for nothing (10-20% of the time).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        engine = Engine(printers, work, now=now, sites=sites, options=options)
-        runs = plates(engine)  # before planning: a plan consumes the engine's copies
-        ruled = any(r != SiteRules() for r in engine.rules.values())
-        bound = site_rule_bound(engine, runs) if ruled else None
-        result = plan_fast(engine) if is_simple(engine) else plan_shifts(engine)
-        result.plain_bound = engine.lower_bound
-        if bound is not None:
-            result.lower_bound = bound.makespan
-        ends = [a.end for a in result.assignments]
-        result.changes_bound = changes_bound(engine, max(ends), state_work(runs)) if ends else 0
-        return result
+        fresh = _plan(printers, work, now=now, sites=sites, options=options)
+        if not previous:
+            return fresh
+        kept = _plan(printers, work, now=now, sites=sites, options=options, previous=previous)
+        gain = (options or PlanOptions()).replan_gain
+        fresh_end, kept_end = _end(fresh, now), _end(kept, now)
+        if kept_end - now <= (fresh_end - now) * (1.0 + gain):
+            kept.kept_previous = True
+            return kept
+        return fresh
     finally:
         if collecting:
             gc.enable()
+
+
+def _end(result: Plan, now: float) -> float:
+    return max((a.end for a in result.assignments), default=now)
+
+
+def _plan(
+    printers: list[PrinterSlot],
+    work: list[WorkItem],
+    *,
+    now: float,
+    sites: Mapping[str, SiteRules] | None,
+    options: PlanOptions | None,
+    previous: Sequence[Assignment] = (),
+) -> Plan:
+    engine = Engine(printers, work, now=now, sites=sites, options=options)
+    runs = plates(engine)  # before planning: a plan consumes the engine's copies
+    ruled = any(r != SiteRules() for r in engine.rules.values())
+    bound = site_rule_bound(engine, runs) if ruled else None
+    if previous:
+        result = plan_shifts(engine, pins(engine, previous))
+    elif is_simple(engine):
+        result = plan_fast(engine)
+    else:
+        result = plan_shifts(engine)
+    result.plain_bound = engine.lower_bound
+    if bound is not None:
+        result.lower_bound = bound.makespan
+    ends = [a.end for a in result.assignments]
+    result.changes_bound = changes_bound(engine, max(ends), state_work(runs)) if ends else 0
+    return result
+
+
+def pins(engine: Engine, previous: Sequence[Assignment]) -> dict[int, list[tuple[int, int]]]:
+    """The previous plan's runs per printer position, as (job position, copies), in order;
+    runs on printers or of jobs no longer there, or no longer compatible, are dropped."""
+    job_pos = {w.job_id: j for j, w in enumerate(engine.work)}
+    eligible = engine.index.eligible
+    out: dict[int, list[tuple[int, int]]] = {}
+    for a in sorted(previous, key=lambda a: a.start):
+        i, j = engine.pos_of.get(a.printer_id), job_pos.get(a.job_id)
+        if i is None or j is None or not eligible[j, engine.class_of[i]]:
+            continue
+        out.setdefault(i, []).append((j, a.copies))
+    return out
 
 
 def quote(

@@ -28,12 +28,14 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Mapping
 
 import numpy as np
 
 from farm.scheduling.calendar import after_windows
 from farm.scheduling.engine import Engine
-from farm.scheduling.types import Assignment, Plan
+from farm.scheduling.types import Assignment, Plan, needs_change
 
 DAY = 86400.0
 # Due-date bands (seconds from now): work due sooner is served first, whatever its length.
@@ -126,14 +128,27 @@ def bands(engine: Engine) -> np.ndarray:
     return band
 
 
-def plan_shifts(engine: Engine) -> Plan:
-    return _Shifts(engine).run()
+def plan_shifts(engine: Engine, pins: Mapping[int, list[tuple[int, int]]] | None = None) -> Plan:
+    """The plan under site rules; `pins` are runs a previous plan promised (see `_Shifts`)."""
+    return _Shifts(engine, pins).run()
 
 
 class _Shifts:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, pins: Mapping[int, list[tuple[int, int]]] | None = None
+    ) -> None:
         self.e = e = engine
         idx = e.index
+        # Runs a previous plan promised: printer position -> [(job position, copies)], kept
+        # on their printer in their order (each printer replays them first, re-timed); what
+        # is left of those jobs, and new work, is planned as usual after them.
+        self.pins: dict[int, deque[tuple[int, int]]] = {}
+        for i, runs in (pins or {}).items():
+            for j, copies in runs:
+                kept = min(copies, e.remaining[j])
+                if kept > 0 and e.primary[j] >= 0:
+                    e.remaining[j] -= kept
+                    self.pins.setdefault(i, deque()).append((j, kept))
         n_classes = len(idx.class_members)
         self.n_bands = 3 + len(DUE_BANDS)
         self.clear = [0.0 if p.auto_eject else e.rules[p.site].clear_seconds for p in e.printers]
@@ -452,8 +467,12 @@ class _Shifts:
         ready = [(e.free[i], i) for i in range(len(e.printers))]
         heapq.heapify(ready)
         heappop, heappush = heapq.heappop, heapq.heappush
+        pins = self.pins
         while ready:
             t, i = heappop(ready)
+            if i in pins and pins[i]:
+                heappush(ready, (self._start_pinned(i, t), i))
+                continue
             staffing = e._staffing_of[i]
             staffed = staffing.next_staffed(t) == t
             source = self._source(i, t, staffed)
@@ -483,13 +502,26 @@ class _Shifts:
         self, i: int, t: float, source: _State, pool: _Pool, h: int, duration: float
     ) -> float:
         """Start the plate on printer i (ready at t); returns when it is ready again."""
+        material, colour = self.held[i]
+        change = needs(source, material, colour)
+        plate = pool.take(h)
+        # The work left where the plate was routed (a stolen plate's class is another's).
+        k2 = self.e.primary[self.plate_job[plate]]
+        routed = self.plate_seconds[plate] + self.clear[self.e.index.class_members[k2][0]]
+        source.work -= routed
+        self.class_work[k2] -= routed
+        new = (source.material, source.colour) if change else (material, colour)
+        return self._start(i, t, self.plate_job[plate], self.plate_copies[plate], duration, new)
+
+    def _start(
+        self, i: int, t: float, j: int, copies: int, duration: float, new: tuple[str, str]
+    ) -> float:
+        """Start `copies` of job j on printer i (ready at t), holding `new` for it."""
         e = self.e
         k = e.class_of[i]
         staffing = e._staffing_of[i]
-        material, colour = self.held[i]
-        change = needs(source, material, colour)
+        change = new != self.held[i]
         start = staffing.next_staffed(t) + e._change_of[i] if change else t
-        plate = pool.take(h)
         windows = e.windows[i]
         if windows:
             start = after_windows(start, duration, windows)
@@ -501,17 +533,10 @@ class _Shifts:
         end = start + duration
         wait = 0.0 if e._auto_eject[i] else staffing.next_staffed(end) - end
         free = end + wait + self.clear[i]
-        # Book-keeping: the source's work left, who holds what, the class's free times.
-        k2 = self.e.primary[self.plate_job[plate]]
-        routed = self.plate_seconds[plate] + self.clear[self.e.index.class_members[k2][0]]
-        source.work -= routed
-        self.class_work[k2] -= routed
-        states = self.states[k]
-        held = states[(material, colour)]
+        held = self._state(k, *self.held[i])
         if change:
             held.count -= 1
             held.sumfree -= t
-            new = (source.material, source.colour)
             self.held[i] = new
             e.loaded[i] = new
             held = self._state(k, *new)
@@ -522,13 +547,20 @@ class _Shifts:
         e.free[i] = free
         if end > self.latest_end:
             self.latest_end = end
-        j = self.plate_job[plate]
-        self.out.append(
-            Assignment(
-                e.work[j].job_id, e.printers[i].id, self.plate_copies[plate], start, end, change
-            )
-        )
+        self.out.append(Assignment(e.work[j].job_id, e.printers[i].id, copies, start, end, change))
         return free
+
+    def _start_pinned(self, i: int, t: float) -> float:
+        """The next run a previous plan promised printer i, in the order it was promised."""
+        e = self.e
+        j, copies = self.pins[i].popleft()
+        w = e.work[j]
+        material, colour = self.held[i]
+        new = (material, colour)
+        if needs_change(material, colour, w):
+            new = (w.material, w.colour.lower())
+        duration = e.seconds(j, e.class_of[i]) * copies
+        return self._start(i, t, j, copies, duration, new)
 
 
 def needs(state: _State, material: str, colour: str) -> bool:

@@ -88,6 +88,9 @@ class PlanOptions:
     # A run that would end outside staffed hours and leave the bed waiting longer than this
     # is swapped for a shorter one that ends while people are there, if there is one.
     night_wait_seconds: float = 3600.0
+    # A replan keeps the runs the previous plan promised (printer and order) unless a fresh
+    # plan ends sooner by more than this share of the horizon (now to the end).
+    replan_gain: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Plan:
     plain_bound: float | None = None
     # Any plan ending when this one does needs at least this many filament changes.
     changes_bound: int | None = None
+    kept_previous: bool = False  # the previous plan's runs were kept (see `plan`)
 
     def completion(self) -> dict[int, float]:
         """When each job's last copy ends."""

@@ -14,8 +14,8 @@ import numpy as np
 
 from farm.scheduling.engine import Engine
 from farm.scheduling.planner import plan
-from farm.scheduling.types import Plan, SiteRules
-from farm.scheduling_bench.instance import Instance
+from farm.scheduling.types import Plan, SiteRules, WorkItem
+from farm.scheduling_bench.instance import Instance, generate
 from farm.scheduling_bench.quality import assess, rule_violations, violations
 
 # Rules of a staffed farm, for `--setups`: two shifts, people clear beds and swap spools,
@@ -49,9 +49,10 @@ def reference_seconds() -> float:
 
 
 def run(
-    instance: Instance, *, decisions: int = 2000, check: bool = True
+    instance: Instance, *, decisions: int = 2000, check: bool = True, replan: bool = True
 ) -> tuple[dict[str, Any], Plan]:
-    """Plan the whole instance once, then time `decisions` single-printer decisions."""
+    """Plan the whole instance once, then time `decisions` single-printer decisions; with
+    `replan`, a second pass with 1 % new work (see `stability`)."""
     reference = reference_seconds()
     started = time.perf_counter()
     result = plan(
@@ -86,6 +87,7 @@ def run(
     setup_seconds = time.perf_counter() - started
     timings = _time_decisions(engine, instance, decisions)
 
+    moved = stability(instance, result) if replan else {}
     report: dict[str, Any] = {
         "printers": len(instance.printers),
         "jobs": len(instance.jobs),
@@ -115,9 +117,57 @@ def run(
         "unplaceable_jobs": quality.unplaceable_jobs,
         "site_rules": bool(instance.sites),
         "plan_violations": len(problems),
+        **moved,
         "quality": asdict(quality),
     }
     return report, result
+
+
+def more_work(instance: Instance, share: float = 0.01, *, seed: int = 1) -> list[WorkItem]:
+    """`share` more jobs like the instance's, with ids after its last: new orders coming in."""
+    count = max(1, round(len(instance.jobs) * share))
+    extra = generate(len(instance.printers), count, seed=seed + 10_000, now=instance.now).jobs
+    first = max((w.job_id for w in instance.jobs), default=0) + 1
+    return [replace(w, job_id=first + n, submitted=instance.now) for n, w in enumerate(extra)]
+
+
+def moved_share(before: Plan, after: Plan) -> float:
+    """Of the runs `before` planned, the share `after` no longer has on the same printer
+    with the same copies (new work in `after` does not count)."""
+    if not before.assignments:
+        return 0.0
+    left: dict[tuple[int, int, int], int] = {}
+    for a in after.assignments:
+        key = (a.job_id, a.printer_id, a.copies)
+        left[key] = left.get(key, 0) + 1
+    kept = 0
+    for a in before.assignments:
+        key = (a.job_id, a.printer_id, a.copies)
+        if left.get(key, 0) > 0:
+            left[key] -= 1
+            kept += 1
+    return 1.0 - kept / len(before.assignments)
+
+
+def stability(instance: Instance, first: Plan) -> dict[str, Any]:
+    """A second pass with 1 % new work: how much of the first plan it moves, kept or fresh."""
+    work = [*instance.jobs, *more_work(instance)]
+    args: dict[str, Any] = {"now": instance.now, "sites": instance.sites}
+    args["options"] = instance.options
+    started = time.perf_counter()
+    second = plan(instance.printers, work, previous=first.assignments, **args)
+    seconds = time.perf_counter() - started
+    fresh = plan(instance.printers, work, **args)
+    end = max((a.end for a in second.assignments), default=instance.now)
+    fresh_end = max((a.end for a in fresh.assignments), default=instance.now)
+    return {
+        "replan_seconds": round(seconds, 3),
+        "replan_kept_previous": second.kept_previous,
+        "replan_moved_share": round(moved_share(first, second), 5),
+        "replan_fresh_moved_share": round(moved_share(first, fresh), 5),
+        "replan_makespan_hours": round((end - instance.now) / 3600.0, 3),
+        "replan_fresh_makespan_hours": round((fresh_end - instance.now) / 3600.0, 3),
+    }
 
 
 def _time_decisions(engine: Engine, instance: Instance, decisions: int) -> list[float]:

@@ -1,0 +1,50 @@
+"""A replan keeps what the last plan promised unless a fresh plan is clearly better."""
+
+from __future__ import annotations
+
+from farm.scheduling import SiteRules, plan
+from farm.scheduling_bench.bench import moved_share
+from tests.scheduling.helpers import NOW, H, job, printer
+
+RULES = {"A": SiteRules(staffed_hours=((6, 22),), clear_seconds=300, change_seconds=600)}
+
+
+def test_a_replan_of_the_same_work_keeps_every_run_where_it_was() -> None:
+    printers = [printer(i, material="PLA" if i % 2 else "PETG") for i in range(1, 5)]
+    work = [job(j, 1 + j % 5, material="PLA" if j % 3 else "PETG") for j in range(1, 13)]
+    first = plan(printers, work, now=NOW, sites=RULES)
+    second = plan(printers, work, now=NOW, sites=RULES, previous=first.assignments)
+    assert second.kept_previous
+    assert moved_share(first, second) == 0.0
+    assert sorted((a.job_id, a.printer_id, a.start) for a in second.assignments) == sorted(
+        (a.job_id, a.printer_id, a.start) for a in first.assignments
+    )
+
+
+def test_a_small_new_job_goes_around_the_promised_runs() -> None:
+    printers = [printer(1), printer(2)]
+    work = [job(j, 2) for j in range(1, 7)]
+    first = plan(printers, work, now=NOW, sites=RULES)
+    second = plan(printers, [*work, job(99, 0.5)], now=NOW, sites=RULES, previous=first.assignments)
+    assert second.kept_previous
+    assert moved_share(first, second) == 0.0
+    assert [a.job_id for a in second.assignments].count(99) == 1
+
+
+def test_a_much_better_fresh_plan_wins() -> None:
+    # The last plan had one printer; now there are four: keeping it all on one is far worse.
+    work = [job(j, 3) for j in range(1, 9)]
+    first = plan([printer(1)], work, now=NOW, sites=RULES)
+    printers = [printer(i) for i in range(1, 5)]
+    second = plan(printers, work, now=NOW, sites=RULES, previous=first.assignments)
+    assert not second.kept_previous
+    assert len({a.printer_id for a in second.assignments}) == 4
+
+
+def test_runs_of_jobs_that_are_gone_are_dropped() -> None:
+    printers = [printer(1), printer(2)]
+    work = [job(j, 2) for j in range(1, 5)]
+    first = plan(printers, work, now=NOW, sites=RULES)
+    second = plan(printers, work[1:], now=NOW, sites=RULES, previous=first.assignments)
+    assert {a.job_id for a in second.assignments} == {2, 3, 4}
+    assert max(a.end for a in second.assignments) <= max(a.end for a in first.assignments) + H
