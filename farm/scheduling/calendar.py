@@ -44,25 +44,41 @@ class Staffing:
         x = local % WEEK
         return x, bisect_right(self._starts, x) - 1
 
+    def _learn(self, t: float) -> None:
+        """Remember the staffed or unstaffed stretch around t: a plan asks about times close
+        together, and most answers are then two comparisons."""
+        x, i = self._locate(t)
+        if i >= 0 and x < self._reach[i]:
+            self._lo, self._hi = t - (x - self._starts[i]), t + (self._reach[i] - x)
+        else:
+            left = x - self._reach[i] if i >= 0 else 0.0
+            self._ulo, self._uhi = t - left, t + (self._starts[i + 1] - x)
+
+    _lo = _hi = _ulo = _uhi = 0.0
+
     def next_staffed(self, t: float) -> float:
         """The earliest moment >= t when someone is on the floor."""
         if self.always:
             return t
+        if self._lo <= t < self._hi:
+            return t
+        if self._ulo <= t < self._uhi:
+            return self._uhi
         if not self._spans:
             return math.inf
-        x, i = self._locate(t)
-        if i >= 0 and x < self._reach[i]:
-            return t
-        return t + (self._starts[i + 1] - x)
+        self._learn(t)
+        return t if self._lo <= t < self._hi else self._uhi
 
     def shift_end(self, t: float) -> float:
         """When the staffed time running at t ends (t itself when nobody is there)."""
         if self.always:
             return math.inf
-        if not self._spans:
+        if self._lo <= t < self._hi:
+            return self._hi
+        if self._ulo <= t < self._uhi or not self._spans:
             return t
-        x, i = self._locate(t)
-        return t + (self._reach[i] - x) if i >= 0 and self._reach[i] > x else t
+        self._learn(t)
+        return self._hi if self._lo <= t < self._hi else t
 
 
 def after_windows(start: float, duration: float, windows: tuple[Window, ...]) -> float:

@@ -178,6 +178,8 @@ class _Shifts:
                 self.plate_seconds.append(per_copy * copies)
 
         self.states: list[dict[tuple[str, str], _State]] = [{} for _ in range(n_classes)]
+        # (class, material) -> its states, every colour: any-colour work is theirs to share.
+        self.of_material: dict[tuple[int, str], list[_State]] = {}
         self.class_work = [0.0] * n_classes
         class_plates: list[list[float]] = [[] for _ in range(n_classes)]
         for (k, material, colour, band), (lengths, plates) in grouped.items():
@@ -202,12 +204,14 @@ class _Shifts:
         # least this long are kept for evenings.
         self.night = {s: self._night_length(s) for s in e.rules}
         self.reserve = self._reserve(class_plates)
+        self.class_longest = [max(lengths, default=0.0) for lengths in class_plates]
 
     def _state(self, k: int, material: str, colour: str) -> _State:
         states = self.states[k]
         state = states.get((material, colour))
         if state is None:
             state = states[(material, colour)] = _State(material, colour, self.n_bands)
+            self.of_material.setdefault((k, material), []).append(state)
         return state
 
     def _reserve(self, class_plates: list[list[float]]) -> list[float]:
@@ -278,7 +282,7 @@ class _Shifts:
         if (
             anyc is not None
             and anyc.work > 0
-            and (self._material_surplus(states, material, end) < mine or not staffed)
+            and (self._material_surplus(k, material, end) < mine or not staffed)
         ):
             return anyc
         # Against when the plan ends anyway: late in the plan the class's even end has
@@ -292,8 +296,8 @@ class _Shifts:
             if state.colour:
                 count, surplus = state.count, self._surplus(state, end)
             else:
-                count = sum(s.count for (m, _), s in states.items() if m == state.material)
-                surplus = self._material_surplus(states, state.material, end)
+                count = sum(s.count for s in self.of_material[(k, state.material)])
+                surplus = self._material_surplus(k, state.material, end)
             overrun = math.inf if count == 0 else -surplus / count
             if overrun > worst:
                 best, worst = state, overrun
@@ -305,14 +309,11 @@ class _Shifts:
             return anyc
         return None
 
-    def _material_surplus(
-        self, states: dict[tuple[str, str], _State], material: str, end: float
-    ) -> float:
+    def _material_surplus(self, k: int, material: str, end: float) -> float:
         """Capacity of every printer holding `material` beyond all of its work (any colour)."""
         surplus = 0.0
-        for (m, _), s in states.items():
-            if m == material:
-                surplus += self._surplus(s, end)
+        for s in self.of_material[(k, material)]:
+            surplus += s.count * end - s.sumfree - s.work
         return surplus
 
     # -- choosing which plate ----------------------------------------------------------
@@ -329,12 +330,15 @@ class _Shifts:
             return None
         k = e.class_of[i]
         longest_pool, longest = pool, 0.0
-        for candidate in state.pools:
+        # The class's longest plate at the start bounds every state's now: most decisions
+        # are far from the tail and skip the look over the bands.
+        near_tail = self.class_work[k] <= TAIL * self.class_count[k] * self.class_longest[k]
+        for candidate in state.pools if near_tail else ():
             if candidate is not None and candidate.live:
                 length = candidate.lengths[candidate.longest()]
                 if length > longest:
                     longest_pool, longest = candidate, length
-        if self.class_work[k] <= TAIL * self.class_count[k] * longest:
+        if near_tail and self.class_work[k] <= TAIL * self.class_count[k] * longest:
             # The class's last stretch: longest first whatever its urgency (a long plate
             # started last is what makes a plan end late), unless it would end at night.
             pool = longest_pool
@@ -421,8 +425,11 @@ class _Shifts:
         group_of = self.group_of
         material, colour = self.held[i]
         limit = self.latest_end
-        donors = [d for d in self.donors[k] if self.class_work[d] > 0 and self._even_end(d) > t]
-        donors.sort(key=self._even_end, reverse=True)
+        work, free, count = self.class_work, self.class_sumfree, self.class_count
+        behind = [
+            ((work[d] + free[d]) / max(1, count[d]), d) for d in self.donors[k] if work[d] > 0
+        ]
+        donors = [d for end, d in sorted(behind, reverse=True) if end > t]
         budget = STEAL_POOLS
         for k2 in donors:
             for state in (

@@ -71,3 +71,14 @@ def test_the_next_staffed_moment_is_staffed_and_never_earlier(offset: float) -> 
     staffed = DAY_SHIFT.next_staffed(t)
     assert staffed >= t
     assert DAY_SHIFT.shift_end(staffed) > staffed
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0, 14 * 24 * 3600, allow_nan=False), min_size=1, max_size=20))
+def test_answers_do_not_depend_on_what_was_asked_before(offsets: list[float]) -> None:
+    rules = SiteRules(staffed_hours=((6, 14), (22, 6)), staffed_weekdays=(0, 1, 2, 3, 4, 5))
+    shared = Staffing(rules)
+    for offset in offsets:
+        t = NOW + offset
+        assert math.isclose(shared.next_staffed(t), Staffing(rules).next_staffed(t), abs_tol=1e-6)
+        assert math.isclose(shared.shift_end(t), Staffing(rules).shift_end(t), abs_tol=1e-6)
