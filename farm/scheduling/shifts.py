@@ -274,11 +274,12 @@ class _Shifts:
         states = self.states[k]
         material, colour = self.held[i]
         own = states[(material, colour)]
-        anyc = states.get((material, "")) if colour else None
-        end = self._even_end(k)
+        end = (self.class_work[k] + self.class_sumfree[k]) / (self.class_count[k] or 1)
         mine = end - t
-        if own.work > 0 and (self._surplus(own, end) < mine or not staffed):
+        # The usual case, inlined: its own state still needs it.
+        if own.work > 0 and (own.count * end - own.sumfree - own.work < mine or not staffed):
             return own
+        anyc = states.get((material, "")) if colour else None
         if (
             anyc is not None
             and anyc.work > 0
@@ -329,6 +330,10 @@ class _Shifts:
         if pool is None:
             return None
         k = e.class_of[i]
+        if e._auto_eject[i] and not (
+            self.class_work[k] <= TAIL * self.class_count[k] * self.class_longest[k]
+        ):
+            return pool, pool.longest()
         longest_pool, longest = pool, 0.0
         # The class's longest plate at the start bounds every state's now: most decisions
         # are far from the tail and skip the look over the bands.
@@ -527,7 +532,8 @@ class _Shifts:
         e = self.e
         k = e.class_of[i]
         staffing = e._staffing_of[i]
-        change = new != self.held[i]
+        old = self.held[i]
+        change = new != old
         start = staffing.next_staffed(t) + e._change_of[i] if change else t
         windows = e.windows[i]
         if windows:
@@ -540,13 +546,14 @@ class _Shifts:
         end = start + duration
         wait = 0.0 if e._auto_eject[i] else staffing.next_staffed(end) - end
         free = end + wait + self.clear[i]
-        held = self._state(k, *self.held[i])
+        states = self.states[k]
+        held = states.get(old) or self._state(k, *old)
         if change:
             held.count -= 1
             held.sumfree -= t
             self.held[i] = new
             e.loaded[i] = new
-            held = self._state(k, *new)
+            held = states.get(new) or self._state(k, *new)
             held.count += 1
             held.sumfree += t
         held.sumfree += free - t
