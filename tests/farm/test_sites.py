@@ -90,6 +90,25 @@ def test_the_links_heartbeat_calls_the_database_once_per_interval(site: Site) ->
     assert len(queries) == 1
 
 
+def test_the_links_heartbeat_survives_a_database_outage_and_retries_at_once(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    import farm.services.sites as sites
+
+    def down(**_: Any) -> int:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    beat = SiteHeartbeat(site="berlin", clock=lambda: 100.0)
+    monkeypatch.setattr(sites, "site_heartbeat", down)
+    beat()  # logged, not raised: the link's tick goes on
+    monkeypatch.undo()
+    beat()  # the same instant: not throttled, since nothing was written
+    site.refresh_from_db()
+    assert site.last_heartbeat_at is not None
+
+
 def test_a_site_never_watched_is_not_down(site: Site, make_printer: Any) -> None:
     make_printer("b1")
     for hours in (1, 24 * 30):

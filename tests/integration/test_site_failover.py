@@ -15,6 +15,7 @@ documented grace before a silent site's work is released, which the processes ge
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -23,18 +24,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import trimesh
 
 from printers.octoprint_emulator.server import EmulatorServer
+from tests.integration.faults import Farm
 from tests.integration.processes import BIN, ROOT
-from tests.integration.services import Cluster, postgres_cluster, redis_server
+from tests.integration.services import postgres_cluster, redis_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.own_services]
 
@@ -96,31 +97,13 @@ class Started:
 
 
 @dataclass
-class Farm:
-    cluster: Cluster
-    env: dict[str, str]
-    logs: Path
+class SitesFarm(Farm):
+    """The fault tests' farm (psql-style reads, manage.py, waits), with the recipe's
+    processes started and stopped one by one instead of under run_farm."""
+
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(
-            host="127.0.0.1", port=self.cluster.port, user="farm", dbname="farm", autocommit=True
-        ) as conn:
-            conn.execute("SET TIME ZONE 'UTC'")
-            return conn.execute(query, args).fetchall()
-
-    def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr.decode()[-3000:]
-        return done.stdout.decode()
-
-    def submit(self, path: Path, *, site: str = "") -> int:
+    def submit_at(self, path: Path, *, site: str = "") -> int:
         out = self.manage("shell", "-c", SUBMIT.format(path=str(path), site=site))
         return int(re.findall(r"job (\d+)", out)[-1])
 
@@ -139,18 +122,6 @@ class Farm:
             process.kill()
             process.wait()
 
-    def wait(self, condition: Callable[[], bool], *, timeout: float, what: str) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if condition():
-                return time.monotonic() - started
-            time.sleep(0.25)
-        logs = "".join(
-            f"\n--- {p.name} ---\n" + p.read_text(errors="replace")[-2500:]
-            for p in sorted(self.logs.glob("*.log"))
-        )
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{logs}")
-
 
 def site_worker(slug: str) -> list[str]:
     """The README's worker of one site: its printers' dispatches and commands."""
@@ -162,7 +133,7 @@ def fleet_link(slug: str) -> list[str]:
 
 
 @pytest.fixture
-def farm(tmp_path: Path) -> Iterator[tuple[Farm, EmulatorServer, Started]]:
+def farm(tmp_path: Path) -> Iterator[tuple[SitesFarm, EmulatorServer, Started]]:
     key = secrets.token_hex(16).upper()
     server = EmulatorServer(
         ("127.0.0.1", 0), printers=4, api_key=key, seconds_per_line=SECONDS_PER_LINE
@@ -184,7 +155,7 @@ def farm(tmp_path: Path) -> Iterator[tuple[Farm, EmulatorServer, Started]]:
         }
         for timing in ("FARM_POLL_SECONDS", "FARM_SCHEDULE_SECONDS", "FARM_OFFLINE_GRACE_SECONDS"):
             env.pop(timing, None)  # production timings, whatever the shell had
-        f = Farm(cluster, env, tmp_path)
+        f = SitesFarm(cluster, redis, env, tmp_path, port=0)
         f.manage("migrate", "-v", "0")
         sites = {
             "north": [(0, server.printer_url(0)), (1, server.printer_url(1))],
@@ -223,12 +194,15 @@ def part(tmp_path: Path, name: str, height_mm: float) -> Path:
     return path
 
 
-def file_name(run_id: int, created: Any) -> str:
-    return f"farm-run-{run_id}-{created:%Y%m%d%H%M%S}.gcode"
+def file_name(run_id: int, created: datetime.datetime) -> str:
+    """The run's file name on the printer (PrintRun.job_name), from its row."""
+    return f"farm-run-{run_id}-{created.astimezone(datetime.UTC):%Y%m%d%H%M%S}.gcode"
 
 
 def test_a_site_whose_fleet_link_stops_is_down_its_work_moves_and_nothing_prints_twice(
-    farm: tuple[Farm, EmulatorServer, Started], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    farm: tuple[SitesFarm, EmulatorServer, Started],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     f, server, started = farm
     report: list[str] = []
@@ -241,7 +215,7 @@ def test_a_site_whose_fleet_link_stops_is_down_its_work_moves_and_nothing_prints
     assert heard == [("north",), ("south",)]
 
     # A long print that only North may print, under way when North goes dark.
-    long_job = f.submit(part(tmp_path, "tall", 40), site="north")
+    long_job = f.submit_at(part(tmp_path, "tall", 40), site="north")
 
     def long_printing() -> bool:
         return bool(
@@ -260,7 +234,7 @@ def test_a_site_whose_fleet_link_stops_is_down_its_work_moves_and_nothing_prints
     f.stop("worker-north")
     dark_at = time.monotonic()
     cube = part(tmp_path, "cube", 10)
-    jobs = [f.submit(cube) for _ in range(4)]
+    jobs = [f.submit_at(cube) for _ in range(4)]
 
     def north_down() -> bool:
         return f.sql("SELECT online FROM farm_site WHERE slug = 'north'") == [(False,)]
