@@ -6,6 +6,9 @@ The rules are `farm.site_watch` (plain Python); this module reads and writes the
   one conditional UPDATE every few seconds per link, which writes only the rows whose last
   heartbeat is older than half that, so 50 sites × several shards cost a few row writes a
   second. The time written is the database's, not the site machine's, whose clock may be off.
+  It lives in the database rather than in a Redis key with a TTL: a Redis restarted empty
+  would make every site look silent at once (measured on PostgreSQL, one call costs 1.5 ms
+  when it writes nothing and 5.5 ms when it writes).
 - `sites_sweep` (beat, every 10 s) notes silent sites, marks a site silent past
   FARM_SITE_DOWN_GRACE_SECONDS down (the planner then leaves its printers out), applies the
   release rules to its runs, and marks it up when its heartbeat returns.
