@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from farm.views import audit, employee, operator
+from farm.views import audit, employee, fleet, operator
 
 urlpatterns = [
     path("", employee.home, name="home"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
     path("operator/", operator.dashboard, name="operator-dashboard"),
     path("operator/audit/", audit.audit_log, name="audit-log"),
+    path("operator/fleet/", fleet.fleet, name="fleet"),
+    path("operator/fleet/changes/", fleet.fleet_changes, name="fleet-changes"),
     path(
         "operator/printers/<int:printer_id>/clear/",
         operator.printer_bed_clear,

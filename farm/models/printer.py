@@ -71,6 +71,12 @@ class Printer(models.Model):
     )
     enabled = models.BooleanField(default=True)
     maintenance = models.BooleanField(default=False, help_text="Out of service for maintenance.")
+    # Where it stands on the floor, so the fleet view groups printers as people walk past them.
+    row = models.CharField(max_length=50, blank=True, help_text="Row or rack, e.g. A or R12.")
+    position = models.PositiveIntegerField(default=0, help_text="Place in its row or rack.")
+    tags = models.CharField(
+        max_length=200, blank=True, help_text="Comma-separated labels to filter by, e.g. 0.6mm."
+    )
 
     state = models.CharField(
         max_length=20, choices=PrinterState.choices, default=PrinterState.OFFLINE

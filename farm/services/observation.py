@@ -24,6 +24,7 @@ from farm.models.printer import FREE_TO_START_STATES
 from farm.services.doubt import run_contact_back, run_interrupt, run_mark_in_doubt
 from farm.services.enqueue import enqueue_printer_ready
 from farm.services.events import event_record
+from farm.services.fleet_feed import fleet_changes_publish
 from farm.services.runs import run_fail, run_finish, run_set_paused
 from farm.statuses import RUN_ACTIVE, RunStatus
 from printers.drivers.base import DeviceStatus
@@ -73,6 +74,7 @@ def printers_live_record(seen: list[tuple[int, DeviceStatus, datetime.datetime]]
     entries = {live_key(pk): live_entry(status, at) for pk, status, at in seen}
     try:
         cache.set_many(entries, LIVE_TTL_SECONDS)
+        fleet_changes_publish(pk for pk, _, _ in seen)
     except Exception:  # any cache backend's error
         # The cache (Redis) restarting must not stop the transitions reaching the database:
         # the dashboard falls back to the recorded state until it is back.

@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from farm.models import Job, Printer, PrintRun
 from farm.models.printer import ConnectionKind, PrinterState
 from farm.roles import is_operator, signed_in_user
 from farm.services.doubt import run_accept, run_reprint, runs_in_doubt_too_long
+from farm.services.fleet_feed import fleet_changes_publish
+from farm.services.fleet_view import shown_state
 from farm.services.observation import printer_live
 from farm.services.printer_control import (
     OPERATOR_COMMANDS,
@@ -24,14 +29,11 @@ from farm.services.printer_control import (
     printer_load_filament,
 )
 from farm.services.runs import bed_clear
-from farm.services.sites import UNKNOWN, SiteReport, sites_report
+from farm.services.sites import SiteReport, sites_report
 from farm.statuses import RUN_OPEN, JobStatus, RunStatus
 from printers.commands import PrinterCommand
 
 View = Callable[..., HttpResponse]
-# What a card shows instead of the device state when the farm does not use the printer.
-UNUSED_MAINTENANCE = "maintenance"
-UNUSED_DISABLED = "disabled"
 
 
 def operator_required(view: View) -> View:
@@ -45,29 +47,34 @@ def operator_required(view: View) -> View:
     return wrapped
 
 
-def printer_rows(sites: list[SiteReport] | None = None) -> list[dict[str, Any]]:
+def printer_rows(
+    sites: list[SiteReport] | None = None, printer_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """What each printer's card shows: every printer by site and name, or those of
+    `printer_ids` in that order."""
     sites = sites_report() if sites is None else sites
     down = {report.site.pk for report in sites if report.shown_down}
-    printers = list(
-        Printer.objects.select_related(
-            "site", "material", "requested_material", "current_run__job"
-        ).order_by("site__name", "name")
+    query = Printer.objects.select_related(
+        "site", "material", "requested_material", "current_run__job"
     )
+    if printer_ids is None:
+        printers = list(query.order_by("site__name", "name"))
+    else:
+        by_id = {p.pk: p for p in query.filter(pk__in=printer_ids)}
+        printers = [by_id[pk] for pk in printer_ids if pk in by_id]
     live = printer_live([p.pk for p in printers])
     overdue = set(runs_in_doubt_too_long().values_list("pk", flat=True))
     rows = []
     for p in printers:
         run = p.current_run
-        state = live.get(p.pk, {}).get("state", p.state)
-        if state == PrinterState.FINISHED and p.bed_clear and run is None:
-            state = PrinterState.READY  # the last print is off the bed: it waits for work
-        if p.maintenance:
-            state = UNUSED_MAINTENANCE
-        elif not p.enabled:
-            state = UNUSED_DISABLED
-        elif p.site_id in down:
-            # Nobody watches it: not failed, not its last state; it may be printing on its own.
-            state = UNKNOWN
+        state = shown_state(
+            state=live.get(p.pk, {}).get("state", p.state),
+            maintenance=p.maintenance,
+            enabled=p.enabled,
+            site_down=p.site_id in down,
+            bed_clear=p.bed_clear,
+            run=run is not None,
+        )
         awaiting = run is not None and run.status == RunStatus.AWAITING_REMOVAL
         in_doubt = run is not None and run.status == RunStatus.IN_DOUBT
         rows.append(
@@ -127,14 +134,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "farm/dashboard.html", context)
 
 
-def _printer_action(request: HttpRequest, action: Callable[[], None], done: str) -> HttpResponse:
-    """Run one printer service; its refusal (ValidationError) is shown, not raised."""
+def _printer_action(
+    request: HttpRequest, action: Callable[[], None], done: str, *, printer_id: int
+) -> HttpResponse:
+    """Run one printer service; its refusal (ValidationError) is shown, not raised. Back to
+    the fleet view when the action came from there, else to the dashboard."""
     try:
         action()
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, done)
+        fleet_changes_publish([printer_id])  # open fleet views show its new card
+    referer = request.META.get("HTTP_REFERER", "")
+    fleet_path = reverse("fleet")
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) and urlsplit(
+        referer
+    ).path.startswith(fleet_path):
+        return redirect(referer)
     return redirect("operator-dashboard")
 
 
@@ -146,6 +163,7 @@ def printer_bed_clear(request: HttpRequest, printer_id: int) -> HttpResponse:
         request,
         lambda: bed_clear(printer=printer, actor=signed_in_user(request)),
         f"{printer.name}: bed cleared, ready for the next job.",
+        printer_id=printer.pk,
     )
 
 
@@ -167,6 +185,7 @@ def printer_filament_loaded(request: HttpRequest, printer_id: int) -> HttpRespon
             actor=signed_in_user(request),
         ),
         f"{printer.name}: {material} loaded.",
+        printer_id=printer.pk,
     )
 
 
@@ -182,6 +201,7 @@ def printer_command(request: HttpRequest, printer_id: int, command: str) -> Http
             printer=printer, command=PrinterCommand(command), actor=signed_in_user(request)
         ),
         f"{printer.name}: {command} sent.",
+        printer_id=printer.pk,
     )
 
 
@@ -204,4 +224,5 @@ def run_decide(request: HttpRequest, run_id: int, decision: str) -> HttpResponse
         request,
         lambda: service(run=run, actor=signed_in_user(request)),
         f"{run.printer.name}: {done}",
+        printer_id=run.printer_id,
     )

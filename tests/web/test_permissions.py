@@ -61,6 +61,8 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "job-cancel": ("POST", (302, 302, 404, 302, 302)),
     "operator-dashboard": ("GET", (302, 403, 403, 200, 200)),
     "audit-log": ("GET", (302, 403, 403, 200, 200)),
+    "fleet": ("GET", (302, 403, 403, 200, 200)),
+    "fleet-changes": ("GET", (302, 403, 403, 200, 200)),
     "printer-bed-clear": ("POST", (302, 403, 403, 302, 302)),
     "printer-filament-loaded": ("POST", (302, 403, 403, 302, 302)),
     "printer-command": ("POST", (302, 403, 403, 302, 302)),

@@ -1,7 +1,7 @@
 """`python manage.py seed_demo [--if-empty]`: a demo farm of simulated printers.
 
-Creates three sites, materials, 24 simulated printers (a third with auto-eject, so the demo
-keeps flowing on its own), a user for each role with a random password (printed once, and kept
+Creates three sites, materials, 24 simulated printers (`--printers N` for more; a quarter with
+auto-eject, so the demo keeps flowing on its own; rows of 20 on each site's floor, a few tags), a user for each role with a random password (printed once, and kept
 in var/demo-logins.txt for `make run` to show), and a few sample parts submitted as jobs.
 """
 
@@ -41,6 +41,7 @@ MODELS = [
 ]
 LOADS = [("PLA", "black"), ("PLA", "white"), ("PETG", "black"), ("PLA", "red"), ("ABS", "grey")]
 LOGINS_FILE = "demo-logins.txt"
+ROW_LENGTH = 20  # printers in one row (or rack) on the floor
 
 
 def sample_parts() -> list[tuple[str, bytes]]:
@@ -106,23 +107,9 @@ class Command(BaseCommand):
             )
             for name, d, t, b, c in MATERIALS
         }
-        for i in range(printer_count):
-            model, (x, y, z) = MODELS[i % len(MODELS)]
-            material, colour = LOADS[i % len(LOADS)]
-            site = sites[i % len(sites)]
-            Printer.objects.create(
-                name=f"{site.slug}-{i + 1:02d}",
-                site=site,
-                model=model,
-                build_x_mm=x,
-                build_y_mm=y,
-                build_z_mm=z,
-                material=materials[material],
-                colour=colour,
-                connection_kind=ConnectionKind.SIMULATED,
-                connection_settings={"fail_probability": 0.03},
-                auto_eject=i % 4 == 0,  # spread over the three sites
-            )
+        Printer.objects.bulk_create(
+            (self._printer(i, sites, materials) for i in range(printer_count)), batch_size=1000
+        )
         logins = []
         employees = Group.objects.get_or_create(name=EMPLOYEE)[0]
         operators = Group.objects.get_or_create(name=OPERATOR)[0]
@@ -153,3 +140,30 @@ class Command(BaseCommand):
                 quantity=1 + i % 3,
             )
         return logins
+
+    def _printer(self, i: int, sites: list[Site], materials: dict[str, Material]) -> Printer:
+        model, (x, y, z) = MODELS[i % len(MODELS)]
+        material, colour = LOADS[i % len(LOADS)]
+        site = sites[i % len(sites)]
+        number = i // len(sites)  # the printer's place at its site, from 0
+        return Printer(
+            # Numbered as people would (berlin-2, berlin-10): the fleet view sorts naturally.
+            name=f"{site.slug}-{number + 1}",
+            site=site,
+            row=f"R{number // ROW_LENGTH + 1}",
+            position=number % ROW_LENGTH + 1,
+            tags=",".join(
+                tag
+                for tag, wanted in (("enclosed", model == "Creality K1"), ("night", i % 6 == 0))
+                if wanted
+            ),
+            model=model,
+            build_x_mm=x,
+            build_y_mm=y,
+            build_z_mm=z,
+            material=materials[material],
+            colour=colour,
+            connection_kind=ConnectionKind.SIMULATED,
+            connection_settings={"fail_probability": 0.03},
+            auto_eject=i % 4 == 0,  # spread over the three sites
+        )
