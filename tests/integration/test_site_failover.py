@@ -237,7 +237,14 @@ def test_a_site_whose_fleet_link_stops_is_down_its_work_moves_and_nothing_prints
     jobs = [f.submit_at(cube) for _ in range(4)]
 
     def north_down() -> bool:
-        return f.sql("SELECT online FROM farm_site WHERE slug = 'north'") == [(False,)]
+        # Marked down, and the same sweep's release rules applied to its runs (their own
+        # transactions, right after the site's).
+        down = f.sql("SELECT online FROM farm_site WHERE slug = 'north'") == [(False,)]
+        return down and not f.sql(
+            "SELECT 1 FROM farm_printrun r JOIN farm_printer p ON p.id = r.printer_id"
+            " JOIN farm_site s ON s.id = p.site_id"
+            " WHERE s.slug = 'north' AND r.status IN ('dispatching', 'printing', 'paused')"
+        )
 
     f.wait(north_down, timeout=120, what="North marked down")
     report.append(f"North marked down {time.monotonic() - dark_at:.0f} s after it went dark")
