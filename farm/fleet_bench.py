@@ -91,6 +91,12 @@ def db_counters() -> dict[str, int]:
     return {"commits": commits, "rows": inserted + updated + deleted}
 
 
+def emulator_requests(base: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{base}/_emulator/stats", timeout=60) as response:
+        counts: dict[str, int] = json.loads(response.read())["requests"]
+    return counts
+
+
 def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -299,6 +305,7 @@ def _measure(
     watch = _Watch()
     by_pk = {pk: n for n, pk in ids.items()}
     counters, link_cpu, emulator_cpu = db_counters(), link.cpu_s(), emulator.cpu_s()
+    served = emulator_requests(base)
     began = time.monotonic()
     injected, due = 0, 0.0
     watch.start()
@@ -336,6 +343,7 @@ def _measure(
     watch.join()
     window = min(time.monotonic() - began, seconds + SETTLE_S)
     after = db_counters()
+    served_after = emulator_requests(base)
     changes = watch.done + list(watch.pending_db.values())
     cache_delays = [c.cache_s for c in changes if c.cache_s is not None]
     seen_delays = [c.seen_s for c in changes if c.seen_s is not None]
@@ -356,4 +364,8 @@ def _measure(
             (after["commits"] - counters["commits"] - watch.bench_queries) / window, 1
         ),
         "measured_over_s": round(window, 1),
+        # What the link asked the emulator meanwhile: status reads (an event's, or a poll's)
+        # and log-ins (each a push socket opened again).
+        "link_status_reads": served_after.get("/api/job", 0) - served.get("/api/job", 0),
+        "link_push_reconnects": served_after.get("/api/login", 0) - served.get("/api/login", 0),
     }

@@ -12,6 +12,8 @@ synchronous (simulated, serial) are polled in a small thread pool (`threads`). T
 thread runs the ticks: targets, `record`, `heartbeat`, once every `poll_seconds`. So Django
 (the caller's `record`) stays in one thread, and no printer waits for the database.
 
+A link that starts (or is given many printers at once) begins to watch `start_per_s` of them a
+second, so a farm's worth of first requests does not arrive in one burst and time out.
 Unreachable printers never slow the others: every request of a site waits for one of that
 site's `per_site` slots, and a request still unanswered after `hold_seconds` gives its slot
 back (it keeps waiting for its own time-out). A printer that could not be reached is tried
@@ -82,6 +84,7 @@ class LinkSettings:
     push: bool = True
     throttle: int = 10  # OctoPrint's `current` at most every throttle × 0.5 s
     backoff_max_s: float = 30.0
+    start_per_s: float = 250.0  # printers a starting link begins to watch per second
 
 
 def backoff_s(failures: int, *, most: float) -> float:
@@ -225,9 +228,14 @@ class _Network:
                     self._clients.pop(key, None)
                     self._drivers.pop(key, None)
                     self.modes.pop(key, None)
-            for key, target in wanted.items():
-                if key not in self._tasks:
-                    self._tasks[key] = (target, asyncio.ensure_future(self._watch(target)))
+            new = [target for key, target in wanted.items() if key not in self._tasks]
+            for i, target in enumerate(new):
+                # Thousands at once (a link starting) would all time out together: spread.
+                delay = i / self.settings.start_per_s
+                self._tasks[target.key] = (
+                    target,
+                    asyncio.ensure_future(self._watch(target, delay)),
+                )
 
         self._run(reconcile())
 
@@ -323,7 +331,9 @@ class _Network:
             self._drivers[target.key] = driver
         return driver.status()
 
-    async def _watch(self, target: Target) -> None:
+    async def _watch(self, target: Target, delay: float = 0.0) -> None:
+        self.modes[target.key] = "starting"
+        await asyncio.sleep(delay)
         try:
             if target.kind == "octoprint":
                 await self._watch_octoprint(target)
@@ -371,8 +381,9 @@ class _Network:
     async def _follow_push(self, target: Target, client: OctoPrintLink) -> None:
         ws = await self._bounded(target, client.socket(throttle=self.settings.throttle))
         self.modes[target.key] = "push"
-        # OctoPrint sends `current` at least every few seconds while it is there.
-        silence_s = max(15.0, 4 * 0.5 * self.settings.throttle)
+        # OctoPrint sends `current` at least every few seconds while it is there; a busy one
+        # (or a busy link) may be late, and a needless new socket costs more than waiting.
+        silence_s = max(30.0, 6 * 0.5 * self.settings.throttle)
         reader = _EventReads(self, target, client)
         try:
             async for kind, payload in client.messages(ws, silence_s=silence_s):

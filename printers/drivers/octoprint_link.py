@@ -235,7 +235,9 @@ class OctoPrintLink:
         try:
             async with asyncio.timeout(self.timeout_s):
                 # No pings: the `current` messages are the heartbeat (see `messages`).
-                ws = await self.session.ws_connect(target)
+                ws = await self.session.ws_connect(
+                    target, timeout=aiohttp.ClientWSTimeout(ws_close=2.0)
+                )
         except TimeoutError:
             raise self._unreachable(f"no answer within {self.timeout_s:g} s") from None
         except aiohttp.WSServerHandshakeError as exc:

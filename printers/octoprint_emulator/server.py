@@ -102,7 +102,7 @@ class EmulatorServer:
         self._refusing.bind((address[0], 0))
         self._blackhole = socket.create_server((address[0], 0), backlog=4096)
         self._blackhole.setblocking(False)
-        self._held: list[asyncio.StreamWriter] = []
+        self._held: set[asyncio.StreamWriter] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
@@ -186,7 +186,7 @@ class EmulatorServer:
 
     async def _close(self, runner: web.AppRunner) -> None:
         self._ticker.cancel()
-        for writer in self._held:
+        for writer in list(self._held):
             writer.close()
         for pushes in list(self._listeners.sockets.values()):
             for push in pushes:
@@ -196,8 +196,17 @@ class EmulatorServer:
         self._refusing.close()
 
     async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A black-holed printer: the connection is accepted and never answered."""
-        self._held.append(writer)
+        """A black-holed printer: the connection is accepted and never answered (what the
+        client sends is read and dropped until it gives up and closes)."""
+        self._held.add(writer)
+        try:
+            while await reader.read(65536):
+                pass
+        except ConnectionError:
+            pass
+        finally:
+            self._held.discard(writer)
+            writer.close()
 
     # ---- REST ------------------------------------------------------------------------------
 
