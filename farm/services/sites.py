@@ -192,6 +192,9 @@ def sites_sweep(*, now: datetime.datetime | None = None) -> SitesSwept:
         elif verdict is SiteVerdict.UP and site_mark_up(site=site):
             swept.up.append(site.slug)
     for site in Site.objects.filter(down_since__isnull=False):
+        # Down means offline to the planner, whatever an admin form saved meanwhile (its
+        # `online` read before the site went down); it is up again with its next heartbeat.
+        Site.objects.filter(pk=site.pk, online=True).update(online=False)
         released, in_doubt = site_runs_release(site=site, now=now)
         swept.released += released
         swept.in_doubt += in_doubt

@@ -281,6 +281,15 @@ def test_when_the_site_comes_back_its_runs_in_doubt_are_what_its_printers_say(
     assert Event.objects.filter(kind=EventKind.SITE_UP).count() == 1
 
 
+def test_a_down_site_stays_offline_to_the_planner_whatever_a_form_saved(
+    two_sites: dict[str, Printer], site: Site
+) -> None:
+    down_at = take_down(site)
+    Site.objects.filter(pk=site.pk).update(online=True)  # an admin form read before it went down
+    sites_sweep(now=down_at + datetime.timedelta(seconds=10))
+    assert Site.objects.get(pk=site.pk).online is False
+
+
 def test_the_admin_site_list_says_which_sites_are_down(
     two_sites: dict[str, Printer], site: Site, admin_user: User, client: Any
 ) -> None:
