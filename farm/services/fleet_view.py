@@ -8,14 +8,13 @@ only the printers the change feed named that the client shows.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
-
-from farm.models import Printer
+from farm.models import Material, Printer, Site
 from farm.models.printer import PrinterState
 from farm.services.sites import UNKNOWN
 from farm.statuses import RUN_OPEN, RunStatus
@@ -28,13 +27,16 @@ ATTENTION_GROUP = "Needs attention"
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """berlin-2 before berlin-10: digit runs compare as numbers, the rest as text."""
-    return tuple(
-        (1, int(part)) if part.isdigit() else (0, part.lower())
-        for part in _DIGITS.split(text)
-        if part
-    )
+@functools.lru_cache(maxsize=65536)
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """berlin-2 before berlin-10: digit runs compare as numbers, the rest as text.
+
+    Splitting on a captured group alternates text and digits, text first, so two keys never
+    compare a number with a text. Kept in memory: a farm's names change rarely, and sorting
+    10,000 printers asks for 30,000 keys.
+    """
+    parts = _DIGITS.split(text.lower())
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts))
 
 
 def shown_state(
@@ -113,16 +115,15 @@ class FleetPage:
     choices: dict[str, list[str]] = field(default_factory=dict)
 
 
-def fleet_briefs(
-    *, down_site_ids: set[int], printers: QuerySet[Printer] | None = None
-) -> list[Brief]:
-    """Every printer (or those of `printers`) as one narrow row: one query, no per-row work
-    beyond a few comparisons."""
-    rows = (printers if printers is not None else Printer.objects.all()).values_list(
+def fleet_briefs(*, down_site_ids: set[int]) -> list[Brief]:
+    """Every printer as one narrow row: one query without the joins it can do without (site
+    and material names come from their small tables), a few comparisons per printer."""
+    sites = dict(Site.objects.values_list("pk", "name"))
+    materials = dict(Material.objects.values_list("pk", "name"))
+    rows = Printer.objects.values_list(
         "pk",
         "name",
         "site_id",
-        "site__name",
         "row",
         "position",
         "state",
@@ -131,7 +132,7 @@ def fleet_briefs(
         "bed_clear",
         "current_run__status",
         "requested_material_id",
-        "material__name",
+        "material_id",
         "model",
         "tags",
     )
@@ -140,12 +141,11 @@ def fleet_briefs(
         pk,
         name,
         site_id,
-        site,
         row,
         position,
         state,
         maint,
-        enabled,
+        on,
         clear,
         run,
         want,
@@ -156,29 +156,35 @@ def fleet_briefs(
         shown = shown_state(
             state=state,
             maintenance=maint,
-            enabled=enabled,
+            enabled=on,
             site_down=site_id in down_site_ids,
             bed_clear=clear,
             run=run is not None,
         )
-        attention = shown not in (UNUSED_MAINTENANCE, UNUSED_DISABLED, UNKNOWN) and needs_attention(
-            state=shown, bed_clear=clear, run_status=run, filament=want is not None
-        )
+        unused = shown in (UNUSED_MAINTENANCE, UNUSED_DISABLED, UNKNOWN)
         out.append(
             Brief(
                 pk=pk,
                 name=name,
-                site=site,
+                site=sites[site_id],
                 row=row,
                 position=position,
                 state=shown,
-                attention=attention,
-                material=mat or "",
+                attention=not unused
+                and needs_attention(
+                    state=shown, bed_clear=clear, run_status=run, filament=want is not None
+                ),
+                material=materials.get(mat, ""),
                 model=model,
-                tags=frozenset(t.strip().lower() for t in tags.split(",") if t.strip()),
+                tags=_tags(tags),
             )
         )
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags(text: str) -> frozenset[str]:
+    return frozenset(t.strip().lower() for t in text.split(",") if t.strip())
 
 
 def _matches(brief: Brief, filters: FleetFilters, *, with_state: bool) -> bool:

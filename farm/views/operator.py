@@ -21,7 +21,14 @@ from farm.models.printer import ConnectionKind, PrinterState
 from farm.roles import is_operator, signed_in_user
 from farm.services.doubt import run_accept, run_reprint, runs_in_doubt_too_long
 from farm.services.fleet_feed import fleet_changes_publish
-from farm.services.fleet_view import shown_state
+from farm.services.fleet_view import (
+    PAGE_SIZE,
+    Brief,
+    FleetFilters,
+    fleet_briefs,
+    fleet_page,
+    shown_state,
+)
 from farm.services.observation import printer_live
 from farm.services.printer_control import (
     OPERATOR_COMMANDS,
@@ -102,7 +109,12 @@ def printer_rows(
 @operator_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     sites = sites_report()
-    rows = printer_rows(sites)
+    # A small farm shows every printer; a large one only those that need someone, a page at
+    # most (the fleet view has the rest): the refresh every 2 s must not carry 10,000 cards.
+    briefs = fleet_briefs(down_site_ids={r.site.pk for r in sites if r.shown_down})
+    small = len(briefs) <= PAGE_SIZE
+    page = fleet_page(briefs, FleetFilters() if small else FleetFilters(state="attention"))
+    rows = printer_rows(sites, page.ids)
     queue = (
         Job.objects.filter(
             status__in=(JobStatus.SUBMITTED, JobStatus.QUOTED, JobStatus.QUEUED, JobStatus.PRINTING)
@@ -116,22 +128,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .select_related("owner", "material")
         .order_by("-finished_at")[:15]
     )
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    held = Printer.objects.filter(current_run__status=RunStatus.INTERRUPTED).count()
     context = {
         "sites_down": [report for report in sites if report.shown_down],
         "rows": rows,
+        "printers_not_shown": len(briefs) - len(rows),
         "queue": queue,
         "finished": finished,
-        "state_counts": sorted(counts.items()),
-        "to_clear": sum(1 for r in rows if r["needs_clearing"]),
-        "to_decide": sum(1 for r in rows if r["interrupted"] or r["in_doubt_overdue"]),
-        "to_load": sum(1 for r in rows if r["printer"].requested_material_id),
+        "state_counts": sorted(page.counts.items()) if small else sorted(_counts(briefs).items()),
+        "to_clear": Printer.objects.filter(bed_clear=False)
+        .exclude(current_run__status__in=RUN_OPEN)
+        .count(),
+        "to_decide": held + runs_in_doubt_too_long().count(),
+        "to_load": Printer.objects.exclude(requested_material=None).count(),
     }
     if request.GET.get("partial"):
         return render(request, "farm/_dashboard_body.html", context)
     return render(request, "farm/dashboard.html", context)
+
+
+def _counts(briefs: list[Brief]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for brief in briefs:
+        counts[brief.state] = counts.get(brief.state, 0) + 1
+    return counts
 
 
 def _printer_action(

@@ -189,3 +189,34 @@ def test_a_cache_restart_gets_a_full_refresh(floor: dict[str, Printer]) -> None:
     cache.clear()
     fleet_changes_publish([floor["lyon-1"].pk])
     assert fleet_changes_since(cursor).full
+
+
+def test_the_dashboard_of_a_large_farm_shows_only_the_printers_that_need_someone(
+    operator_client: Client, site: Site, pla: Material
+) -> None:
+    Printer.objects.bulk_create(
+        Printer(name=f"p-{i}", site=site, model="M", material=pla, state="ready")
+        for i in range(150)
+    )
+    Printer.objects.filter(name__in=["p-7", "p-70"]).update(state="error")
+    content = operator_client.get("/operator/?partial=1").content
+    assert names_in_order(content) == ["p-7", "p-70"]
+    assert b"148 more printers in the fleet view" in content
+    assert b"ready: 148" in content
+
+
+def test_seed_demo_builds_a_large_farm_with_rows_and_natural_names(
+    db: Any, settings: Any, tmp_path: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", printers=130, stdout=StringIO())
+    assert Printer.objects.count() == 130
+    assert Site.objects.count() >= 3
+    berlin = Printer.objects.filter(site__slug="berlin")
+    assert {"berlin-2", "berlin-10", "berlin-44"} <= set(berlin.values_list("name", flat=True))
+    assert berlin.get(name="berlin-21").row == "R2" and berlin.get(name="berlin-21").position == 1
+    assert Printer.objects.filter(tags__contains="enclosed").exists()
