@@ -101,7 +101,11 @@ class FleetRecorder:
         batch, later = due[:MAX_EXAMINED_PER_TICK], due[MAX_EXAMINED_PER_TICK:]
         self.pending = set(later)
         if batch:
-            self._examine(batch, now)
+            try:
+                self._examine(batch, now)
+            except Exception:
+                self.pending.update(batch)  # the database went away: again next tick
+                raise
         if now - self._known_read_at >= KNOWN_REFRESH_S:
             self._known_read_at = now
             self._read_known(list(self.known))
