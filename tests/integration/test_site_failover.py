@@ -15,6 +15,7 @@ documented grace before a silent site's work is released, which the processes ge
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -140,8 +141,7 @@ def farm(tmp_path: Path) -> Iterator[tuple[SitesFarm, EmulatorServer, Started]]:
     )
     started = Started()
     started.record(server)
-    server.start()
-    with postgres_cluster() as cluster, redis_server() as redis:
+    with postgres_cluster() as cluster, redis_server() as redis, _serving(server):
         var = tmp_path / "var"
         env = {
             **os.environ,
@@ -185,7 +185,15 @@ def farm(tmp_path: Path) -> Iterator[tuple[SitesFarm, EmulatorServer, Started]]:
         finally:
             for name in list(f.processes):
                 f.stop(name)
-            server.stop()
+
+
+@contextlib.contextmanager
+def _serving(server: EmulatorServer) -> Iterator[None]:
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 def part(tmp_path: Path, name: str, height_mm: float) -> Path:
