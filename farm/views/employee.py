@@ -20,7 +20,7 @@ from farm.roles import is_operator, signed_in_user
 from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
 from farm.services.observation import printer_live
 from farm.services.submission import job_submit, upload_limit_bytes
-from farm.statuses import JOB_OPEN, RUN_ACTIVE
+from farm.statuses import JOB_OPEN, RUN_ACTIVE, JobStatus
 from slicing.errors import GcodeRefused
 from slicing.preview import gcode_layer_svg
 from slicing.profile import DEFAULT_BUILD_MM
@@ -91,7 +91,15 @@ def job_rows(jobs: Any) -> list[dict[str, Any]]:
             for r in active.get(job.pk, [])
         )
         progress = min(1.0, (counts.printed + partial) / job.quantity)
-        rows.append({"job": job, "counts": counts, "progress": round(progress * 100)})
+        rows.append(
+            {
+                "job": job,
+                "counts": counts,
+                "progress": round(progress * 100),
+                # Every copy printed, some still on a bed: nothing left to print or to cancel.
+                "all_printed": job.status == JobStatus.PRINTING and counts.printed >= job.quantity,
+            }
+        )
     return rows
 
 
