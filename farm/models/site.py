@@ -45,3 +45,17 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Checked here rather than by field validators (which would need a migration): the
+        # admin form and site_add both run full_clean. A shift may run past midnight (22-6).
+        errors = {}
+        if not 0 <= self.staffed_from_hour <= 23:
+            errors["staffed_from_hour"] = "An hour of the day, 0 to 23."
+        if not 0 <= self.staffed_until_hour <= 24:
+            errors["staffed_until_hour"] = "An hour of the day, 0 to 24."
+        days = self.staffed_weekdays
+        if not days or any(d not in "0123456" for d in days) or len(set(days)) != len(days):
+            errors["staffed_weekdays"] = "Digits 0 (Monday) to 6 (Sunday), each once: e.g. 01234."
+        if errors:
+            raise ValidationError(errors)

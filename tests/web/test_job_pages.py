@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.test import Client
 
-from farm.models import Job
+from farm.models import Job, Site
 from farm.services.preparation import job_prepare, job_reject
 from farm.services.runs import run_finish, run_start
 from farm.services.submission import job_submit
@@ -75,3 +76,36 @@ def test_primary_buttons_have_aa_contrast_and_disabled_ones_look_disabled() -> N
     assert "color: #fff" in rule
     assert (1.05) / (_luminance(background) + 0.05) >= 4.5
     assert re.search(r"button\.primary:disabled[^{]*\{[^}]*background", css)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("staffed_from_hour", 30),
+        ("staffed_until_hour", 25),
+        ("staffed_weekdays", "xyz"),
+        ("staffed_weekdays", "0115"),
+        ("staffed_weekdays", ""),
+    ],
+)
+def test_the_site_form_refuses_hours_and_days_that_do_not_exist(
+    client: Client, admin_user: Any, site: Site, field: str, value: Any
+) -> None:
+    client.force_login(admin_user)
+    data = {
+        "name": site.name,
+        "slug": site.slug,
+        "location": "",
+        "timezone": site.timezone,
+        "staffed_from_hour": 22,
+        "staffed_until_hour": 6,  # a night shift is fine
+        "staffed_weekdays": "01234",
+        "max_heating": 0,
+    }
+    url = f"/admin/farm/site/{site.pk}/change/"
+    assert client.post(url, data).status_code == 302
+    response = client.post(url, data | {field: value})
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    site.refresh_from_db()
+    assert (site.staffed_from_hour, site.staffed_weekdays) == (22, "01234")
