@@ -37,7 +37,7 @@ VERSION = {"api": "0.1", "server": "1.11.8", "text": "OctoPrint 1.11.8 (farm emu
 PORTS = ["VIRTUAL"]
 BAUDRATES = [250000, 230400, 115200, 57600, 38400, 19200, 9600]
 BASE_RATE_S = 0.5  # OctoPrint's base rate limit of `current` messages
-TICK_S = 0.1
+TICK_S = 0.25  # the push rate's granularity (events are sent at once, not on ticks)
 _ROUTE = re.compile(r"^(?:/printer/(\d+))?(/api/.*|/sockjs/websocket)$")
 TEMPERATURES = {
     "tool0": {"actual": 214.8, "target": 215.0},
@@ -95,6 +95,7 @@ class EmulatorServer:
         self.in_flight = 0
         self.most_in_flight = 0
         self._listeners = _Listeners()
+        self._current_cache: dict[int, tuple[dict[str, Any], str]] = {}
         self._sock = socket.create_server(address, backlog=4096)
         self._sock.setblocking(False)
         # Bound, never listening: connecting to it is refused, as to a printer switched off.
@@ -381,8 +382,8 @@ class EmulatorServer:
             events = message["subscribe"].get("events", True)
             push.events = None if events is True else list(events or [])
 
-    def _current(self, n: int) -> dict[str, Any]:
-        job = self.printers[n].job(self.clock())
+    def _current(self, n: int, job: dict[str, Any] | None = None) -> dict[str, Any]:
+        job = job or self.printers[n].job(self.clock())
         connected = job["state"] not in ("Offline", "Connecting")
         return {
             "state": _state(job["state"]),
@@ -428,7 +429,20 @@ class EmulatorServer:
                     asyncio.ensure_future(self._send(n, push, message))
             push.next_due = min(push.next_due, soon)
 
+    def _current_text(self, n: int) -> str:
+        """The `current` message of printer n, serialised again only when its job changed
+        (thousands of idle printers would otherwise cost the emulator most of its time)."""
+        job = self.printers[n].job(self.clock())
+        cached = self._current_cache.get(n)
+        if cached is None or cached[0] != job:
+            cached = (job, json.dumps({"current": self._current(n, job)}))
+            self._current_cache[n] = cached
+        return cached[1]
+
     async def _send(self, n: int, push: _Push, message: dict[str, Any]) -> None:
+        await self._send_text(push, json.dumps(message))
+
+    async def _send_text(self, push: _Push, text: str) -> None:
         if push.closed:
             return
         try:
@@ -436,7 +450,7 @@ class EmulatorServer:
                 push.closed = True
                 await push.ws.close()
                 return
-            await push.ws.send_str(json.dumps(message))
+            await push.ws.send_str(text)
         except (ConnectionError, RuntimeError):
             push.closed = True
 
@@ -457,7 +471,7 @@ class EmulatorServer:
                 for push in pushes:
                     if push.next_due <= wall:
                         push.next_due = wall + push.interval_s
-                        asyncio.ensure_future(self._send(n, push, {"current": self._current(n)}))
+                        asyncio.ensure_future(self._send_text(push, self._current_text(n)))
 
     # ---- load-test control -----------------------------------------------------------------
 
