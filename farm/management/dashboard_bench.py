@@ -37,7 +37,7 @@ from django.utils import timezone
 from farm.models import Material, Printer
 from farm.services.fleet_view import FleetFilters
 from farm.services.observation import printers_live_record
-from farm.views.fleet import _counts_key
+from farm.views.fleet import fleet_counts_key
 from printers.drivers.base import DeviceStatus
 from printers.states import DeviceState
 
@@ -90,7 +90,7 @@ def run(*, printers: int, updates: int, seed_value: int = 0) -> dict[str, Any]:
         )
         cursor = answer["json"]["cursor"]
         answers.append(answer)
-    cache.delete(_counts_key(FleetFilters()))
+    cache.delete(fleet_counts_key(FleetFilters()))
     printers_live_record(
         [(pk, _printing(rng), timezone.now()) for pk in rng.sample(ids, changed_each)]
     )

@@ -39,7 +39,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
     cursor = fleet_cursor_now()
     sites = sites_report()
     page = fleet_page(fleet_briefs(down_site_ids=_down(sites)), filters, page_number)
-    cache.set(_counts_key(filters), _counts(page), COUNTS_SECONDS)
+    cache.set(fleet_counts_key(filters), _counts(page), COUNTS_SECONDS)
     rows = {row["printer"].pk: row for row in printer_rows(sites, page.ids)}
     context = {
         "filters": filters,
@@ -78,11 +78,11 @@ def fleet_changes(request: HttpRequest) -> HttpResponse:
                 "farm/_printer_card.html", {"row": row}, request=request
             )
     filters = FleetFilters.from_query(request.GET)
-    counts = cache.get(_counts_key(filters)) if changes.printer_ids else None
+    counts = cache.get(fleet_counts_key(filters)) if changes.printer_ids else None
     if changes.printer_ids and counts is None:
         page = fleet_page(fleet_briefs(down_site_ids=_down(sites_report())), filters)
         counts = _counts(page)
-        cache.set(_counts_key(filters), counts, COUNTS_SECONDS)
+        cache.set(fleet_counts_key(filters), counts, COUNTS_SECONDS)
     return JsonResponse(
         {
             "cursor": changes.cursor,
@@ -107,7 +107,7 @@ def _counts(page: FleetPage) -> dict[str, int]:
     return {**page.counts, "attention": page.attention}
 
 
-def _counts_key(filters: FleetFilters) -> str:
+def fleet_counts_key(filters: FleetFilters) -> str:
     digest = hashlib.sha256(urlencode(sorted(filters.as_query(state="").items())).encode())
     return f"fleet-counts:{digest.hexdigest()[:16]}"
 
