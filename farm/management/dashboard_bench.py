@@ -63,10 +63,10 @@ def run(*, printers: int, updates: int, seed_value: int = 0) -> dict[str, Any]:
     printing = list(Printer.objects.filter(state="printing").values_list("pk", flat=True))
     printers_live_record([(pk, _printing(rng), timezone.now()) for pk in printing])
     seeded_s = time.perf_counter() - started
-    with connection.cursor() as cursor:
+    with connection.cursor() as db:
         # As a farm's database would be after its autovacuum: statistics and visibility known,
         # so the first reads measure the view, not the clean-up of 10,000 fresh rows.
-        cursor.execute("VACUUM ANALYZE")
+        db.execute("VACUUM ANALYZE")
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(User.objects.get(username="operator"))
