@@ -29,6 +29,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from printers.states import DeviceState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SAY_EVERY_S = 60.0  # how often the log says how the printers are watched
 EVENT_SETTLE_S = 0.05  # one change sends several events in a burst: one read after them
 
 
@@ -153,6 +155,7 @@ class FleetLink:
         return len(targets)
 
     def run_forever(self) -> None:
+        said_at = time.monotonic()
         try:
             while not self.stop.is_set():
                 began = time.monotonic()
@@ -161,6 +164,10 @@ class FleetLink:
                 except Exception:
                     # The database restarting, for example: wait, then try again.
                     log.exception("fleet link tick failed; retrying")
+                if began - said_at >= SAY_EVERY_S:
+                    said_at = began
+                    modes = Counter(self.watching().values())
+                    log.info("watching %d printers: %s", sum(modes.values()), dict(modes))
                 self.stop.wait(max(0.0, self.poll_seconds - (time.monotonic() - began)))
         finally:
             self.close()
@@ -379,6 +386,7 @@ class _Network:
                 pass  # the socket broke: read again at once, then a new socket
 
     async def _follow_push(self, target: Target, client: OctoPrintLink) -> None:
+        self.modes[target.key] = "connecting"
         ws = await self._bounded(target, client.socket(throttle=self.settings.throttle))
         self.modes[target.key] = "push"
         # OctoPrint sends `current` at least every few seconds while it is there; a busy one
