@@ -50,7 +50,9 @@ def server(tmp_path: Path) -> Iterator[tuple[int, int]]:
         check=True,
         timeout=300,
     )
-    process = subprocess.Popen(processes(port)["web"], cwd=ROOT, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        processes(port, sites=[])["web"], cwd=ROOT, env=env, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
