@@ -13,6 +13,7 @@ database (the printer's row does). It reports those delays, the fleet link's CPU
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -79,6 +80,19 @@ class Proc:
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
         return 0.0
+
+
+class Procs:
+    """Several fleet links (one per shard) as one: CPU summed, the largest peak memory."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [Proc(pid) for pid in pids]
+
+    def cpu_s(self) -> float:
+        return sum(p.cpu_s() for p in self.procs)
+
+    def peak_rss_mb(self) -> float:
+        return max(p.peak_rss_mb() for p in self.procs)
 
 
 def db_counters() -> dict[str, int]:
@@ -233,7 +247,13 @@ def _seed(manifest: dict[str, Any]) -> dict[int, int]:
 
 
 def run(
-    *, printers: int, seconds: float, offline_share: float, rate: float, workdir: Path
+    *,
+    printers: int,
+    seconds: float,
+    offline_share: float,
+    rate: float,
+    workdir: Path,
+    shards: int = 1,
 ) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
@@ -261,8 +281,18 @@ def run(
         online = [row["n"] for row in manifest["printers"] if row["mode"] == "online"]
         modes = [row["mode"] for row in manifest["printers"]]
         online_keys = [live_key(ids[n]) for n in online]
-        link_command = [python, str(ROOT / "manage.py"), "fleetlink"]
-        with _process(link_command, env, workdir / "fleetlink.log") as link:
+        with contextlib.ExitStack() as links:
+            started = [
+                links.enter_context(
+                    _process(
+                        [python, str(ROOT / "manage.py"), "fleetlink", f"--shard={i}/{shards}"],
+                        env,
+                        workdir / f"fleetlink-{i}.log",
+                    )
+                )
+                for i in range(shards)
+            ]
+            link = started[0]
 
             def all_seen() -> bool:
                 found = cache.get_many(online_keys)
@@ -278,12 +308,13 @@ def run(
             startup_s = _wait_for(all_pushing, STARTUP_TIMEOUT_S, "every push socket", link)
             time.sleep(2.0)  # the start-up's last writes out of the way
             report = _measure(
-                base, ids, online, seconds=seconds, rate=rate, link=Proc(link.pid),
-                emulator=Proc(emulator.pid),
+                base, ids, online, seconds=seconds, rate=rate,
+                link=Procs([p.pid for p in started]), emulator=Proc(emulator.pid),
             )  # fmt: skip
             report["startup_all_seen_s"] = round(seen_s, 1)
             report["startup_all_on_push_s"] = round(seen_s + startup_s, 1)
-            report["fleet_link_alive"] = link.poll() is None
+            report["fleet_link_alive"] = all(p.poll() is None for p in started)
+            report["fleet_link_processes"] = shards
     report.update(
         printers=printers,
         printers_online=len(online),
@@ -298,7 +329,7 @@ def run(
 
 def _measure(
     base: str, ids: dict[int, int], online: list[int], *, seconds: float, rate: float,
-    link: Proc, emulator: Proc,
+    link: Procs, emulator: Proc,
 ) -> dict[str, Any]:  # fmt: skip
     rng = random.Random(7)
     printing: set[int] = set()
@@ -357,7 +388,7 @@ def _measure(
         "link_saw_it_after_s": percentiles(seen_delays),
         "database_delay_s": percentiles([c.db_s for c in watch.done if c.db_s is not None]),
         "fleet_link_cpu_cores": round((link.cpu_s() - link_cpu) / window, 3),
-        "fleet_link_peak_rss_mb": link.peak_rss_mb(),
+        "fleet_link_peak_rss_mb": link.peak_rss_mb(),  # of the largest, with --shards
         "emulator_cpu_cores": round((emulator.cpu_s() - emulator_cpu) / window, 3),
         "database_rows_written_per_s": round((after["rows"] - counters["rows"]) / window, 1),
         "database_commits_per_s": round(

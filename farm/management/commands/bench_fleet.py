@@ -1,4 +1,4 @@
-"""`python manage.py bench_fleet --printers N --seconds 60 [--offline-share 0.5] --json`.
+"""`python manage.py bench_fleet --printers N --seconds 60 [--offline-share 0.5] [--shards K] --json`.
 
 The fleet link at farm scale (farm/fleet_bench.py): emulated OctoPrints, the production fleet
 link, PostgreSQL and Redis. It runs on a database of its own, recreated each time:
@@ -49,6 +49,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--changes-per-second", type=float, default=0, help="default: printers / 200"
         )
+        parser.add_argument(
+            "--shards", type=int, default=1, help="fleet links, one per shard (--shard i/n)"
+        )
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--in-bench-database", action="store_true", help="(internal)")
 
@@ -73,6 +76,7 @@ class Command(BaseCommand):
                 offline_share=o["offline_share"],
                 rate=o["changes_per_second"] or max(1.0, o["printers"] / 200),
                 workdir=Path(settings.VAR_DIR) / "bench_fleet",
+                shards=max(1, o["shards"]),
             )
         finally:
             app.control.purge()  # the planner's wake-ups no worker will take
@@ -100,6 +104,7 @@ class Command(BaseCommand):
             f"--seconds={o['seconds']}",
             f"--offline-share={o['offline_share']}",
             f"--changes-per-second={o['changes_per_second']}",
+            f"--shards={o['shards']}",
             *(["--json"] if o["json"] else []),
         ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
