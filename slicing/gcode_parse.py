@@ -75,14 +75,15 @@ _STATED = (
     re.compile(r";\s*estimated printing time \(normal mode\)\s*=\s*(.+)"),
     re.compile(r";\s*Build [tT]ime:\s*(.+)"),
 )
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"  # "0.4", "4", ".4", "4." but not "." alone
 _NOZZLE = (
-    re.compile(r";\s*nozzle_diameter\s*=\s*([\d.]+)"),
-    re.compile(r";\s*EXTRUDER_TRAIN\.0\.NOZZLE\.DIAMETER:\s*([\d.]+)"),
-    re.compile(r";\s*NOZZLE_DIAMETER:\s*([\d.]+)"),
+    re.compile(r";\s*nozzle_diameter\s*=\s*" + _NUMBER),
+    re.compile(r";\s*EXTRUDER_TRAIN\.0\.NOZZLE\.DIAMETER:\s*" + _NUMBER),
+    re.compile(r";\s*NOZZLE_DIAMETER:\s*" + _NUMBER),
 )
 _FILAMENT_DIAMETER = (
-    re.compile(r";\s*filament_diameter\s*=\s*([\d.]+)"),
-    re.compile(r";\s*EXTRUDER_TRAIN\.0\.MATERIAL\.DIAMETER:\s*([\d.]+)"),
+    re.compile(r";\s*filament_diameter\s*=\s*" + _NUMBER),
+    re.compile(r";\s*EXTRUDER_TRAIN\.0\.MATERIAL\.DIAMETER:\s*" + _NUMBER),
 )
 CURA_PLACEHOLDER_SECONDS = 6666  # CuraEngine's command line leaves ";TIME:6666" unfilled
 

@@ -4,6 +4,7 @@ live task holds (its lease) is never sent twice."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,8 +95,11 @@ def test_a_job_whose_preparation_keeps_dying_is_rejected_with_the_reason(job: Jo
 
 
 def test_a_slice_that_needs_more_memory_than_its_budget_is_rejected_with_the_reason(
-    job: Job,
+    job: Job, settings: Any, tmp_path: Path
 ) -> None:
+    # A slice cache of its own: a hit for the same part sliced by an earlier test needs no
+    # memory at all, and would (rightly) be accepted.
+    settings.SLICING_CACHE_DIR = str(tmp_path / "slices")
     job_prepare(job_id=job.pk, memory_mb=1)
     job.refresh_from_db()
     assert job.status == JobStatus.REJECTED

@@ -39,6 +39,9 @@ def driver(octoprint: OctoPrintServer) -> Iterator[OctoPrintDriver]:
         lambda: d.status().state in (DeviceState.READY, DeviceState.FINISHED), "an idle printer", d
     )
     yield d
+    # A print the test left starting (a 3 MB file takes OctoPrint a while to open) would
+    # still be printing in the next test: wait until it has started, then cancel it.
+    wait_for(lambda: d.status().state is not DeviceState.STARTING, "the print to start", d)
     if d.status().state in (DeviceState.PRINTING, DeviceState.PAUSED, DeviceState.PAUSING):
         d.cancel()
         wait_for(lambda: d.status().state is DeviceState.READY, "the cancel", d)

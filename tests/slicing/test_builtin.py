@@ -201,3 +201,12 @@ def test_a_brim_surrounds_the_first_layer_only(tmp_path: Path) -> None:
     assert moves.x[brim].max() == pytest.approx(130.0 + 3.0, abs=0.5)
     skirt = (moves.feature_idx == moves.features.index("Skirt")) & (moves.de > 0)
     assert moves.x[skirt].min() < moves.x[brim].min() - 2.5
+
+
+@pytest.mark.parametrize(
+    ("line", "nozzle"), [("; nozzle_diameter = .", None), ("; nozzle_diameter = .6", 0.6)]
+)
+def test_a_header_number_that_is_only_a_dot_is_no_number(line: str, nozzle: float | None) -> None:
+    # Found by the G-code fuzz test: float(".") raised from inside the parser.
+    _, meta = parse_gcode([line, "; filament_diameter = ."])
+    assert (meta.nozzle_mm, meta.filament_diameter_mm) == (nozzle, None)
