@@ -2,9 +2,30 @@ from __future__ import annotations
 
 from farm.models.event import Event
 from farm.models.job import Job
+from farm.models.maintenance import MaintenanceHold, MaintenanceLog, MaintenanceSchedule
 from farm.models.material import Material
+from farm.models.notification import Notification, NotificationChannel, NotifyEvent
 from farm.models.printer import Printer
 from farm.models.run import PrintRun
 from farm.models.site import Site
+from farm.models.spool import Spool, SpoolUse, StockThreshold
+from farm.models.work import FilamentDecline
 
-__all__ = ["Event", "Job", "Material", "PrintRun", "Printer", "Site"]
+__all__ = [
+    "Event",
+    "FilamentDecline",
+    "Job",
+    "MaintenanceHold",
+    "MaintenanceLog",
+    "MaintenanceSchedule",
+    "Material",
+    "Notification",
+    "NotificationChannel",
+    "NotifyEvent",
+    "PrintRun",
+    "Printer",
+    "Site",
+    "Spool",
+    "SpoolUse",
+    "StockThreshold",
+]
