@@ -99,6 +99,8 @@ class Job(models.Model):
     planned_start = models.DateTimeField(null=True, blank=True)
     planned_end = models.DateTimeField(null=True, blank=True)
     plan_note = models.CharField(max_length=200, blank=True)
+    # An operator's hold: the planner leaves a held job out until it is released.
+    held = models.BooleanField(default=False, help_text="Held by an operator: not planned.")
     # The lease on preparing the file (farm.services.leases): the task holding it, and until
     # when; renewed by a heartbeat while it slices, so a live slice is never started twice.
     prepare_holder = models.CharField(max_length=200, blank=True)
