@@ -7,172 +7,388 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('farm', '0012_printer_location_tags'),
+        ("farm", "0012_printer_location_tags"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='job',
-            name='held',
-            field=models.BooleanField(default=False, help_text='Held by an operator: not planned.'),
-        ),
         migrations.CreateModel(
-            name='FilamentDecline',
+            name="MaintenanceSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('colour', models.CharField(blank=True, max_length=50)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('declined_at', models.DateTimeField(auto_now_add=True)),
-                ('until', models.DateTimeField(db_index=True)),
-                ('declined_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('job', models.ForeignKey(blank=True, help_text='The job the request was for, when known.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='farm.job')),
-                ('material', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='farm.material')),
-                ('printer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='filament_declines', to='farm.printer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "task",
+                    models.CharField(
+                        help_text="What to do, e.g. Lubricate the Z rods.", max_length=200
+                    ),
+                ),
+                (
+                    "printer_model",
+                    models.CharField(
+                        blank=True,
+                        help_text="Every printer of this model, e.g. Prusa MK4.",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "every_print_hours",
+                    models.FloatField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(0.1)],
+                    ),
+                ),
+                (
+                    "every_runs",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "every_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "remind_at_percent",
+                    models.PositiveSmallIntegerField(
+                        default=90, help_text="Remind when this share of the interval is used up."
+                    ),
+                ),
+                (
+                    "blocks",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Take an overdue printer out of service until this is done.",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "printer",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="One printer, or leave empty and name a model.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="maintenance_schedules",
+                        to="farm.printer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-declined_at'],
+                "ordering": ["task"],
             },
         ),
         migrations.CreateModel(
-            name='MaintenanceSchedule',
+            name="NotificationChannel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(help_text='What to do, e.g. Lubricate the Z rods.', max_length=200)),
-                ('printer_model', models.CharField(blank=True, help_text='Every printer of this model, e.g. Prusa MK4.', max_length=100)),
-                ('every_print_hours', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.1)])),
-                ('every_runs', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('every_days', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('remind_at_percent', models.PositiveSmallIntegerField(default=90, help_text='Remind when this share of the interval is used up.')),
-                ('blocks', models.BooleanField(default=True, help_text='Take an overdue printer out of service until this is done.')),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('printer', models.ForeignKey(blank=True, help_text='One printer, or leave empty and name a model.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='maintenance_schedules', to='farm.printer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(help_text="e.g. My e-mail, Floor chat.", max_length=100)),
+                ("url_encrypted", models.TextField(editable=False)),
+                ("url_hint", models.CharField(editable=False, max_length=120)),
+                ("events", models.JSONField(default=list, help_text="NotifyEvent values.")),
+                ("quiet_from_hour", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("quiet_until_hour", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "timezone",
+                    models.CharField(blank=True, help_text="Empty: the farm's.", max_length=64),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_channels",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['task'],
+                "ordering": ["user__username", "name"],
             },
         ),
         migrations.CreateModel(
-            name='NotificationChannel',
+            name="Spool",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='e.g. My e-mail, Floor chat.', max_length=100)),
-                ('url_encrypted', models.TextField(editable=False)),
-                ('url_hint', models.CharField(editable=False, max_length=120)),
-                ('events', models.JSONField(default=list, help_text='NotifyEvent values.')),
-                ('quiet_from_hour', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('quiet_until_hour', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('timezone', models.CharField(blank=True, help_text="Empty: the farm's.", max_length=64)),
-                ('enabled', models.BooleanField(default=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notification_channels', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("colour", models.CharField(blank=True, max_length=50)),
+                ("vendor", models.CharField(blank=True, max_length=100)),
+                (
+                    "initial_g",
+                    models.FloatField(
+                        default=1000, validators=[django.core.validators.MinValueValidator(0)]
+                    ),
+                ),
+                ("remaining_g", models.FloatField(default=1000)),
+                (
+                    "location",
+                    models.CharField(
+                        blank=True, help_text="Shelf or box, e.g. B-3.", max_length=100
+                    ),
+                ),
+                (
+                    "archived",
+                    models.BooleanField(default=False, help_text="Used up or thrown away."),
+                ),
+                ("spoolman_id", models.PositiveIntegerField(blank=True, null=True, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "material",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="spools",
+                        to="farm.material",
+                    ),
+                ),
+                (
+                    "printer",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The printer it is loaded on.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="spool",
+                        to="farm.printer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user__username', 'name'],
+                "ordering": ["material__name", "colour", "remaining_g"],
             },
         ),
         migrations.CreateModel(
-            name='Spool',
+            name="SpoolUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('colour', models.CharField(blank=True, max_length=50)),
-                ('vendor', models.CharField(blank=True, max_length=100)),
-                ('initial_g', models.FloatField(default=1000, validators=[django.core.validators.MinValueValidator(0)])),
-                ('remaining_g', models.FloatField(default=1000)),
-                ('location', models.CharField(blank=True, help_text='Shelf or box, e.g. B-3.', max_length=100)),
-                ('archived', models.BooleanField(default=False, help_text='Used up or thrown away.')),
-                ('spoolman_id', models.PositiveIntegerField(blank=True, null=True, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('material', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='spools', to='farm.material')),
-                ('printer', models.OneToOneField(blank=True, help_text='The printer it is loaded on.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='spool', to='farm.printer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("grams", models.FloatField()),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="farm.printrun",
+                    ),
+                ),
+                (
+                    "spool",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="uses",
+                        to="farm.spool",
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="StockThreshold",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "colour",
+                    models.CharField(blank=True, help_text="Empty: all colours.", max_length=50),
+                ),
+                (
+                    "min_g",
+                    models.FloatField(validators=[django.core.validators.MinValueValidator(0)]),
+                ),
+                (
+                    "material",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="farm.material",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['material__name', 'colour', 'remaining_g'],
+                "ordering": ["material__name", "colour"],
             },
         ),
         migrations.CreateModel(
-            name='SpoolUse',
+            name="MaintenanceLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grams', models.FloatField()),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='farm.printrun')),
-                ('spool', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uses', to='farm.spool')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='StockThreshold',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('colour', models.CharField(blank=True, help_text='Empty: all colours.', max_length=50)),
-                ('min_g', models.FloatField(validators=[django.core.validators.MinValueValidator(0)])),
-                ('material', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='farm.material')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("done_at", models.DateTimeField(db_index=True)),
+                ("note", models.TextField(blank=True, max_length=2000)),
+                (
+                    "done_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "printer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="maintenance_logs",
+                        to="farm.printer",
+                    ),
+                ),
+                (
+                    "schedule",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for unplanned work (a repair).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="logs",
+                        to="farm.maintenanceschedule",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['material__name', 'colour'],
+                "ordering": ["-done_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["printer", "schedule", "done_at"],
+                        name="farm_mainte_printer_d76d81_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MaintenanceLog',
+            name="MaintenanceHold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('done_at', models.DateTimeField(db_index=True)),
-                ('note', models.TextField(blank=True, max_length=2000)),
-                ('done_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('printer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='maintenance_logs', to='farm.printer')),
-                ('schedule', models.ForeignKey(blank=True, help_text='Empty for unplanned work (a repair).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='logs', to='farm.maintenanceschedule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.CharField(max_length=300)),
+                ("since", models.DateTimeField(auto_now_add=True)),
+                ("set_maintenance", models.BooleanField(default=False)),
+                (
+                    "printer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="maintenance_holds",
+                        to="farm.printer",
+                    ),
+                ),
+                (
+                    "schedule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="farm.maintenanceschedule",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-done_at', '-id'],
-                'indexes': [models.Index(fields=['printer', 'schedule', 'done_at'], name='farm_mainte_printer_d76d81_idx')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("printer", "schedule"), name="one_hold_per_schedule"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MaintenanceHold',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=300)),
-                ('since', models.DateTimeField(auto_now_add=True)),
-                ('set_maintenance', models.BooleanField(default=False)),
-                ('printer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='maintenance_holds', to='farm.printer')),
-                ('schedule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='farm.maintenanceschedule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("job_done", "Job done"),
+                            ("job_failed", "Print failed"),
+                            ("printer_error", "Printer error"),
+                            ("site_down", "Site down"),
+                            ("low_stock", "Low stock"),
+                            ("maintenance_due", "Maintenance due"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("body", models.TextField()),
+                ("dedup_key", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("send_after", models.DateTimeField(db_index=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.CharField(blank=True, max_length=300)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="farm.notificationchannel",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('printer', 'schedule'), name='one_hold_per_schedule')],
-            },
-        ),
-        migrations.CreateModel(
-            name='Notification',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(choices=[('job_done', 'Job done'), ('job_failed', 'Print failed'), ('printer_error', 'Printer error'), ('site_down', 'Site down'), ('low_stock', 'Low stock'), ('maintenance_due', 'Maintenance due')], max_length=30)),
-                ('title', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('dedup_key', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('send_after', models.DateTimeField(db_index=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.CharField(blank=True, max_length=300)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='farm.notificationchannel')),
-            ],
-            options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['sent_at', 'send_after'], name='farm_notifi_sent_at_761b03_idx')],
-                'constraints': [models.UniqueConstraint(fields=('channel', 'dedup_key'), name='one_message_per_key')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["sent_at", "send_after"], name="farm_notifi_sent_at_761b03_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("channel", "dedup_key"), name="one_message_per_key"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='spool',
-            index=models.Index(fields=['material', 'colour'], name='farm_spool_materia_031f3a_idx'),
+            model_name="spool",
+            index=models.Index(fields=["material", "colour"], name="farm_spool_materia_031f3a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='stockthreshold',
-            constraint=models.UniqueConstraint(fields=('material', 'colour'), name='one_threshold_per_colour'),
+            model_name="stockthreshold",
+            constraint=models.UniqueConstraint(
+                fields=("material", "colour"), name="one_threshold_per_colour"
+            ),
         ),
     ]
