@@ -42,6 +42,8 @@ class SpoolUse(models.Model):
     run = models.OneToOneField("farm.PrintRun", on_delete=models.CASCADE, related_name="+")
     grams = models.FloatField()
     at = models.DateTimeField(auto_now_add=True)
+    # When this use was reported to Spoolman (FARM_SPOOLMAN_URL); None: not yet (or no Spoolman).
+    spoolman_pushed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"run {self.run_id}: {self.grams:.1f} g from spool {self.spool_id}"
