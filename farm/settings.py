@@ -310,6 +310,14 @@ FARM_SITE_DOWN_GRACE_SECONDS = envfloat("FARM_SITE_DOWN_GRACE_SECONDS", "60")
 FARM_BED_CLEAR_SECONDS = envfloat("FARM_BED_CLEAR_SECONDS", "900")
 # An operator swapping filament (material or colour) on one printer.
 FARM_MATERIAL_CHANGE_SECONDS = envfloat("FARM_MATERIAL_CHANGE_SECONDS", "600")
+# Records (farm.services.maintenance, spools, notifications): how often the records sweep
+# looks for maintenance due, failing printers and low stock; the window and the least runs a
+# printer's failure rate is judged on; Spoolman's base URL (empty: no sync).
+FARM_RECORDS_SWEEP_SECONDS = envfloat("FARM_RECORDS_SWEEP_SECONDS", "300")
+FARM_FAILURE_WINDOW_DAYS = envint("FARM_FAILURE_WINDOW_DAYS", "30", minimum=1)
+FARM_FAILURE_MIN_RUNS = envint("FARM_FAILURE_MIN_RUNS", "10", minimum=1)
+FARM_SPOOLMAN_URL = envstr("FARM_SPOOLMAN_URL").rstrip("/")
+FARM_SPOOLMAN_SECONDS = envfloat("FARM_SPOOLMAN_SECONDS", "300")
 
 # Celery: the embedded default is kombu's filesystem transport (made atomic in farm.broker), a
 # real broker that needs no server. Every process on this machine shares the folder.
@@ -346,7 +354,15 @@ CELERY_BEAT_SCHEDULE = {
     "uploads-cleanup": {"task": TaskName.UPLOADS_CLEANUP.value, "schedule": 3600.0},
     # Sites whose fleet link stopped are marked down, and up again (farm.services.sites).
     "sites-sweep": {"task": TaskName.SITES_SWEEP.value, "schedule": 10.0},
+    # Maintenance due, failing printers, low stock; and notifications held over quiet hours.
+    "records-sweep": {"task": TaskName.RECORDS_SWEEP.value, "schedule": FARM_RECORDS_SWEEP_SECONDS},
+    "notifications-send": {"task": TaskName.NOTIFICATIONS_SEND.value, "schedule": 60.0},
 }
+if FARM_SPOOLMAN_URL:
+    CELERY_BEAT_SCHEDULE["spoolman-sync"] = {
+        "task": TaskName.SPOOLMAN_SYNC.value,
+        "schedule": FARM_SPOOLMAN_SECONDS,
+    }
 # A broker outage must not stop a web request for long (the sweep sends what failed), nor
 # make a worker give up reconnecting.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
@@ -390,7 +406,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("FARM_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # Apprise logs the URLs it sends to at DEBUG and INFO, and they hold tokens: warnings only.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "apprise": {"level": "WARNING"}},
 }
 
 SESSION_COOKIE_HTTPONLY = True

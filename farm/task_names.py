@@ -18,6 +18,9 @@ class TaskName(StrEnum):
     PRINTER_COMMAND = "farm.tasks.printer_command_task"
     UPLOADS_CLEANUP = "farm.tasks.uploads_cleanup_task"
     SITES_SWEEP = "farm.tasks.sites_sweep_task"
+    RECORDS_SWEEP = "farm.tasks.records_sweep_task"
+    NOTIFICATIONS_SEND = "farm.tasks.notifications_send_task"
+    SPOOLMAN_SYNC = "farm.tasks.spoolman_sync_task"
 
 
 class Queue(StrEnum):

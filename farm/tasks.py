@@ -20,11 +20,15 @@ from farm.services.cleanup import uploads_cleanup
 from farm.services.dispatch import run_dispatch, run_dispatch_hold
 from farm.services.enqueue import SCHEDULE_PASS_PENDING, enqueue_schedule_pass
 from farm.services.incremental import printer_next_run
+from farm.services.maintenance import maintenance_sweep
+from farm.services.notifications import notifications_from_events, notifications_send
 from farm.services.preparation import job_prepare, job_reject
 from farm.services.printer_control import printer_command
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import StartOutcome, schedule_pass
 from farm.services.sites import sites_sweep
+from farm.services.spoolman import spoolman_sync
+from farm.services.spools import low_stock_notify
 from farm.services.sweeps import stuck_work_sweep
 from farm.task_names import TaskName
 from printers.commands import PrinterCommand
@@ -109,3 +113,25 @@ def printer_command_task(printer_id: int, command: str) -> None:
 @shared_task(name=TaskName.UPLOADS_CLEANUP.value)
 def uploads_cleanup_task() -> None:
     uploads_cleanup(older_than=timedelta(days=settings.FARM_UPLOAD_RETENTION_DAYS))
+
+
+@shared_task(name=TaskName.RECORDS_SWEEP.value)
+def records_sweep_task() -> None:
+    """Maintenance due (overdue printers out of service), failing printers, low stock."""
+    result = maintenance_sweep()
+    low_stock_notify()
+    if result.held:
+        log.warning("maintenance: %d printers taken out of service", result.held)
+
+
+@shared_task(name=TaskName.NOTIFICATIONS_SEND.value)
+def notifications_send_task() -> None:
+    # Safe to run twice at once: each message's attempt is claimed by a conditional UPDATE.
+    notifications_from_events()
+    notifications_send()
+
+
+@shared_task(name=TaskName.SPOOLMAN_SYNC.value)
+def spoolman_sync_task() -> None:
+    if settings.FARM_SPOOLMAN_URL:
+        spoolman_sync(base_url=settings.FARM_SPOOLMAN_URL)

@@ -26,6 +26,7 @@ from farm.services.enqueue import (
 from farm.services.events import event_record
 from farm.services.jobs import job_refresh_status
 from farm.services.learning import corrections_observe
+from farm.services.spools import spool_use_for_run
 from farm.statuses import (
     RUN_ACTIVE,
     RUN_HELD,
@@ -246,6 +247,7 @@ def run_finish(*, run_id: int, progress: float = 1.0) -> None:
         printer.save(update_fields=["bed_clear"])
         event_record(EventKind.RUN_FINISHED, run=run, seconds=run.actual_seconds)
         corrections_observe(run=run)
+        spool_use_for_run(run=run)  # the filament it took, off the loaded spool
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         if printer.auto_eject:
             bed_clear(printer=printer, actor=None, reason="the ejection end script cleared the bed")
@@ -266,6 +268,7 @@ def run_fail(*, run_id: int, reason: str, progress: float | None = None) -> None
         printer.bed_clear = False
         printer.save(update_fields=["bed_clear"])
         event_record(EventKind.RUN_FAILED, run=run, message=reason)
+        spool_use_for_run(run=run, share=run.progress)  # filament up to where it stopped
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         enqueue_schedule_pass()
 

@@ -1,0 +1,286 @@
+"""Notifications: people's channels (Apprise URLs: e-mail, webhooks, chat), the messages the
+farm's events make for them, and their delivery by a Celery task (never in a web request).
+
+Events reach people two ways: the farm's own Event rows (job done, print failed, printer
+error, site down) are read after a cursor by `notifications_from_events`, so no code that
+finishes a run or marks a site down waits on a notification; the records sweep calls
+`notify` itself for what it finds (maintenance due, low stock). A message is written once per
+channel and key (a unique constraint), so reading the same events twice, or a sweep finding
+the same due printer every five minutes, sends nothing twice. Quiet hours hold a message
+until they end, in the channel's time zone (the farm's when it names none).
+
+A channel URL holds passwords and tokens: it is stored encrypted (printers.secrets, the key
+that protects printer API keys), decrypted only to send, and only its scheme and host are
+shown (`url_hint`). Delivery errors are recorded without the URL.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import apprise
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from farm.models import Event, Notification, NotificationChannel, NotifyEvent
+from farm.models.event import EventKind
+from farm.models.site import validate_timezone
+from farm.records_rules import quiet_hours_end, url_hint
+from farm.roles import OPERATOR
+from farm.services.enqueue import send_task
+from farm.task_names import TaskName
+from printers.secrets import decrypt, encrypt
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+SEND_BATCH = 200
+EVENTS_CURSOR = "notifications-event-cursor"
+# Operators' events: the farm's, not one person's.
+FARM_EVENTS = frozenset(
+    {
+        NotifyEvent.PRINTER_ERROR,
+        NotifyEvent.SITE_DOWN,
+        NotifyEvent.LOW_STOCK,
+        NotifyEvent.MAINTENANCE_DUE,
+    }
+)
+
+
+def url_check(url: str) -> str:
+    """The URL, stripped, if Apprise knows how to send to it; else ValidationError (which
+    names the scheme only)."""
+    url = url.strip()
+    if not url or not apprise.Apprise().add(url):
+        scheme = url.split("://", 1)[0] if "://" in url else "?"
+        raise ValidationError(f"Apprise cannot send to a {scheme}:// URL like this one.")
+    return url
+
+
+def channel_save(
+    *,
+    user: User,
+    name: str,
+    events: Iterable[str],
+    url: str = "",
+    quiet_from_hour: int | None = None,
+    quiet_until_hour: int | None = None,
+    tz: str = "",
+    channel: NotificationChannel | None = None,
+) -> NotificationChannel:
+    """Add a channel, or change one (`channel`; an empty `url` keeps its URL)."""
+    chosen = sorted(set(events))
+    unknown = set(chosen) - set(NotifyEvent.values)
+    if unknown:
+        raise ValidationError(f"Unknown events: {', '.join(sorted(unknown))}")
+    for hour in (quiet_from_hour, quiet_until_hour):
+        if hour is not None and not 0 <= hour <= 23:
+            raise ValidationError("Quiet hours are hours of the day, 0 to 23.")
+    if tz:
+        validate_timezone(tz)
+    if channel is None:
+        if not url:
+            raise ValidationError("Give the channel's URL.")
+        channel = NotificationChannel(user=user)
+    elif channel.user_id != user.pk:
+        raise ValidationError("That is someone else's channel.")
+    if url:
+        url = url_check(url)
+        channel.url_encrypted = encrypt(url)
+        channel.url_hint = url_hint(url)
+    channel.name = name.strip()[:100] or channel.url_hint
+    channel.events = chosen
+    channel.quiet_from_hour = quiet_from_hour
+    channel.quiet_until_hour = quiet_until_hour
+    channel.timezone = tz
+    channel.save()
+    return channel
+
+
+@dataclass(frozen=True)
+class Message:
+    event: NotifyEvent
+    title: str
+    body: str
+    key: str  # the same key is said once per channel
+
+
+def _recipients(event: NotifyEvent, users: Iterable[int] | None) -> list[NotificationChannel]:
+    channels = NotificationChannel.objects.filter(enabled=True).select_related("user")
+    if users is not None:
+        channels = channels.filter(user_id__in=list(users))
+    elif event in FARM_EVENTS:
+        channels = channels.filter(Q(user__is_superuser=True) | Q(user__groups__name=OPERATOR))
+    # `events` is a JSON list: matched here, as SQLite has no JSON containment (channels are
+    # a few per person).
+    return [c for c in channels.distinct() if event.value in c.events and c.user.is_active]
+
+
+def notify(messages: Iterable[Message], *, users: Iterable[int] | None = None) -> int:
+    """Write each message for every channel that wants its event (the channels of `users`
+    only, when given; farm events go to operators), and send them after commit. Returns how
+    many were written (messages already written for a channel are skipped)."""
+    now = timezone.now()
+    rows: list[Notification] = []
+    by_event: dict[NotifyEvent, list[NotificationChannel]] = {}
+    for m in messages:
+        if m.event not in by_event:
+            by_event[m.event] = _recipients(m.event, users)
+        for channel in by_event[m.event]:
+            tz = channel.timezone or settings.TIME_ZONE
+            after = quiet_hours_end(
+                now,
+                start_hour=channel.quiet_from_hour,
+                end_hour=channel.quiet_until_hour,
+                tz=tz,
+            )
+            rows.append(
+                Notification(
+                    channel=channel,
+                    event=m.event,
+                    title=m.title[:200],
+                    body=m.body,
+                    dedup_key=m.key[:200],
+                    send_after=after,
+                )
+            )
+    if not rows:
+        return 0
+    before = Notification.objects.count()
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    written = Notification.objects.count() - before
+    transaction.on_commit(lambda: send_task(TaskName.NOTIFICATIONS_SEND))
+    return written
+
+
+def _event_message(event: Event) -> tuple[Message, list[int] | None] | None:
+    """The message an Event makes, and who it is for (None: the farm's operators)."""
+    if event.kind == EventKind.JOB_DONE and event.job is not None:
+        job = event.job
+        return Message(
+            NotifyEvent.JOB_DONE,
+            f"Job #{job.pk} {job.name} is done",
+            f"All {job.quantity} copies of {job.name} are printed and off the bed.",
+            f"event:{event.pk}",
+        ), [job.owner_id]
+    if event.kind == EventKind.RUN_FAILED and event.job is not None:
+        job = event.job
+        where = f" on {event.printer.name}" if event.printer else ""
+        return Message(
+            NotifyEvent.JOB_FAILED,
+            f"A print of job #{job.pk} {job.name} failed",
+            f"A run of {job.name}{where} failed: {event.message or 'no reason given'}. "
+            "Its copies are back in the queue.",
+            f"event:{event.pk}",
+        ), [job.owner_id]
+    if (
+        event.kind == EventKind.PRINTER_STATE
+        and event.data.get("new") == "error"
+        and event.printer is not None
+    ):
+        return Message(
+            NotifyEvent.PRINTER_ERROR,
+            f"{event.printer.name} reports an error",
+            event.message or "The printer is in error.",
+            f"event:{event.pk}",
+        ), None
+    if event.kind == EventKind.SITE_DOWN:
+        return Message(
+            NotifyEvent.SITE_DOWN,
+            f"Site {event.data.get('site', '')} is down",
+            event.message,
+            f"event:{event.pk}",
+        ), None
+    return None
+
+
+WATCHED_KINDS = (
+    EventKind.JOB_DONE,
+    EventKind.RUN_FAILED,
+    EventKind.PRINTER_STATE,
+    EventKind.SITE_DOWN,
+)
+
+
+def notifications_from_events(*, limit: int = 1000) -> int:
+    """Messages for the farm's events after the cursor; returns how many were written.
+
+    The cursor is kept in the cache: when it is lost (a Redis restart) the last ten minutes
+    are read again, and the unique key per channel and event keeps anything from being sent
+    twice.
+    """
+    cursor = cache.get(EVENTS_CURSOR)
+    events = Event.objects.filter(kind__in=[k.value for k in WATCHED_KINDS])
+    if cursor is None:
+        events = events.filter(at__gte=timezone.now() - datetime.timedelta(minutes=10))
+    else:
+        events = events.filter(pk__gt=cursor)
+    batch = list(events.select_related("job", "printer").order_by("pk")[:limit])
+    written = 0
+    for event in batch:
+        made = _event_message(event)
+        if made is not None:
+            message, users = made
+            written += notify([message], users=users)
+    if batch:
+        cache.set(EVENTS_CURSOR, batch[-1].pk, timeout=None)
+    elif cursor is None:
+        latest = Event.objects.order_by("-pk").values_list("pk", flat=True).first()
+        cache.set(EVENTS_CURSOR, latest or 0, timeout=None)
+    return written
+
+
+def _deliver(channel: NotificationChannel, title: str, body: str) -> bool:
+    sender = apprise.Apprise()
+    if not sender.add(decrypt(channel.url_encrypted)):
+        return False
+    return bool(sender.notify(title=title, body=body))
+
+
+def notifications_send(*, limit: int = SEND_BATCH) -> int:
+    """Send the messages whose time has come; returns how many went out.
+
+    Each attempt is claimed with a conditional UPDATE on its attempt count, so two workers
+    never send one message twice. A failure is tried again later (1, 2, 4, 8 minutes), at
+    most MAX_ATTEMPTS times.
+    """
+    now = timezone.now()
+    due = list(
+        Notification.objects.filter(
+            sent_at=None, send_after__lte=now, attempts__lt=MAX_ATTEMPTS
+        ).select_related("channel")[:limit]
+    )
+    sent = 0
+    for n in due:
+        claimed = Notification.objects.filter(pk=n.pk, sent_at=None, attempts=n.attempts).update(
+            attempts=F("attempts") + 1
+        )
+        if claimed != 1:
+            continue  # another worker has it
+        if not n.channel.enabled:
+            Notification.objects.filter(pk=n.pk).update(error="channel turned off")
+            continue
+        try:
+            ok = _deliver(n.channel, n.title, n.body)
+        except Exception as exc:  # a plugin's own error: recorded by kind, never with the URL
+            ok = False
+            log.warning("notification %s via %s failed: %s", n.pk, n.channel.url_hint, type(exc))
+        if ok:
+            Notification.objects.filter(pk=n.pk).update(sent_at=timezone.now(), error="")
+            NotificationChannel.objects.filter(pk=n.channel_id).update(last_error="")
+            sent += 1
+        else:
+            retry = now + datetime.timedelta(minutes=2**n.attempts)
+            why = f"delivery failed (attempt {n.attempts + 1} of {MAX_ATTEMPTS})"
+            Notification.objects.filter(pk=n.pk).update(error=why, send_after=retry)
+            NotificationChannel.objects.filter(pk=n.channel_id).update(last_error=why)
+            log.warning("notification %s via %s: %s", n.pk, n.channel.url_hint, why)
+    return sent

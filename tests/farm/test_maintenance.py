@@ -1,0 +1,153 @@
+"""Maintenance: due by print hours, runs or days; the sweep takes an overdue printer out of
+service (the planner's Printer.maintenance) with the reason, logging the work puts it back;
+failure rates from the farm's runs flag a printer that keeps failing."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from farm.models import MaintenanceHold, MaintenanceLog, MaintenanceSchedule, Printer
+from farm.models.printer import free_to_start
+from farm.records_rules import Interval, Outcomes, Usage, due_share, failure_flag
+from farm.services.maintenance import (
+    failure_rates,
+    maintenance_log_work,
+    maintenance_status,
+    maintenance_sweep,
+)
+from tests.farm.records_helpers import ended_run, queued_job
+
+
+@pytest.mark.parametrize(
+    ("usage", "interval", "share"),
+    [
+        (Usage(50, 3, 1), Interval(100, None, None), 0.5),
+        (Usage(50, 30, 1), Interval(100, 20, None), 1.5),  # runs come first
+        (Usage(0, 0, 45), Interval(None, None, 30), 1.5),
+        (Usage(10, 1, 1), Interval(None, None, None), 0.0),
+    ],
+)
+def test_the_tightest_interval_decides(usage: Usage, interval: Interval, share: float) -> None:
+    assert due_share(usage, interval).share == pytest.approx(share)
+
+
+@pytest.mark.parametrize(
+    ("own", "peers", "flagged"),
+    [
+        (Outcomes(20, 8), Outcomes(200, 10), True),  # 40 % against 5 %
+        (Outcomes(5, 4), Outcomes(200, 10), False),  # too few runs to say
+        (Outcomes(20, 6), Outcomes(200, 50), False),  # 30 % against 25 %: the model's normal
+        (Outcomes(20, 2), Outcomes(200, 0), False),  # 10 % against 0 %: under the margin
+    ],
+)
+def test_a_printer_that_keeps_failing_is_flagged(
+    own: Outcomes, peers: Outcomes, flagged: bool
+) -> None:
+    assert failure_flag(own, peers, peers, min_runs=10).flagged is flagged
+
+
+def test_a_schedule_names_a_printer_or_a_model(make_printer: Any) -> None:
+    with pytest.raises(ValidationError):
+        MaintenanceSchedule(task="Oil", every_days=30).full_clean()
+    with pytest.raises(ValidationError):
+        MaintenanceSchedule(task="Oil", printer_model="Prusa MK4").full_clean()
+    MaintenanceSchedule(task="Oil", printer_model="Prusa MK4", every_runs=3).full_clean()
+
+
+@pytest.fixture
+def job(alice: Any, pla: Any) -> Any:
+    return queued_job(alice, pla)
+
+
+def schedule_made_days_ago(days: float = 3, **fields: Any) -> MaintenanceSchedule:
+    """A schedule made before the test's runs (they are dated hours back)."""
+    schedule = MaintenanceSchedule.objects.create(**fields)
+    made = schedule.created_at - datetime.timedelta(days=days)
+    MaintenanceSchedule.objects.filter(pk=schedule.pk).update(created_at=made)
+    return MaintenanceSchedule.objects.get(pk=schedule.pk)
+
+
+def test_print_hours_and_runs_since_the_work_count_towards_the_schedule(
+    job: Any, make_printer: Any, operator: Any
+) -> None:
+    p1, p2 = make_printer("p1"), make_printer("p2")
+    schedule = schedule_made_days_ago(
+        task="Clean the nozzle", printer_model="Prusa MK4", every_print_hours=10
+    )
+    ended_run(job, p1, hours=4)
+    ended_run(job, p1, hours=3, fail="spaghetti")
+    ended_run(job, p2, hours=2)
+    status = {i.printer.name: i for i in maintenance_status()}
+    assert status["p1"].usage.print_hours == pytest.approx(7)
+    assert status["p1"].usage.runs == 2
+    assert status["p1"].soon is False and status["p1"].due.share == pytest.approx(0.7)
+    assert status["p2"].due.share == pytest.approx(0.2)
+
+    maintenance_log_work(printer=p1, schedule=schedule, actor=operator, note="cleaned")
+    status = {i.printer.name: i for i in maintenance_status()}
+    assert status["p1"].usage.runs == 0  # the cycle starts again from the work
+
+
+def test_the_sweep_takes_an_overdue_printer_out_of_service_until_the_work_is_logged(
+    job: Any, make_printer: Any, operator: Any
+) -> None:
+    p1 = make_printer("p1")
+    schedule = schedule_made_days_ago(task="Belts", printer=p1, every_runs=2)
+    ended_run(job, p1)
+    assert maintenance_sweep().held == 0
+    ended_run(job, p1)
+
+    result = maintenance_sweep()
+    assert result.held == 1
+    p1.refresh_from_db()
+    assert p1.maintenance
+    assert not Printer.objects.filter(free_to_start(), pk=p1.pk).exists()  # the claim's rule
+    hold = MaintenanceHold.objects.get(printer=p1)
+    assert "Belts" in hold.reason and "2 of 2 runs" in hold.reason
+    assert maintenance_sweep().held == 0  # once
+
+    maintenance_log_work(printer=p1, schedule=schedule, actor=operator, note="tensioned")
+    p1.refresh_from_db()
+    assert not p1.maintenance
+    assert not MaintenanceHold.objects.exists()
+    entry = MaintenanceLog.objects.get()
+    assert (entry.done_by, entry.note) == (operator, "tensioned")
+
+
+def test_a_printer_a_person_took_out_of_service_stays_out(
+    job: Any, make_printer: Any, operator: Any
+) -> None:
+    p1 = make_printer("p1")
+    schedule = schedule_made_days_ago(task="Belts", printer=p1, every_runs=1)
+    ended_run(job, p1)
+    Printer.objects.filter(pk=p1.pk).update(maintenance=True)
+    maintenance_sweep()
+    maintenance_log_work(printer=p1, schedule=schedule, actor=operator)
+    p1.refresh_from_db()
+    assert p1.maintenance  # the sweep did not put it there, so logging does not take it out
+
+
+def test_work_for_a_schedule_of_another_printer_is_refused(
+    make_printer: Any, operator: Any
+) -> None:
+    p1, p2 = make_printer("p1"), make_printer("p2")
+    schedule = MaintenanceSchedule.objects.create(task="Belts", printer=p1, every_runs=1)
+    with pytest.raises(ValidationError):
+        maintenance_log_work(printer=p2, schedule=schedule, actor=operator)
+
+
+def test_failure_rates_compare_a_printer_with_its_model(
+    job: Any, make_printer: Any, settings: Any
+) -> None:
+    settings.FARM_FAILURE_MIN_RUNS = 4
+    bad, good = make_printer("bad"), make_printer("good")
+    for i in range(4):
+        ended_run(job, bad, fail="layer shift" if i < 3 else "")
+        ended_run(job, good)
+    flags = failure_rates()
+    assert flags[bad.pk].flagged and flags[bad.pk].rate == pytest.approx(0.75)
+    assert not flags[good.pk].flagged
