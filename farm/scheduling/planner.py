@@ -80,7 +80,8 @@ def _plan(
     ruled = any(r != SiteRules() for r in engine.rules.values())
     bound = site_rule_bound(engine, runs) if ruled else None
     if previous:
-        result = plan_shifts(engine, pins(engine, previous))
+        kept, promised_end = pins(engine, previous)
+        result = plan_shifts(engine, kept, promised_end)
     elif is_simple(engine):
         result = plan_fast(engine)
     else:
@@ -93,18 +94,23 @@ def _plan(
     return result
 
 
-def pins(engine: Engine, previous: Sequence[Assignment]) -> dict[int, list[tuple[int, int]]]:
-    """The previous plan's runs per printer position, as (job position, copies), in order;
-    runs on printers or of jobs no longer there, or no longer compatible, are dropped."""
+def pins(
+    engine: Engine, previous: Sequence[Assignment]
+) -> tuple[dict[int, list[tuple[int, int, float]]], dict[int, float]]:
+    """The previous plan's runs per printer position, as (job position, copies, start), in order,
+    and when the last of them ended; runs on printers or of jobs no longer there, or no
+    longer compatible, are dropped."""
     job_pos = {w.job_id: j for j, w in enumerate(engine.work)}
     eligible = engine.index.eligible
-    out: dict[int, list[tuple[int, int]]] = {}
+    out: dict[int, list[tuple[int, int, float]]] = {}
+    ends: dict[int, float] = {}
     for a in sorted(previous, key=lambda a: a.start):
         i, j = engine.pos_of.get(a.printer_id), job_pos.get(a.job_id)
         if i is None or j is None or not eligible[j, engine.class_of[i]]:
             continue
-        out.setdefault(i, []).append((j, a.copies))
-    return out
+        out.setdefault(i, []).append((j, a.copies, a.start))
+        ends[i] = max(ends.get(i, a.end), a.end)
+    return out, ends
 
 
 def quote(

@@ -35,6 +35,7 @@ import numpy as np
 
 from farm.scheduling.calendar import after_windows
 from farm.scheduling.engine import Engine
+from farm.scheduling.replan import next_pin, place_new_work
 from farm.scheduling.types import Assignment, Plan, needs_change
 
 DAY = 86400.0
@@ -128,27 +129,39 @@ def bands(engine: Engine) -> np.ndarray:
     return band
 
 
-def plan_shifts(engine: Engine, pins: Mapping[int, list[tuple[int, int]]] | None = None) -> Plan:
-    """The plan under site rules; `pins` are runs a previous plan promised (see `_Shifts`)."""
-    return _Shifts(engine, pins).run()
+def plan_shifts(
+    engine: Engine,
+    pins: Mapping[int, list[tuple[int, int, float]]] | None = None,
+    promised_end: Mapping[int, float] | None = None,
+) -> Plan:
+    """The plan under site rules; `pins` are runs a previous plan promised (see `_Shifts`),
+    `promised_end` when each printer's promised runs ended in it."""
+    return _Shifts(engine, pins, promised_end).run()
 
 
 class _Shifts:
     def __init__(
-        self, engine: Engine, pins: Mapping[int, list[tuple[int, int]]] | None = None
+        self,
+        engine: Engine,
+        pins: Mapping[int, list[tuple[int, int, float]]] | None = None,
+        promised_end: Mapping[int, float] | None = None,
     ) -> None:
         self.e = e = engine
         idx = e.index
         # Runs a previous plan promised: printer position -> [(job position, copies)], kept
-        # on their printer in their order (each printer replays them first, re-timed); what
-        # is left of those jobs, and new work, is planned as usual after them.
-        self.pins: dict[int, deque[tuple[int, int]]] = {}
+        # on their printer in their order (each printer replays them, re-timed); what is
+        # left of those jobs, and new work, is slotted in among them (`replan.py`).
+        self.pins: dict[int, deque[tuple[int, int, float]]] = {}
         for i, runs in (pins or {}).items():
-            for j, copies in runs:
+            for j, copies, start in runs:
                 kept = min(copies, e.remaining[j])
                 if kept > 0 and e.primary[j] >= 0:
                     e.remaining[j] -= kept
-                    self.pins.setdefault(i, deque()).append((j, kept))
+                    self.pins.setdefault(i, deque()).append((j, kept, start))
+        band_of = bands(e)
+        self.band_of = band_of.tolist()
+        if pins is not None:
+            place_new_work(e, self.pins, self.band_of, promised_end or {})
         n_classes = len(idx.class_members)
         self.n_bands = 3 + len(DUE_BANDS)
         self.clear = [0.0 if p.auto_eject else e.rules[p.site].clear_seconds for p in e.printers]
@@ -156,7 +169,6 @@ class _Shifts:
 
         # Plates: one entry per run, its copies and its seconds on its class's model.
         jobs = [j for j in range(len(e.work)) if e.remaining[j] and e.primary[j] >= 0]
-        band_of = bands(e)
         self.plate_job: list[int] = []
         self.plate_copies: list[int] = []
         self.plate_seconds: list[float] = []
@@ -565,9 +577,13 @@ class _Shifts:
         return free
 
     def _start_pinned(self, i: int, t: float) -> float:
-        """The next run a previous plan promised printer i, in the order it was promised."""
+        """The next run a previous plan promised printer i: the next in its order while that
+        starts when promised, else the one of its runs that suits the clock (`next_pin`)."""
         e = self.e
-        j, copies = self.pins[i].popleft()
+        runs = self.pins[i]
+        n = next_pin(self, i, t)
+        j, copies, _ = runs[n]
+        del runs[n]
         w = e.work[j]
         material, colour = self.held[i]
         new = (material, colour)
