@@ -136,4 +136,6 @@ def url_hint(url: str) -> str:
     except ValueError:
         return "(unreadable URL)"
     scheme = parts.scheme or "?"
-    return f"{scheme}://{host}/…" if host else f"{scheme}://…"
+    # Many services put a token where a host would be (slack://TokenA/...): only a name with
+    # a dot (a DNS name or an address) is taken for a host.
+    return f"{scheme}://{host}/…" if "." in host else f"{scheme}://…"
