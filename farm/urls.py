@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from farm.views import audit, employee, fleet, operator
+from farm.views import audit, bulk, employee, fleet, operator, printer_page, queue, work
 
 urlpatterns = [
     path("", employee.home, name="home"),
@@ -18,6 +18,28 @@ urlpatterns = [
     path("operator/audit/", audit.audit_log, name="audit-log"),
     path("operator/fleet/", fleet.fleet, name="fleet"),
     path("operator/fleet/changes/", fleet.fleet_changes, name="fleet-changes"),
+    path("operator/fleet/bulk/", bulk.fleet_bulk, name="fleet-bulk"),
+    path("operator/work/", work.work, name="work"),
+    path("operator/work/beds/", work.work_beds, name="work-beds"),
+    path("operator/work/filament/", work.work_filament, name="work-filament"),
+    path(
+        "operator/work/filament/<int:printer_id>/decline/",
+        work.work_filament_decline,
+        name="work-filament-decline",
+    ),
+    path("operator/queue/", queue.queue, name="queue"),
+    path("operator/queue/act/", queue.queue_act, name="queue-act"),
+    path("operator/printers/<int:printer_id>/", printer_page.printer_page, name="printer-page"),
+    path(
+        "operator/printers/<int:printer_id>/live.json",
+        printer_page.printer_live_json,
+        name="printer-live",
+    ),
+    path(
+        "operator/printers/<int:printer_id>/control/",
+        printer_page.printer_control,
+        name="printer-control",
+    ),
     path(
         "operator/printers/<int:printer_id>/clear/",
         operator.printer_bed_clear,

@@ -37,6 +37,13 @@ class EventKind(StrEnum):
     PRINTER_FILAMENT_REQUESTED = "printer.filament_requested"
     PRINTER_FILAMENT_LOADED = "printer.filament_loaded"
     PRINTER_COMMAND_REQUESTED = "printer.command_requested"
+    PRINTER_FILAMENT_DECLINED = "printer.filament_declined"
+    PRINTER_OUT_OF_SERVICE = "printer.out_of_service"
+    PRINTER_IN_SERVICE = "printer.in_service"
+    JOB_HELD = "job.held"
+    JOB_RELEASED = "job.released"
+    JOB_PRIORITY = "job.priority"
+    JOB_MOVED = "job.moved"
     SITE_DOWN = "site.down"
     SITE_UP = "site.up"
 

@@ -27,7 +27,7 @@ class Index:
 
 
 def class_key(p: PrinterSlot, options: PlanOptions) -> tuple[object, ...]:
-    key: tuple[object, ...] = (p.site, p.model, p.nozzle_mm, p.build_mm, p.materials)
+    key: tuple[object, ...] = (p.site, p.model, p.nozzle_mm, p.build_mm, p.materials, p.refused)
     if not options.allow_material_changes:
         key += (p.material, p.colour.lower())
     return key
@@ -95,6 +95,7 @@ def eligibility(reps: list[PrinterSlot], work: list[WorkItem], options: PlanOpti
         [[not p.materials or m in p.materials for p in reps] for m in materials], dtype=bool
     )
     ok &= can_print[job_material]
+    ok &= ~_refused(reps, work)
     if not options.allow_material_changes:
         loaded = {
             (m, c): i
@@ -108,6 +109,21 @@ def eligibility(reps: list[PrinterSlot], work: list[WorkItem], options: PlanOpti
         job_colour = np.array([code.get(w.colour.lower(), -2) if w.colour else -1 for w in work])
         ok &= (job_colour[:, None] == -1) | (job_colour[:, None] == class_colour)
     return ok
+
+
+def _refused(reps: list[PrinterSlot], work: list[WorkItem]) -> np.ndarray:
+    """(jobs, classes) bool: an operator declined loading what job j needs on class k. Few
+    printers carry a decline, so only their classes are looked at."""
+    out = np.zeros((len(work), len(reps)), dtype=bool)
+    declining = [k for k, p in enumerate(reps) if p.refused]
+    if not declining:
+        return out
+    material = np.array([w.material for w in work], dtype=object)
+    colour = np.array([w.colour.lower() for w in work], dtype=object)
+    for k in declining:
+        for m, c in reps[k].refused:
+            out[:, k] |= (material == m) & ((colour == c) if c else True)
+    return out
 
 
 def why_unplaceable(reps: list[PrinterSlot], item: WorkItem, options: PlanOptions) -> str:

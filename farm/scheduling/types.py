@@ -29,6 +29,9 @@ class PrinterSlot:
     needs_clearing: bool = False
     auto_eject: bool = False  # its end script clears the bed: no person needed
     maintenance: tuple[Window, ...] = ()  # planned windows when it must not print
+    # (material, colour in lower case; "" = any colour) an operator declined loading here:
+    # no work needing it is planned on this printer (farm.services.work_lists).
+    refused: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -133,12 +136,24 @@ def incompatibility(printer: PrinterSlot, work: WorkItem) -> str | None:
         return f"restricted to site {work.site}"
     if printer.materials and work.material not in printer.materials:
         return f"no printer can print {work.material}"
+    if refuses(printer, work):
+        return f"operators declined loading {work.colour} {work.material}".replace("  ", " ")
     if work.nozzle_mm is not None and abs(printer.nozzle_mm - work.nozzle_mm) > 1e-6:
         return f"needs a {work.nozzle_mm:g} mm nozzle"
     if not fits(work.size_mm, printer.build_mm, rotatable=work.rotatable):
         x, y, z = work.size_mm
         return f"{x:.0f} x {y:.0f} x {z:.0f} mm does not fit the build volume"
     return None
+
+
+def refuses(printer: PrinterSlot, work: WorkItem) -> bool:
+    """Did an operator decline loading what `work` needs on `printer`."""
+    if not printer.refused:
+        return False
+    return (work.material, "") in printer.refused or (
+        work.material,
+        work.colour.lower(),
+    ) in printer.refused
 
 
 def needs_change(material: str, colour: str, work: WorkItem) -> bool:

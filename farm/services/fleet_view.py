@@ -253,5 +253,10 @@ def fleet_page(briefs: Iterable[Brief], filters: FleetFilters, page: int = 1) ->
     )
 
 
+def fleet_select(briefs: Iterable[Brief], filters: FleetFilters) -> list[int]:
+    """Every printer the filters select, on every page (a bulk action on "all of these")."""
+    return [b.pk for b in briefs if _matches(b, filters, with_state=True)]
+
+
 def _group_heading(brief: Brief) -> str:
     return f"{brief.site} · row {brief.row}" if brief.row else brief.site

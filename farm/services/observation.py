@@ -25,6 +25,7 @@ from farm.services.doubt import run_contact_back, run_interrupt, run_mark_in_dou
 from farm.services.enqueue import enqueue_printer_ready
 from farm.services.events import event_record
 from farm.services.fleet_feed import fleet_changes_publish
+from farm.services.printer_history import temperatures_record
 from farm.services.runs import run_fail, run_finish, run_set_paused
 from farm.statuses import RUN_ACTIVE, RunStatus
 from printers.drivers.base import DeviceStatus
@@ -75,6 +76,7 @@ def printers_live_record(seen: list[tuple[int, DeviceStatus, datetime.datetime]]
     try:
         cache.set_many(entries, LIVE_TTL_SECONDS)
         fleet_changes_publish(pk for pk, _, _ in seen)
+        temperatures_record(seen)  # the printer page's chart: a bounded ring per printer
     except Exception:  # any cache backend's error
         # The cache (Redis) restarting must not stop the transitions reaching the database:
         # the dashboard falls back to the recorded state until it is back.

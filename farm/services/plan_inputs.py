@@ -25,6 +25,7 @@ from farm.scheduling import PlanOptions, PrinterSlot, SiteRules, WorkItem
 from farm.scheduling.estimates import Corrections
 from farm.services.learning import corrections_load, plan_model, time_scale
 from farm.services.runs import copies_held
+from farm.services.work_lists import filament_declines_active
 from farm.statuses import RUN_ACTIVE, RUN_HELD, JobStatus
 
 # States in which a printer can take work now or soon; offline and error printers get none.
@@ -70,6 +71,7 @@ def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, 
     )
     slots: list[PrinterSlot] = []
     by_id: dict[int, Printer] = {}
+    declined = filament_declines_active(now)
     for p in printers:
         run = p.current_run
         if run is not None and run.status in RUN_HELD:
@@ -90,6 +92,7 @@ def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, 
                 # on auto-eject printers, except after a failure, which leaves bed_clear off).
                 needs_clearing=not p.bed_clear or printing,
                 auto_eject=p.auto_eject and p.bed_clear,
+                refused=declined.get(p.pk, frozenset()),
             )
         )
         by_id[p.pk] = p
@@ -204,7 +207,12 @@ def work_items(
     ends: dict[int, list[float]] = defaultdict(list)
     for job_id, end in runs.filter(status__in=RUN_ACTIVE).values_list("job_id", "planned_end"):
         ends[job_id].append(to_timestamp(end))
-    rows = Job.objects.filter(status__in=statuses).exclude(seconds_per_copy=None).order_by("pk")
+    # A held job is not planned (an operator holds it back: farm.services.queue_actions).
+    rows = (
+        Job.objects.filter(status__in=statuses, held=False)
+        .exclude(seconds_per_copy=None)
+        .order_by("pk")
+    )
     model_seconds = model_seconds_of(corrections, scales)
     items: list[WorkItem] = []
     by_id: dict[int, PlannedJob] = {}

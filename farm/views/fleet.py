@@ -49,6 +49,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
         ],
         "sites_down": [report for report in sites if report.shown_down],
         "cursor": cursor,
+        "bulk": True,  # cards carry a box to tick for the bulk form
         "live_every": LIVE_EVERY_MS,
         "state_links": [
             (state, n, "?" + urlencode(filters.as_query(state=state)))
@@ -75,7 +76,7 @@ def fleet_changes(request: HttpRequest) -> HttpResponse:
     if wanted:
         for row in printer_rows(sites_report(), wanted):
             cards[str(row["printer"].pk)] = render_to_string(
-                "farm/_printer_card.html", {"row": row}, request=request
+                "farm/_printer_card.html", {"row": row, "bulk": True}, request=request
             )
     filters = FleetFilters.from_query(request.GET)
     counts = cache.get(fleet_counts_key(filters)) if changes.printer_ids else None

@@ -42,7 +42,12 @@ document.querySelectorAll("[data-fleet-changes]").forEach(function (el) {
       cursor = answer.cursor;
       Object.keys(answer.cards).forEach(function (id) {
         var card = document.getElementById("printer-" + id);
-        if (card) { card.outerHTML = answer.cards[id]; }
+        if (!card) { return; }
+        // A printer ticked for a bulk action stays ticked through its card's update.
+        var ticked = card.querySelector("input[name=printer]:checked");
+        card.outerHTML = answer.cards[id];
+        var box = ticked && document.querySelector("#printer-" + id + " input[name=printer]");
+        if (box) { box.checked = true; }
       });
       Object.keys(answer.counts || {}).forEach(function (state) {
         var count = document.querySelector('[data-count="' + state + '"] span');

@@ -1,0 +1,176 @@
+"""The queue as the planner sees it: which printer each waiting job is planned on, and a
+timeline per printer for the next hours.
+
+The scheduling pass keeps only each job's planned start and end, not the printer of each
+planned run; so this plans the farm again with the pass's own inputs and planner
+(`plan_inputs`, `farm.scheduling.plan`) and keeps the result in the cache for PLAN_SECONDS,
+shared by every open queue page. It is a fresh plan, so it can differ from the pass's last
+one where the pass kept a previous plan's promises.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from farm.models import Job, Printer, PrintRun
+from farm.scheduling import plan
+from farm.services.fleet_view import natural_key
+from farm.services.plan_inputs import plan_inputs, to_timestamp
+from farm.statuses import RUN_ACTIVE
+
+PLAN_KEY = "queue-plan"
+PLAN_SECONDS = 60
+HORIZON_HOURS = 24
+MAX_LANES = 100  # printers drawn on one timeline; the rest are counted
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One planned run: `copies` of `job_id` on `printer_id` from `start` to `end` (POSIX)."""
+
+    job_id: int
+    printer_id: int
+    copies: int
+    start: float
+    end: float
+    change: bool  # a person swaps filament first
+
+
+def queue_plan() -> list[Planned]:
+    """The planned runs of every waiting job (at most PLAN_SECONDS old)."""
+    found = cache.get(PLAN_KEY)
+    if found is not None:
+        return [Planned(*row) for row in found]
+    inputs = plan_inputs()
+    result = plan(
+        inputs.slots,
+        inputs.items,
+        now=to_timestamp(inputs.now),
+        sites=inputs.sites,
+        options=inputs.options,
+    )
+    rows = [
+        (a.job_id, a.printer_id, a.copies, a.start, a.end, a.material_change)
+        for a in result.assignments
+    ]
+    cache.set(PLAN_KEY, rows, PLAN_SECONDS)
+    return [Planned(*row) for row in rows]
+
+
+def queue_plan_forget() -> None:
+    """An operator changed the queue: the next page plans again."""
+    cache.delete(PLAN_KEY)
+
+
+def planned_printers(planned: list[Planned]) -> dict[int, list[int]]:
+    """Job id -> the printers its runs are planned on, first planned first."""
+    out: dict[int, list[int]] = defaultdict(list)
+    for p in sorted(planned, key=lambda p: p.start):
+        if p.printer_id not in out[p.job_id]:
+            out[p.job_id].append(p.printer_id)
+    return out
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A run on a lane, in percent of the horizon (for the SVG's x and width)."""
+
+    job_id: int
+    label: str
+    x: float
+    width: float
+    kind: str  # "printing" (a run on the printer now) or "planned"
+    change: bool
+    start: datetime.datetime
+    end: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Lane:
+    printer_id: int
+    printer: str
+    site: str
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    lanes: list[Lane]
+    hours: list[tuple[float, datetime.datetime]]  # (x in percent, moment) of each tick
+    idle: int  # printers with nothing in the horizon
+    not_drawn: int  # printers with work beyond MAX_LANES
+
+
+def queue_timeline(
+    planned: list[Planned], *, site: str = "", now: datetime.datetime | None = None
+) -> Timeline:
+    """Each printer's runs (printing now, then planned) over the next HORIZON_HOURS."""
+    now = now or timezone.now()
+    begin = now.timestamp()
+    span = HORIZON_HOURS * 3600.0
+    printers = Printer.objects.select_related("site").filter(enabled=True)
+    if site:
+        printers = printers.filter(site__slug=site)
+    by_id = {p.pk: p for p in printers}
+    spans: dict[int, list[tuple[int, float, float, str, bool]]] = defaultdict(list)
+    active = PrintRun.objects.filter(status__in=RUN_ACTIVE, printer_id__in=by_id)
+    for pk, job, run_start, run_end in active.values_list(
+        "printer_id", "job_id", "planned_start", "planned_end"
+    ):
+        spans[pk].append((job, run_start.timestamp(), run_end.timestamp(), "printing", False))
+    for p in planned:
+        if p.printer_id in by_id and p.start < begin + span:
+            spans[p.printer_id].append((p.job_id, p.start, p.end, "planned", p.change))
+    job_ids = {job_id for bars in spans.values() for job_id, *_ in bars}
+    names = dict(Job.objects.filter(pk__in=job_ids).values_list("pk", "name"))
+    lanes = []
+    for printer_id in sorted(spans, key=lambda pk: _lane_order(by_id[pk])):
+        bars = []
+        for job_id, start, end, kind, change in sorted(spans[printer_id], key=lambda s: s[1]):
+            left = max(start, begin)
+            right = min(max(end, left), begin + span)
+            if right <= begin:
+                continue
+            bars.append(
+                Bar(
+                    job_id=job_id,
+                    label=f"#{job_id} {names.get(job_id, '')}",
+                    x=round((left - begin) / span * 100, 3),
+                    width=round(max((right - left) / span * 100, 0.2), 3),
+                    kind=kind,
+                    change=change,
+                    start=_moment(start),
+                    end=_moment(end),
+                )
+            )
+        if bars:
+            printer = by_id[printer_id]
+            lanes.append(Lane(printer_id, printer.name, printer.site.name, bars))
+    ticks = []
+    first = (int(begin // 3600) + 1) * 3600
+    for t in range(first, int(begin + span), 3 * 3600):
+        ticks.append((round((t - begin) / span * 100, 3), _moment(t)))
+    return Timeline(
+        lanes=lanes[:MAX_LANES],
+        hours=ticks,
+        idle=len(by_id) - len(lanes),
+        not_drawn=max(0, len(lanes) - MAX_LANES),
+    )
+
+
+def _lane_order(printer: Printer) -> tuple[object, ...]:
+    return (
+        natural_key(printer.site.name),
+        natural_key(printer.row),
+        printer.position,
+        natural_key(printer.name),
+    )
+
+
+def _moment(stamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC)
