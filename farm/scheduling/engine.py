@@ -22,6 +22,7 @@ lists with a skip pointer past exhausted jobs, so a decision costs a few list lo
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from bisect import bisect_left
@@ -151,6 +152,21 @@ class Engine:
         self._queues_built = False
         self._job_pos = {w.job_id: j for j, w in enumerate(work)}
         self._revived: list[int] = []  # jobs whose failed copies came back since the plan
+
+    def fork(self) -> Engine:
+        """A copy to play a second plan on: what a plan changes (copies left, free times,
+        loaded filament, heat-up slots, queues) is its own; the routing and the indexes,
+        most of an engine's set-up, are shared."""
+        other = copy.copy(self)
+        other.remaining = list(self.remaining)
+        other.free = list(self.free)
+        other.loaded = list(self.loaded)
+        other.stagger = {s: Stagger(r.max_heating, r.heat_seconds) for s, r in self.rules.items()}
+        other._stagger_of = [other.stagger[p.site] for p in self.printers]
+        other.latest_end = self.lower_bound
+        other._queues_built = False
+        other._revived = []
+        return other
 
     # -- set-up ---------------------------------------------------------------------------
 

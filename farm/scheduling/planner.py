@@ -11,7 +11,14 @@ from collections.abc import Mapping, Sequence
 from farm.scheduling.engine import Engine
 from farm.scheduling.fast import is_simple, plan_fast
 from farm.scheduling.shifts import plan_shifts
-from farm.scheduling.site_bound import changes_bound, plates, site_rule_bound, state_work
+from farm.scheduling.site_bound import (
+    RuleBound,
+    _Plates,
+    changes_bound,
+    plates,
+    site_rule_bound,
+    state_work,
+)
 from farm.scheduling.types import (
     Assignment,
     Plan,
@@ -38,19 +45,32 @@ def plan(
     night-aware plan of `shifts.py` runs on a simulated clock over the whole farm.
 
     With `previous` (the last plan's runs not yet started), the runs it promised are kept on
-    their printers, in their order, and only new work is placed around them, unless a fresh
-    plan ends sooner by more than `PlanOptions.replan_gain` of the horizon: so a pass does
-    not move work, filament requests and quotes between printers for nothing.
+    their printers, in their order, and only new work is placed around them (`replan.py`),
+    unless a fresh plan ends sooner by more than `PlanOptions.replan_gain` of the horizon: so
+    a pass does not move work, filament requests and quotes between printers for nothing.
+    When the last plan holds exactly the work waiting now, no fresh plan is made.
     """
     # A plan allocates ~100k small objects that all live until it returns: the cyclic
     # collector would walk them over and over for nothing (10-20% of the time).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        fresh = _plan(printers, work, now=now, sites=sites, options=options)
+        engine = Engine(printers, work, now=now, sites=sites, options=options)
+        runs = plates(engine)  # before planning: a plan consumes the engine's copies
+        ruled = any(r != SiteRules() for r in engine.rules.values())
+        bound = site_rule_bound(engine, runs) if ruled else None
         if not previous:
-            return fresh
-        kept = _plan(printers, work, now=now, sites=sites, options=options, previous=previous)
+            return _finish(_fresh(engine), engine, runs, bound)
+        kept_engine = engine.fork()
+        pinned, promised_end = pins(kept_engine, previous)
+        unchanged = _unchanged(kept_engine, pinned, len(previous))
+        kept = _finish(plan_shifts(kept_engine, pinned, promised_end), kept_engine, runs, bound)
+        if unchanged:
+            # Nothing to place and nothing gone: the last plan was kept against a fresh plan
+            # of this very work when it was made (or was one), so one more is not needed.
+            kept.kept_previous = True
+            return kept
+        fresh = _finish(_fresh(engine), engine, runs, bound)
         gain = (options or PlanOptions()).replan_gain
         fresh_end, kept_end = _end(fresh, now), _end(kept, now)
         if kept_end - now <= (fresh_end - now) * (1.0 + gain):
@@ -62,30 +82,30 @@ def plan(
             gc.enable()
 
 
+def _unchanged(
+    engine: Engine, pinned: Mapping[int, list[tuple[int, int, float]]], runs: int
+) -> bool:
+    """Does the last plan hold exactly the work waiting now, on every printer there is: no
+    copy to place, no run dropped, no printer without runs (one just added, say)?"""
+    if len(pinned) != len(engine.printers) or sum(map(len, pinned.values())) != runs:
+        return False
+    held = [0] * len(engine.work)
+    for runs_of in pinned.values():
+        for j, copies, _ in runs_of:
+            held[j] += copies
+    return held == engine.remaining
+
+
 def _end(result: Plan, now: float) -> float:
     return max((a.end for a in result.assignments), default=now)
 
 
-def _plan(
-    printers: list[PrinterSlot],
-    work: list[WorkItem],
-    *,
-    now: float,
-    sites: Mapping[str, SiteRules] | None,
-    options: PlanOptions | None,
-    previous: Sequence[Assignment] = (),
-) -> Plan:
-    engine = Engine(printers, work, now=now, sites=sites, options=options)
-    runs = plates(engine)  # before planning: a plan consumes the engine's copies
-    ruled = any(r != SiteRules() for r in engine.rules.values())
-    bound = site_rule_bound(engine, runs) if ruled else None
-    if previous:
-        kept, promised_end = pins(engine, previous)
-        result = plan_shifts(engine, kept, promised_end)
-    elif is_simple(engine):
-        result = plan_fast(engine)
-    else:
-        result = plan_shifts(engine)
+def _fresh(engine: Engine) -> Plan:
+    return plan_fast(engine) if is_simple(engine) else plan_shifts(engine)
+
+
+def _finish(result: Plan, engine: Engine, runs: _Plates, bound: RuleBound | None) -> Plan:
+    """The plan with its bounds: the flow bound, the site-rule bound, the changes bound."""
     result.plain_bound = engine.lower_bound
     if bound is not None:
         result.lower_bound = bound.makespan
