@@ -23,8 +23,17 @@ from django.urls import Resolver404, resolve
 
 from farm.services.submission import upload_limit_bytes
 
-# The views that take a file: the submission form and the admin's job pages.
-UPLOAD_VIEWS = frozenset({"job-new", "admin:farm_job_add", "admin:farm_job_change"})
+# The views that take a file: the submission form, the admin's job pages, the REST API's
+# job submission and the OctoPrint-compatible upload (farm/api/).
+UPLOAD_VIEWS = frozenset(
+    {
+        "job-new",
+        "admin:farm_job_add",
+        "admin:farm_job_change",
+        "api:job-list",
+        "octoprint:files-local",
+    }
+)
 
 
 def body_limit(path: str) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from farm.api.urls import api_patterns, octoprint_patterns
 from farm.views import audit, bulk, employee, fleet, operator, printer_page, queue, work
 
 urlpatterns = [
@@ -56,6 +57,8 @@ urlpatterns = [
         name="printer-command",
     ),
     path("operator/runs/<int:run_id>/<str:decision>/", operator.run_decide, name="run-decide"),
+    path("api/v1/", include((api_patterns, "api"))),
+    path("octoprint/", include((octoprint_patterns, "octoprint"))),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -1,0 +1,36 @@
+"""The REST API under /api/v1/ (namespace "api") and the OctoPrint-compatible upload under
+/octoprint/ (namespace "octoprint"; a slicer's host is http://farm/octoprint)."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+from rest_framework.routers import DefaultRouter
+
+from farm.api import octoprint_compat, views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("jobs", views.JobViewSet, basename="job")
+router.register("printers", views.PrinterViewSet, basename="printer")
+router.register("sites", views.SiteViewSet, basename="site")
+router.register("queue", views.QueueViewSet, basename="queue")
+router.register("materials", views.MaterialViewSet, basename="material")
+router.register("tokens", views.TokenViewSet, basename="token")
+
+api_patterns = [
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The split view serves its start-up script as a file: the CSP allows no inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]
+
+octoprint_patterns = [
+    path("api/version", octoprint_compat.VersionView.as_view(), name="version"),
+    path("api/files/local", octoprint_compat.FilesLocalView.as_view(), name="files-local"),
+]
