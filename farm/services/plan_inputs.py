@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from farm.models import Job, Printer, PrintRun, Site
 from farm.models.job import FileKind
 from farm.models.printer import PrinterState
-from farm.scheduling import PlanOptions, PrinterSlot, SiteRules, WorkItem
+from farm.scheduling import Assignment, PlanOptions, PrinterSlot, SiteRules, WorkItem
 from farm.scheduling.estimates import Corrections
 from farm.services.learning import corrections_load, plan_model, time_scale
 from farm.services.runs import copies_held
@@ -224,6 +226,33 @@ def work_items(
     return items, by_id
 
 
+# The last pass's plan (its runs not started), kept in the cache, not the database: it is
+# derived data, rewritten each pass, and losing it costs one pass that plans afresh.
+PREVIOUS_PLAN_KEY = "schedule:previous-plan"
+PREVIOUS_PLAN_SECONDS = 86400
+
+
+def previous_plan_store(assignments: list[Assignment]) -> None:
+    """Keep the runs of this pass's plan that were not started, for the next pass."""
+    rows = np.array(
+        [
+            (a.job_id, a.printer_id, a.copies, a.start, a.end, a.material_change)
+            for a in assignments
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 6)
+    cache.set(PREVIOUS_PLAN_KEY, rows.tobytes(), PREVIOUS_PLAN_SECONDS)
+
+
+def previous_plan() -> list[Assignment]:
+    """The runs the last pass planned and did not start (none when the cache lost them)."""
+    raw = cache.get(PREVIOUS_PLAN_KEY)
+    if not raw:
+        return []
+    rows = np.frombuffer(raw, dtype=np.float64).reshape(-1, 6)
+    return [Assignment(int(j), int(p), int(c), s, e, bool(m)) for j, p, c, s, e, m in rows.tolist()]
+
+
 @dataclass
 class PlanInputs:
     now: datetime.datetime
@@ -236,6 +265,7 @@ class PlanInputs:
     corrections: Corrections
     scales: dict[str, float]
     work: dict[int, WorkItem] = field(default_factory=dict)  # by job id
+    previous: list[Assignment] = field(default_factory=list)  # the last pass's plan
     # Free printers by the (material, colour) they hold, and by (material, None) whatever the
     # colour, in reverse slot order: where a planned filament change can be avoided.
     holders: dict[tuple[str, str | None], list[PrinterSlot]] = field(default_factory=dict)
@@ -266,4 +296,5 @@ def plan_inputs() -> PlanInputs:
         scales,
         work={w.job_id: w for w in items},
         holders=dict(holders),
+        previous=previous_plan(),
     )

@@ -35,6 +35,7 @@ from farm.services.plan_inputs import (
     from_timestamp,
     model_seconds_of,
     plan_inputs,
+    previous_plan_store,
     to_timestamp,
     work_item,
 )
@@ -72,22 +73,35 @@ class PassResult:
     unplaceable: dict[int, str]
     filament_requests: int = 0
     times_published: int = 0  # jobs whose planned times were written
+    kept_previous: bool = False  # the last pass's plan was kept (see `plan`)
 
 
 def schedule_pass() -> PassResult:
     """Plan the whole farm, save every job's planned times, and start runs due now."""
     inputs = plan_inputs()
+    # The last pass's plan, kept unless a fresh one is clearly better (`plan`): without it
+    # every pass reshuffles the farm (free printers are free a little later each time), and
+    # planned times, filament requests and quotes move for nothing.
     result: Plan = plan(
         inputs.slots,
         inputs.items,
         now=to_timestamp(inputs.now),
         sites=inputs.sites,
         options=inputs.options,
+        previous=inputs.previous,
     )
     published = _publish_times(result, inputs.jobs, inputs.now)
     _quote_waiting_jobs(inputs)
-    started, requests = _start_due_runs(result, inputs)
-    return PassResult(len(inputs.jobs), started, dict(result.unplaceable), requests, published)
+    started, requests, acted = _start_due_runs(result, inputs)
+    previous_plan_store([a for a in result.assignments if id(a) not in acted])
+    return PassResult(
+        len(inputs.jobs),
+        started,
+        dict(result.unplaceable),
+        requests,
+        published,
+        kept_previous=result.kept_previous,
+    )
 
 
 def _moved(old: datetime.datetime | None, new: datetime.datetime | None) -> bool:
@@ -182,15 +196,17 @@ def _quote_waiting_jobs(inputs: PlanInputs) -> None:
         )
 
 
-def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int]:
+def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int]]:
     """Start each free printer's first planned run when it is due, or, when the plan swaps
     material on that printer first, ask an operator to load it. The runs start in batches
-    (`runs_create`), each batch one transaction with the claims of `run_create`."""
+    (`runs_create`), each batch one transaction with the claims of `run_create`. Returns the
+    runs started, the filament requests, and the ids of the assignments started."""
     first: dict[int, Assignment] = {}
     for planned in sorted(result.assignments, key=lambda x: x.start):
         first.setdefault(planned.printer_id, planned)
     now = to_timestamp(inputs.now)
     requests: list[RunRequest] = []
+    sources: list[Assignment] = []  # what each request starts
     asks: dict[int, FilamentAsk] = {}
     taken: set[int] = set()  # printers given a run in this pass (the rows change later)
     filament = 0
@@ -206,15 +222,20 @@ def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int]:
             filament += 1
         else:
             requests.append(request)
+            sources.append(a)
     _filament_requests(asks.values())
     outcome = runs_create(requests)
+    started = {(run.job_id, run.printer_id) for run in outcome.runs}
+    acted = {
+        id(a) for r, a in zip(requests, sources, strict=True) if (r.job_id, r.printer.pk) in started
+    }
     if outcome.busy or outcome.nothing_to_print:
         log.info(
             "not started: %d printers taken by another process, %d jobs with nothing waiting",
             len(outcome.busy),
             len(outcome.nothing_to_print),
         )
-    return len(outcome.runs), filament
+    return len(outcome.runs), filament, acted
 
 
 @dataclass(frozen=True)
