@@ -3,8 +3,19 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from farm.api.urls import api_patterns, octoprint_patterns
-from farm.views import audit, bulk, employee, fleet, operator, printer_page, queue, work
+from farm.views import (
+    audit,
+    bulk,
+    employee,
+    fleet,
+    notifications,
+    operator,
+    printer_page,
+    queue,
+    records,
+    stats,
+    work,
+)
 
 urlpatterns = [
     path("", employee.home, name="home"),
@@ -57,8 +68,18 @@ urlpatterns = [
         name="printer-command",
     ),
     path("operator/runs/<int:run_id>/<str:decision>/", operator.run_decide, name="run-decide"),
-    path("api/v1/", include((api_patterns, "api"))),
-    path("octoprint/", include((octoprint_patterns, "octoprint"))),
+    path("operator/maintenance/", records.maintenance, name="maintenance"),
+    path("operator/maintenance/work/", records.maintenance_work, name="maintenance-work"),
+    path("operator/spools/", records.spools, name="spools"),
+    path("operator/spools/<int:spool_id>/<str:action>/", records.spool_action, name="spool-action"),
+    path("operator/stats/", stats.stats, name="stats"),
+    path("operator/stats/<str:section>.csv", stats.stats_csv, name="stats-csv"),
+    path("notifications/", notifications.channels, name="notifications"),
+    path(
+        "notifications/<int:channel_id>/<str:action>/",
+        notifications.channel_action,
+        name="notification-action",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

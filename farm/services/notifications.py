@@ -113,8 +113,12 @@ class Message:
     key: str  # the same key is said once per channel
 
 
-def _recipients(event: NotifyEvent, users: Iterable[int] | None) -> list[NotificationChannel]:
+def _recipients(
+    event: NotifyEvent, users: Iterable[int] | None, only: Iterable[int] | None = None
+) -> list[NotificationChannel]:
     channels = NotificationChannel.objects.filter(enabled=True).select_related("user")
+    if only is not None:
+        return list(channels.filter(pk__in=list(only)))  # asked for by name (a test message)
     if users is not None:
         channels = channels.filter(user_id__in=list(users))
     elif event in FARM_EVENTS:
@@ -124,16 +128,22 @@ def _recipients(event: NotifyEvent, users: Iterable[int] | None) -> list[Notific
     return [c for c in channels.distinct() if event.value in c.events and c.user.is_active]
 
 
-def notify(messages: Iterable[Message], *, users: Iterable[int] | None = None) -> int:
+def notify(
+    messages: Iterable[Message],
+    *,
+    users: Iterable[int] | None = None,
+    channels: Iterable[int] | None = None,
+) -> int:
     """Write each message for every channel that wants its event (the channels of `users`
     only, when given; farm events go to operators), and send them after commit. Returns how
-    many were written (messages already written for a channel are skipped)."""
+    many were written (messages already written for a channel are skipped). `channels`
+    names the channels outright, whatever events they chose."""
     now = timezone.now()
     rows: list[Notification] = []
     by_event: dict[NotifyEvent, list[NotificationChannel]] = {}
     for m in messages:
         if m.event not in by_event:
-            by_event[m.event] = _recipients(m.event, users)
+            by_event[m.event] = _recipients(m.event, users, channels)
         for channel in by_event[m.event]:
             tz = channel.timezone or settings.TIME_ZONE
             after = quiet_hours_end(
@@ -159,6 +169,18 @@ def notify(messages: Iterable[Message], *, users: Iterable[int] | None = None) -
     written = Notification.objects.count() - before
     transaction.on_commit(lambda: send_task(TaskName.NOTIFICATIONS_SEND))
     return written
+
+
+def channel_set_enabled(*, channel: NotificationChannel, enabled: bool) -> None:
+    NotificationChannel.objects.filter(pk=channel.pk).update(enabled=enabled)
+
+
+def channel_test(*, channel: NotificationChannel) -> None:
+    """A test message to this channel, sent by the worker like any other."""
+    event = NotifyEvent(channel.events[0]) if channel.events else NotifyEvent.JOB_DONE
+    text = f"This channel ({channel.name}) works."
+    key = f"test:{timezone.now().isoformat()}"
+    notify([Message(event, "Test from the farm", text, key)], channels=[channel.pk])
 
 
 def _event_message(event: Event) -> tuple[Message, list[int] | None] | None:

@@ -102,6 +102,13 @@ def spool_unload(*, spool: Spool, actor: User | None, location: str = "") -> Non
             event_record(SPOOL_UNLOADED, printer=printer, actor=actor, message=f"spool #{spool.pk}")
 
 
+def spool_archive(*, spool: Spool, actor: User | None) -> None:
+    """Used up or thrown away: off its printer and out of the stock."""
+    with transaction.atomic():
+        spool_unload(spool=spool, actor=actor, location=spool.location)
+        Spool.objects.filter(pk=spool.pk).update(archived=True)
+
+
 @dataclass(frozen=True)
 class Stock:
     material: str

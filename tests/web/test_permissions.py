@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from farm.models import Job, Printer, PrintRun
+from farm.models import Job, NotificationChannel, Printer, PrintRun, Spool
 from farm.services.preparation import job_prepare
 from farm.services.submission import job_submit
 from farm.statuses import RunStatus
@@ -67,6 +67,15 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "printer-filament-loaded": ("POST", (302, 403, 403, 302, 302)),
     "printer-command": ("POST", (302, 403, 403, 302, 302)),
     "run-decide": ("POST", (302, 403, 403, 302, 302)),
+    "maintenance": ("GET", (302, 403, 403, 200, 200)),
+    "maintenance-work": ("POST", (302, 403, 403, 302, 302)),
+    "spools": ("GET", (302, 403, 403, 200, 200)),
+    "spool-action": ("POST", (302, 403, 403, 302, 302)),
+    "stats": ("GET", (302, 403, 403, 200, 200)),
+    "stats-csv": ("GET", (302, 403, 403, 200, 200)),
+    # Each person's own channels: someone else's channel is not found.
+    "notifications": ("GET", (302, 200, 200, 200, 200)),
+    "notification-action": ("POST", (302, 302, 404, 404, 404)),
     "fleet-bulk": ("POST", (302, 403, 403, 302, 302)),
     "work": ("GET", (302, 403, 403, 200, 200)),
     "work-beds": ("POST", (302, 403, 403, 302, 302)),
@@ -144,6 +153,14 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
         run: PrintRun = claim(Job.objects.get(pk=job.pk), printer)
         PrintRun.objects.filter(pk=run.pk).update(status=RunStatus.IN_DOUBT)
         return reverse(name, kwargs={"run_id": run.pk, "decision": "good"})
+    if name == "spool-action":
+        spool = Spool.objects.create(material=job.material, colour="black")
+        return reverse(name, kwargs={"spool_id": spool.pk, "action": "unload"})
+    if name == "notification-action":
+        channel = NotificationChannel.objects.create(
+            user=job.owner, name="mine", url_encrypted="-", url_hint="json://…", events=[]
+        )
+        return reverse(name, kwargs={"channel_id": channel.pk, "action": "pause"})
     all_kwargs: dict[str, dict[str, Any]] = {
         "job-detail": {"job_id": job.pk},
         "job-thumbnail": {"job_id": job.pk},
@@ -158,6 +175,7 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
         "printer-live": {"printer_id": printer.pk},
         "printer-control": {"printer_id": printer.pk},
         "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-token"},
+        "stats-csv": {"section": "throughput"},
     }
     return reverse(name, kwargs=all_kwargs.get(name, {}))
 
