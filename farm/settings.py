@@ -403,6 +403,10 @@ SLICING_CACHE_DIR = envstr("SLICING_CACHE_DIR")
 # Where each slice makes its own temporary folder (always removed); empty: .tmp/ in the cache.
 SLICING_TEMP_DIR = envstr("SLICING_TEMP_DIR")
 PRUSASLICER = envstr("PRUSASLICER", "prusa-slicer")  # the executable's name on PATH, or a path
+CURAENGINE = envstr("CURAENGINE", "CuraEngine")  # the executable's name on PATH, or a path
+# The folder with Cura's fdmprinter.def.json; empty: /usr/share/cura/resources/definitions,
+# then var/cura/definitions (where .ci/run unpacks them from Debian's cura package).
+SLICING_CURA_DEFINITIONS = envstr("SLICING_CURA_DEFINITIONS")
 
 LOGGING = {
     "version": 1,

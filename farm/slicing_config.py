@@ -1,5 +1,5 @@
-"""The slicing package's limits, built from the settings (the `SLICING_*` and `PRUSASLICER`
-variables are read in farm/settings.py): slicing itself reads no environment.
+"""The slicing package's limits, built from the settings (the `SLICING_*`, `PRUSASLICER` and
+`CURAENGINE` variables are read in farm/settings.py): slicing itself reads no environment.
 
 A slice's memory and time budgets are the slicing task's own (FARM_SLICE_MEMORY_MB,
 FARM_SLICE_TIME_LIMIT): slicing refuses up front what would not fit in them."""
@@ -24,6 +24,10 @@ def slicing_limits() -> SlicingLimits:
         max_gcode_bytes=settings.SLICING_MAX_GCODE_MB * MB,
         engine=settings.SLICING_ENGINE,
         prusaslicer=settings.PRUSASLICER,
+        curaengine=settings.CURAENGINE,
+        cura_definitions=(
+            Path(settings.SLICING_CURA_DEFINITIONS) if settings.SLICING_CURA_DEFINITIONS else None
+        ),
         cache_dir=Path(settings.SLICING_CACHE_DIR) if settings.SLICING_CACHE_DIR else None,
         temp_dir=Path(settings.SLICING_TEMP_DIR) if settings.SLICING_TEMP_DIR else None,
     )

@@ -19,9 +19,10 @@ from typing import Any
 
 import trimesh
 
-from slicing import prusaslicer
+from slicing import curaengine, prusaslicer
 from slicing.analysis import analyse_file
 from slicing.checks import check_and_repair
+from slicing.engines import missing
 from slicing.limits import DEFAULT_LIMITS, PRUSASLICER, SlicingLimits
 from slicing.loader import load_trimesh
 from slicing.orient import orient, place_on_bed
@@ -37,7 +38,12 @@ def _count_lines(path: Path) -> int:
 
 
 def run_engine(
-    engine: str, stl: Path, out: Path, settings: SliceSettings, program: str = PRUSASLICER
+    engine: str,
+    stl: Path,
+    out: Path,
+    settings: SliceSettings,
+    program: str = PRUSASLICER,
+    definitions: Path | None = None,
 ) -> dict[str, Any]:
     """Slice `stl` with `engine` in this process; called inside the child process."""
     started = time.perf_counter()
@@ -59,20 +65,23 @@ def run_engine(
         result = prusaslicer.slice_with_prusaslicer(mesh, settings, out, program=program)
         # PrusaSlicer's own process: wall time and peak memory, not our STL export around it
         return {"wall_seconds": result.seconds_wall, "peak_memory_mb": result.peak_memory_mb}
+    if engine == "curaengine":
+        mesh = trimesh.load(stl, force="mesh")
+        assert isinstance(mesh, trimesh.Trimesh)
+        result = curaengine.slice_with_curaengine(
+            mesh, settings, out, program=program, definitions=definitions
+        )
+        return {"wall_seconds": result.seconds_wall, "peak_memory_mb": result.peak_memory_mb}
     raise ValueError(f"no such engine {engine!r}")
 
 
-def _child(engine: str, stl: Path, out: Path, settings_json: Path, program: str) -> dict[str, Any]:
+def _child(
+    engine: str, stl: Path, out: Path, settings_json: Path, program: str, definitions: str
+) -> dict[str, Any]:
     command = [
-        sys.executable,
-        "-m",
-        "slicing.bench",
-        engine,
-        str(stl),
-        str(out),
-        str(settings_json),
-        program,
-    ]
+        sys.executable, "-m", "slicing.bench", engine, str(stl), str(out), str(settings_json),
+        program, definitions,
+    ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
@@ -119,7 +128,7 @@ def bench(
         target.mkdir(parents=True, exist_ok=True)
         for engine in engines:
             report["engines"][engine] = _bench_one(
-                engine, stl, target, settings_json, settings, limits.prusaslicer
+                engine, stl, target, settings_json, settings, limits
             )
         report["cache"] = _bench_cache(mesh_path, profile, work / "cache", limits)
     _compare(report)
@@ -152,14 +161,14 @@ def _bench_one(
     target: Path,
     settings_json: Path,
     settings: SliceSettings,
-    program: str,
+    limits: SlicingLimits,
 ) -> dict[str, Any]:
-    if engine == "curaengine":
-        return {"skipped": "CuraEngine is not supported yet"}
-    if engine == "prusaslicer" and prusaslicer.executable(program) is None:
-        return {"skipped": "PrusaSlicer is not installed"}
+    if (why := missing(engine, limits)) is not None:
+        return {"skipped": why}
+    program = limits.curaengine if engine == "curaengine" else limits.prusaslicer
+    definitions = str(limits.cura_definitions or "")
     out = target / f"{stl.stem}.{engine}.gcode"
-    result = _child(engine, stl, out, settings_json, program)
+    result = _child(engine, stl, out, settings_json, program, definitions)
     if "error" in result:
         return result
     analysis = analyse_file(out, filament_diameter_mm=settings.filament_diameter_mm)
@@ -196,6 +205,14 @@ def _compare(report: dict[str, Any]) -> None:
         "prusaslicer_own_estimate_s": prusa.get("stated_seconds"),
         "estimate_difference_percent": prusa.get("estimate_vs_stated_percent"),
     }
+    cura = report["engines"].get("curaengine", {})
+    if "wall_seconds" in cura:
+        report["comparison"].update(
+            builtin_wall_over_curaengine=ours["wall_seconds"] / cura["wall_seconds"],
+            curaengine_filament_vs_prusaslicer_percent=100.0
+            * (cura["filament_grams"] / prusa["filament_grams"] - 1),
+            curaengine_wall_over_prusaslicer=cura["wall_seconds"] / prusa["wall_seconds"],
+        )
 
 
 def _settings_dict(settings: SliceSettings) -> dict[str, Any]:
@@ -205,10 +222,12 @@ def _settings_dict(settings: SliceSettings) -> dict[str, Any]:
 
 
 def _main(argv: list[str]) -> None:
-    engine, stl, out, settings_json, program = argv
+    engine, stl, out, settings_json, program, definitions = argv
     raw = json.loads(Path(settings_json).read_text())
     raw["bed_mm"] = tuple(raw["bed_mm"])
-    result = run_engine(engine, Path(stl), Path(out), SliceSettings(**raw), program)
+    settings = SliceSettings(**raw)
+    folder = Path(definitions) if definitions else None
+    result = run_engine(engine, Path(stl), Path(out), settings, program, folder)
     sys.stdout.write(json.dumps(result) + "\n")
 
 

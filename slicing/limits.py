@@ -14,6 +14,7 @@ from pathlib import Path
 MB = 1024 * 1024
 ENGINES = ("auto", "builtin", "prusaslicer", "curaengine")
 PRUSASLICER = "prusa-slicer"
+CURAENGINE = "CuraEngine"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class SlicingLimits:
     max_gcode_bytes: int = 512 * MB  # SLICING_MAX_GCODE_MB: an uploaded G-code
     engine: str = ""  # SLICING_ENGINE: overrides every profile's engine when set
     prusaslicer: str = PRUSASLICER  # PRUSASLICER: the executable's name or path
+    curaengine: str = CURAENGINE  # CURAENGINE: the executable's name or path
+    # SLICING_CURA_DEFINITIONS: the folder with Cura's fdmprinter.def.json; else the
+    # usual places (slicing.curaengine.DEFAULT_DEFINITION_DIRS)
+    cura_definitions: Path | None = None
     cache_dir: Path | None = None  # SLICING_CACHE_DIR: else `gcode/` beside the upload
     # SLICING_TEMP_DIR: where each slice's own temporary folder is made (and always removed);
     # else `.tmp/` inside the cache folder, so finished G-code is renamed, not copied, into place

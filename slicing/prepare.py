@@ -11,18 +11,19 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trimesh
 
-from slicing import prusaslicer, workdir
+from slicing import curaengine, prusaslicer, workdir
 from slicing.analysis import Analysis, analyse_file, check_for_printer
 from slicing.budget import Deadline
 from slicing.builtin import slice_to_gcode
 from slicing.cache import SliceCache, cache_key, default_dir, file_digest, write_atomically
 from slicing.checks import check_and_repair, fits
-from slicing.engines import EngineChoice, choose_engine
+from slicing.engines import NAMES, EngineChoice, choose_engine
 from slicing.errors import EngineError, PartTooLargeError, PrepareError
 from slicing.gcode_policy import check_gcode_policy
 from slicing.gcode_writer import ENGINE_VERSION
@@ -35,6 +36,7 @@ from slicing.settings import SliceSettings
 from slicing.thumbnail import render_png
 
 Box = tuple[float, float, float]
+EXTERNAL_ENGINES = {engine: NAMES[engine] for engine in ("prusaslicer", "curaengine")}
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,13 @@ def _prepare_gcode(path: Path, profile: PrintProfile, limits: SlicingLimits, nam
     )
 
 
-def _engine_identity(engine: str, program: str) -> str:
-    if engine == "prusaslicer":
-        exe = prusaslicer.executable(program) or ""
+def _engine_identity(engine: str, limits: SlicingLimits) -> str:
+    if engine in ("prusaslicer", "curaengine"):
+        program = limits.prusaslicer if engine == "prusaslicer" else limits.curaengine
+        found = prusaslicer.executable(program) or ""
         # the binary's size and mtime change with every upgrade; calling it costs 300 ms
-        stat = os.stat(exe) if exe else None
-        return f"prusaslicer:{exe}:{stat.st_size if stat else 0}:{stat.st_mtime if stat else 0}"
+        stat = os.stat(found) if found else None
+        return f"{engine}:{found}:{stat.st_size if stat else 0}:{stat.st_mtime if stat else 0}"
     return f"builtin:{ENGINE_VERSION}"
 
 
@@ -174,7 +177,7 @@ def _prepare_mesh(
     choice = choose_engine(engine, limits)
     settings = SliceSettings.from_profile(profile)
     cache = SliceCache(out_dir)
-    identity = _engine_identity(choice.engine, limits.prusaslicer)
+    identity = _engine_identity(choice.engine, limits)
     key = cache_key(file_digest(path), settings.digest(), identity, str(copies))
     if (record := cache.load(key)) is not None:
         return _from_record(record, cached=True)
@@ -236,24 +239,19 @@ def _slice_mesh(
     gcode = cache.path(key, ".gcode")
     used_engine, reason = choice.engine, choice.reason
     stated: float | None = None
-    if used_engine == "prusaslicer":
+    if used_engine in EXTERNAL_ENGINES:
         try:
-            prusaslicer.slice_with_prusaslicer(
-                plate,
-                settings,
-                gcode,
-                copies=1,
-                program=limits.prusaslicer,
-                work_dir=work,
-                timeout_s=max(1.0, deadline.remaining()),
-                memory_bytes=limits.max_memory_bytes,
+            _slice_external(
+                used_engine, plate, settings, gcode, limits, work=work, deadline=deadline
             )
         except EngineError as exc:
-            used_engine, reason = "builtin", f"PrusaSlicer failed ({exc}): built-in engine"
-    if used_engine == "prusaslicer":
+            name = EXTERNAL_ENGINES[used_engine]
+            used_engine, reason = "builtin", f"{name} failed ({exc}): built-in engine"
+    if used_engine in EXTERNAL_ENGINES:
         analysis = analyse_file(gcode, filament_diameter_mm=settings.filament_diameter_mm)
         seconds, filament, layers = analysis.seconds, analysis.filament_mm, analysis.layers
-        stated = analysis.stated_seconds
+        # CuraEngine's command line states no time of its own (we wrote the header)
+        stated = analysis.stated_seconds if used_engine == "prusaslicer" else None
     else:
         result = slice_to_gcode(
             plate, settings, gcode, copies=layout.copies, work_dir=work, deadline=deadline
@@ -271,7 +269,9 @@ def _slice_mesh(
         estimate_source="sliced",
         gcode_path=gcode,
         nozzle_mm=profile.nozzle_mm,
-        engine="PrusaSlicer" if used_engine == "prusaslicer" else "built-in",
+        engine={"prusaslicer": "PrusaSlicer", "curaengine": "CuraEngine"}.get(
+            used_engine, "built-in"
+        ),
         notes=notes,
         engine_reason=reason,
         copies_per_plate=n,
@@ -282,6 +282,33 @@ def _slice_mesh(
     )
     cache.store(key, _to_record(prepared))
     return prepared
+
+
+def _slice_external(
+    engine: str,
+    plate: trimesh.Trimesh,
+    settings: SliceSettings,
+    gcode: Path,
+    limits: SlicingLimits,
+    *,
+    work: Path,
+    deadline: Deadline,
+) -> None:
+    """Slice the placed plate with PrusaSlicer or CuraEngine into `gcode` (EngineError)."""
+    if engine == "prusaslicer":
+        program, slicer = limits.prusaslicer, prusaslicer.slice_with_prusaslicer
+    else:
+        program = limits.curaengine
+        slicer = partial(curaengine.slice_with_curaengine, definitions=limits.cura_definitions)
+    slicer(
+        plate,
+        settings,
+        gcode,
+        program=program,
+        work_dir=work,
+        timeout_s=max(1.0, deadline.remaining()),
+        memory_bytes=limits.max_memory_bytes,
+    )
 
 
 def _fit_this_printer(mesh: trimesh.Trimesh, build: Box) -> None:

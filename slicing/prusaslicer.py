@@ -6,23 +6,22 @@ layers, retraction, machine limits), so the two engines' outputs can be compared
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import trimesh
 
 from slicing.errors import EngineError
+from slicing.external import ExternalResult, peak_rss_mb, run_engine_process
 from slicing.gcode_parse import Limits
-from slicing.limits import MB, PRUSASLICER
+from slicing.limits import PRUSASLICER
 from slicing.settings import MACHINE, SliceSettings
 from slicing.workdir import move_into_place
 
 TIMEOUT_S = 900
+__all__ = ["ExternalResult", "peak_rss_mb", "slice_with_prusaslicer"]
 
 
 def executable(program: str = PRUSASLICER) -> str | None:
@@ -119,55 +118,6 @@ def _ini_value(value: object) -> str:
     return str(value).replace("\n", "\\n")
 
 
-@dataclass(frozen=True)
-class ExternalResult:
-    gcode_path: Path
-    seconds_wall: float
-    peak_memory_mb: float  # the slicer process's own high-water mark (VmHWM)
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """VmHWM of a live process in MB. Unlike ru_maxrss it is reset by exec, so a child does
-    not inherit the parent's peak (Linux only; 0 elsewhere)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return 0.0
-    return 0.0
-
-
-def _run(
-    command: list[str], cwd: str, *, timeout_s: float = TIMEOUT_S, memory_bytes: int = 0
-) -> tuple[int, str, float]:
-    """Run `command` in `cwd` (its TMPDIR too), sampling its peak memory until it exits:
-    (exit code, output, peak MB). Killed past `timeout_s`, or past `memory_bytes` resident
-    (0: no limit), raising EngineError."""
-    started = time.monotonic()
-    peak = 0.0
-    env = {**os.environ, "TMPDIR": cwd, "TMP": cwd, "TEMP": cwd}
-    with subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        while process.poll() is None:
-            peak = max(peak, peak_rss_mb(process.pid))
-            if time.monotonic() - started > timeout_s:
-                process.kill()
-                raise EngineError(f"PrusaSlicer took over {timeout_s:.0f} s", permanent=False)
-            if memory_bytes and peak * MB > memory_bytes:
-                process.kill()
-                raise EngineError(
-                    f"PrusaSlicer needed more than {memory_bytes / MB:,.0f} MB", permanent=True
-                )
-            try:
-                process.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                continue
-        output = process.stdout.read() if process.stdout else ""
-    return process.returncode, output, peak
-
-
 def slice_with_prusaslicer(
     mesh: trimesh.Trimesh,
     settings: SliceSettings,
@@ -200,7 +150,9 @@ def slice_with_prusaslicer(
             command += ["--dont-arrange"]
         command += ["--output", str(part), str(work / "part.stl")]
         started = time.monotonic()
-        code, output, peak = _run(command, tmp, timeout_s=timeout_s, memory_bytes=memory_bytes)
+        code, output, peak = run_engine_process(
+            command, tmp, name="PrusaSlicer", timeout_s=timeout_s, memory_bytes=memory_bytes
+        )
         wall = time.monotonic() - started
         if code != 0 or not part.exists():
             tail = output.strip().splitlines()[-3:]

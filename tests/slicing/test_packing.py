@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trimesh
 
@@ -50,15 +52,27 @@ def test_the_built_in_engine_can_be_chosen_explicitly() -> None:
     assert "built-in" in choice.reason
 
 
-def test_auto_prefers_prusaslicer_only_when_it_is_installed(
-    monkeypatch: pytest.MonkeyPatch,
+def test_auto_takes_the_best_installed_engine_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(prusaslicer, "executable", lambda program: None)
-    assert choose_engine("auto") == EngineChoice(
-        "builtin", "auto: PrusaSlicer is not installed, built-in engine"
-    )
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    (definitions / "fdmprinter.def.json").write_text("{}")
+    with_cura = SlicingLimits(curaengine="/bin/true", cura_definitions=definitions)
+    no_cura = SlicingLimits(curaengine="/nonexistent/CuraEngine")
     monkeypatch.setattr(prusaslicer, "executable", lambda program: "/usr/bin/prusa-slicer")
-    assert choose_engine("auto").engine == "prusaslicer"
+    assert choose_engine("auto", with_cura).engine == "prusaslicer"
+    monkeypatch.setattr(prusaslicer, "executable", lambda program: None)
+    choice = choose_engine("auto", with_cura)
+    assert choice == EngineChoice(
+        "curaengine",
+        "auto: CuraEngine is installed on this worker "
+        "(PrusaSlicer is not installed on this worker)",
+    )
+    choice = choose_engine("auto", no_cura)
+    assert choice.engine == "builtin"
+    assert "PrusaSlicer is not installed" in choice.reason
+    assert "CuraEngine is not installed" in choice.reason
 
 
 def test_it_looks_for_the_configured_prusaslicer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +94,14 @@ def test_an_unknown_engine_is_a_programming_error_not_a_refusal() -> None:
     assert not isinstance(failed.value, PrepareError)
 
 
-def test_curaengine_falls_back_to_the_built_in_engine_with_a_reason() -> None:
-    choice = choose_engine("curaengine")
+def test_curaengine_falls_back_to_the_built_in_engine_with_a_reason(tmp_path: Path) -> None:
+    choice = choose_engine("curaengine", SlicingLimits(curaengine="/nonexistent/CuraEngine"))
     assert choice.engine == "builtin"
-    assert "CuraEngine" in choice.reason
+    assert choice.reason == (
+        "CuraEngine was chosen but cannot slice here "
+        "(CuraEngine is not installed (apt-get install cura-engine)): built-in engine"
+    )
+    without_definitions = SlicingLimits(curaengine="/bin/true", cura_definitions=tmp_path)
+    choice = choose_engine("curaengine", without_definitions)
+    assert choice.engine == "builtin"
+    assert "machine definitions" in choice.reason

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from slicing.orient import place_on_bed
 from slicing.prepare import prepare
 from slicing.profile import PrintProfile
 from slicing.settings import SliceSettings
+from tests.slicing.helpers import require_engine
 
 pytestmark = pytest.mark.integration
 SETTINGS = SliceSettings()
@@ -23,11 +23,10 @@ SETTINGS = SliceSettings()
 
 @pytest.fixture(scope="module")
 def require_prusaslicer() -> None:
-    if prusaslicer.executable() is None:
-        message = "PrusaSlicer is not installed (apt-get install prusa-slicer)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    installed = prusaslicer.executable() is not None
+    require_engine(
+        None if installed else "PrusaSlicer is not installed (apt-get install prusa-slicer)"
+    )
 
 
 @pytest.fixture(scope="module")
