@@ -513,6 +513,11 @@ class _Shifts:
                     start = staffing.next_staffed(t) + e._change_of[i]
                 picked = self._pick(source, i, start)
                 if picked is None:
+                    # Its plates are all taken; what `work` still says is rounding left by
+                    # the subtractions. Dropping the printer here lost it for the rest of
+                    # the plan (and with it, on a farm, thousands of copies): ask again.
+                    source.work = 0.0
+                    heappush(ready, (t, i))
                     continue
                 pool, h = picked
                 free = self._commit(i, t, source, pool, h, self.plate_seconds[pool.plates[h]])

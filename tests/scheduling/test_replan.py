@@ -48,3 +48,22 @@ def test_runs_of_jobs_that_are_gone_are_dropped() -> None:
     second = plan(printers, work[1:], now=NOW, sites=RULES, previous=first.assignments)
     assert {a.job_id for a in second.assignments} == {2, 3, 4}
     assert max(a.end for a in second.assignments) <= max(a.end for a in first.assignments) + H
+
+
+def test_a_printer_whose_filament_has_only_rounding_left_still_takes_other_work() -> None:
+    # Found by a random search: once these plates are taken, what their filament's work
+    # says left is rounding, not 0. The printer used to leave the plan there, and the
+    # white job (on the bench farm, 2,856 jobs) was never planned.
+    rules = {"A": SiteRules(clear_seconds=900, change_seconds=600)}
+    seconds = [
+        (17995.302904806358, "black"),
+        (5078.193957250198, ""),
+        (777.7, "black"),
+        (3110.8, ""),
+        (1390.8483087009486, ""),
+        (2222.2, ""),
+        (3600.0, "white"),
+    ]
+    work = [job(j, s / H, colour=c) for j, (s, c) in enumerate(seconds, start=1)]
+    result = plan([printer(1)], work, now=NOW, sites=rules)
+    assert sorted(a.job_id for a in result.assignments) == [1, 2, 3, 4, 5, 6, 7]
