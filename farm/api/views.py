@@ -17,10 +17,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from knox.models import AuthToken
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from farm.api.auth import IsOperator
 from farm.api.serializers import (
@@ -271,3 +272,13 @@ class TokenViewSet(viewsets.GenericViewSet[AuthToken]):
         if not self.get_queryset().filter(token_key=token_key).delete()[0]:
             raise Http404("No such token.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(exclude=True)
+class NoSuchEndpoint(APIView):
+    """Any other path under /api/v1/: the API's own 404, in JSON like all its answers (the
+    site's 404 is an HTML page), and only to someone signed in."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound("No such endpoint.")
