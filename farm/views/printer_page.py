@@ -8,6 +8,8 @@ script-less or hand-made POST cannot skip the question.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -86,6 +88,7 @@ def printer_page(request: HttpRequest, printer_id: int) -> HttpResponse:
         "live": live,
         "run": run,
         "active": run is not None and run.status in RUN_ACTIVE,
+        "seen": _seen(live),
         "layer": layer_now(printer, live),
         "runs": runs,
         "summary": printer_run_summary(printer),
@@ -95,6 +98,14 @@ def printer_page(request: HttpRequest, printer_id: int) -> HttpResponse:
         ],
     }
     return render(request, "farm/printer_page.html", context)
+
+
+def _seen(live: dict[str, object]) -> datetime.datetime | None:
+    at = live.get("at")
+    try:
+        return datetime.datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        return None
 
 
 @operator_required
