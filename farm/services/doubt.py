@@ -26,6 +26,7 @@ from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.jobs import job_refresh_status
 from farm.services.runs import bed_clear, run_fail, run_transition
+from farm.services.spools import spool_use_for_run
 from farm.statuses import RunStatus
 
 
@@ -77,6 +78,7 @@ def run_accept(*, run: PrintRun, actor: User) -> None:
             raise ValidationError("Only an interrupted print can be accepted as good.")
         run_transition(run, RunStatus.AWAITING_REMOVAL, progress=1.0)
         event_record(EventKind.RUN_ACCEPTED, run=run, actor=actor, message="the part is good")
+        spool_use_for_run(run=run)  # a good part took all its filament
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         bed_clear(printer=run.printer, actor=actor, reason="the interrupted print was good")
 

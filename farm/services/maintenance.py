@@ -278,3 +278,27 @@ def _failing_messages() -> list[Message]:
         for pk, flag in flags.items()
         if pk in names
     ]
+
+
+@dataclass(frozen=True)
+class PrinterMaintenance:
+    """What a printer's page shows of its maintenance."""
+
+    due: list[DueItem]
+    holds: list[MaintenanceHold]
+    log: list[MaintenanceLog]
+    failure: FailureFlag | None
+
+
+def printer_maintenance(*, printer: Printer, log_entries: int = 20) -> PrinterMaintenance:
+    """One printer's schedules with where it stands, why it is held, its log and failure rate."""
+    return PrinterMaintenance(
+        due=maintenance_status(printer_ids=[printer.pk]),
+        holds=list(MaintenanceHold.objects.filter(printer=printer).select_related("schedule")),
+        log=list(
+            MaintenanceLog.objects.filter(printer=printer).select_related("schedule", "done_by")[
+                :log_entries
+            ]
+        ),
+        failure=failure_rates().get(printer.pk),
+    )

@@ -151,3 +151,30 @@ def test_failure_rates_compare_a_printer_with_its_model(
     flags = failure_rates()
     assert flags[bad.pk].flagged and flags[bad.pk].rate == pytest.approx(0.75)
     assert not flags[good.pk].flagged
+
+
+def test_a_printer_page_gets_its_own_maintenance(
+    job: Any, make_printer: Any, operator: Any
+) -> None:
+    from farm.services.maintenance import printer_maintenance
+
+    p1, p2 = make_printer("p1"), make_printer("p2")
+    schedule_made_days_ago(task="Belts", printer_model="Prusa MK4", every_runs=1)
+    ended_run(job, p1)
+    maintenance_sweep()
+    maintenance_log_work(printer=p2, actor=operator, note="new fan")
+    mine = printer_maintenance(printer=p1)
+    assert [i.printer for i in mine.due] == [p1]
+    assert [h.printer for h in mine.holds] == [p1]
+    assert mine.log == []
+    assert [e.note for e in printer_maintenance(printer=p2).log] == ["new fan"]
+
+
+def test_the_records_sweep_task_runs_the_sweeps(job: Any, make_printer: Any) -> None:
+    from farm.tasks import records_sweep_task
+
+    p1 = make_printer("p1")
+    schedule_made_days_ago(task="Belts", printer=p1, every_runs=1)
+    ended_run(job, p1)
+    records_sweep_task()
+    assert Printer.objects.get(pk=p1.pk).maintenance

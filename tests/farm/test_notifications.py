@@ -189,3 +189,15 @@ def test_url_hint_never_shows_credentials() -> None:
         url_hint("mailtos://user:pass@smtp.example.com?to=a@b.c") == "mailtos://smtp.example.com/…"
     )
     assert url_hint("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnl") == "slack://…"
+
+
+def test_the_task_reads_the_events_and_sends(alice: Any, receiver: Receiver, pla: Any) -> None:
+    from farm.tasks import notifications_send_task
+    from tests.farm.records_helpers import queued_job
+
+    job = queued_job(alice, pla, quantity=1)
+    channel(alice, receiver.url, [NotifyEvent.JOB_DONE])
+    notifications_send_task()  # sets the cursor
+    event_record(EventKind.JOB_DONE, job=job)
+    notifications_send_task()
+    assert [b["title"] for b in receiver.bodies] == [f"Job #{job.pk} cube.stl is done"]

@@ -217,3 +217,22 @@ def test_a_failed_report_is_sent_again(
         spoolman_sync(base_url="http://127.0.0.1:9")  # nothing listens there
     assert SpoolUse.objects.get().spoolman_pushed_at is None
     assert spoolman_sync(base_url=spoolman.url).pushed == 1
+
+
+def test_an_interrupted_print_accepted_as_good_takes_its_filament(
+    job: Any, make_printer: Any, pla: Material, operator: Any
+) -> None:
+    from farm.services.doubt import run_accept
+    from farm.services.runs import run_start
+    from farm.statuses import RunStatus
+    from tests.farm.helpers import claim
+
+    printer = make_printer("p1")
+    spool = Spool.objects.create(material=pla, colour="black", remaining_g=1000)
+    spool_load(spool=spool, printer=printer, actor=operator)
+    run = claim(job, printer)
+    run_start(run_id=run.pk)
+    PrintRun.objects.filter(pk=run.pk).update(status=RunStatus.INTERRUPTED)
+    run_accept(run=run, actor=operator)
+    spool.refresh_from_db()
+    assert spool.remaining_g == pytest.approx(1000 - job.grams_per_copy)
