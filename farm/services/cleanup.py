@@ -81,6 +81,7 @@ def _delete(storage: Storage, name: str) -> int:
     if PurePosixPath(name).suffix == ".gcode":
         # the slice cache's record beside it points at the G-code: without it, slice again
         targets.append(str(PurePosixPath(name).with_suffix(".json")))
+        targets.append(name + ".layers.npz")  # the layer previews' index (slicing.preview)
     for target in targets:
         try:
             if storage.exists(target):

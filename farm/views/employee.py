@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from farm.forms import JobSubmitForm
@@ -145,8 +146,10 @@ def job_thumbnail(request: HttpRequest, job_id: int) -> FileResponse:
 
 
 @login_required
+@cache_control(private=True, max_age=300)  # a job's G-code does not change once sliced
 def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse:
-    """One layer of the job's G-code, toolpaths coloured by feature (for operators)."""
+    """One layer of the job's G-code, toolpaths coloured by feature (for operators). The
+    first layer asked of a file indexes it (slicing.preview): the others take milliseconds."""
     if not is_operator(request.user):
         raise Http404("No such job.")
     job = _visible_job(request, job_id)
