@@ -1,11 +1,11 @@
 """The queue as the planner sees it: which printer each waiting job is planned on, and a
 timeline per printer for the next hours.
 
-The scheduling pass keeps only each job's planned start and end, not the printer of each
-planned run; so this plans the farm again with the pass's own inputs and planner
-(`plan_inputs`, `farm.scheduling.plan`) and keeps the result in the cache for PLAN_SECONDS,
-shared by every open queue page. It is a fresh plan, so it can differ from the pass's last
-one where the pass kept a previous plan's promises.
+The scheduling pass keeps the runs it planned and has not started in the cache
+(`farm.services.plan_inputs.previous_plan`): the queue shows that plan. When the cache has
+none (no pass yet, or the cache was restarted) it plans the farm itself with the pass's inputs
+and planner, and keeps that PLAN_SECONDS for every open queue page. Jobs held or closed since
+the pass are left out (the next pass, which every change asks for, replans them).
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ from django.utils import timezone
 from farm.models import Job, Printer, PrintRun
 from farm.scheduling import plan
 from farm.services.fleet_view import natural_key
-from farm.services.plan_inputs import plan_inputs, to_timestamp
-from farm.statuses import RUN_ACTIVE
+from farm.services.plan_inputs import (
+    PREVIOUS_PLAN_KEY,
+    plan_inputs,
+    previous_plan,
+    to_timestamp,
+)
+from farm.statuses import JOB_OPEN, RUN_ACTIVE
 
 PLAN_KEY = "queue-plan"
 PLAN_SECONDS = 60
@@ -42,7 +47,23 @@ class Planned:
 
 
 def queue_plan() -> list[Planned]:
-    """The planned runs of every waiting job (at most PLAN_SECONDS old)."""
+    """The planned runs of every waiting job: the last pass's, or a fresh plan."""
+    if cache.get(PREVIOUS_PLAN_KEY) is not None:
+        planned = [
+            Planned(a.job_id, a.printer_id, a.copies, a.start, a.end, a.material_change)
+            for a in previous_plan()
+        ]
+    else:
+        planned = _fresh_plan()
+    shown = set(
+        Job.objects.filter(
+            pk__in={p.job_id for p in planned}, status__in=JOB_OPEN, held=False
+        ).values_list("pk", flat=True)
+    )
+    return [p for p in planned if p.job_id in shown]
+
+
+def _fresh_plan() -> list[Planned]:
     found = cache.get(PLAN_KEY)
     if found is not None:
         return [Planned(*row) for row in found]

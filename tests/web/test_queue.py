@@ -7,12 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from farm.models import Event, Job, Material, Printer, PrintRun, Site
 from farm.models.event import EventKind
 from farm.models.job import Priority
+from farm.services.plan_inputs import PREVIOUS_PLAN_KEY
 from farm.services.preparation import job_prepare
+from farm.services.queue_plan import queue_plan
 from farm.services.scheduling import schedule_pass
 from farm.services.submission import job_submit
 from farm.statuses import JobStatus, RunStatus
@@ -188,3 +191,19 @@ def test_cancelling_prints_in_bulk_asks_first(
     )
     assert response.status_code == 200 and "are lost" in response.content.decode()
     assert not Event.objects.filter(kind=EventKind.PRINTER_COMMAND_REQUESTED).exists()
+
+
+def test_the_timeline_is_the_passs_plan_and_drops_a_held_job_at_once(
+    operator_client: Client, queued: Any, make_printer: Any
+) -> None:
+    printer = make_printer("berlin-1")
+    Printer.objects.filter(pk=printer.pk).update(bed_clear=False)
+    job = queued(quantity=2)
+    assert queue_plan() != []  # no pass yet: planned here
+    schedule_pass()
+    assert cache.get(PREVIOUS_PLAN_KEY) is not None
+    assert {p.job_id for p in queue_plan()} == {job.pk}
+    operator_client.post("/operator/queue/act/", {"row": f"hold:{job.pk}"})
+    assert queue_plan() == []  # held since the pass: not shown as planned
+    page = operator_client.get("/operator/queue/").content.decode()
+    assert "<rect" not in page
