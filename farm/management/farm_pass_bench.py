@@ -183,6 +183,7 @@ def timed_pass() -> dict[str, Any]:
         "runs_started": outcome.runs_started,
         "times_published": outcome.times_published,
         "filament_requests": outcome.filament_requests,
+        "kept_previous_plan": outcome.kept_previous,
     }
 
 

@@ -13,7 +13,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from django.conf import settings
@@ -92,8 +92,14 @@ def schedule_pass() -> PassResult:
     )
     published = _publish_times(result, inputs.jobs, inputs.now)
     _quote_waiting_jobs(inputs)
-    started, requests, acted = _start_due_runs(result, inputs)
-    previous_plan_store([a for a in result.assignments if id(a) not in acted])
+    started, requests, acted, moved = _start_due_runs(result, inputs)
+    previous_plan_store(
+        [
+            replace(a, printer_id=moved[a.printer_id]) if a.printer_id in moved else a
+            for a in result.assignments
+            if id(a) not in acted
+        ]
+    )
     return PassResult(
         len(inputs.jobs),
         started,
@@ -196,11 +202,12 @@ def _quote_waiting_jobs(inputs: PlanInputs) -> None:
         )
 
 
-def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int]]:
+def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int], dict[int, int]]:
     """Start each free printer's first planned run when it is due, or, when the plan swaps
     material on that printer first, ask an operator to load it. The runs start in batches
     (`runs_create`), each batch one transaction with the claims of `run_create`. Returns the
-    runs started, the filament requests, and the ids of the assignments started."""
+    runs started, the filament requests, the ids of the assignments started, and which
+    printer now holds each printer's planned runs (`_handovers`)."""
     first: dict[int, Assignment] = {}
     for planned in sorted(result.assignments, key=lambda x: x.start):
         first.setdefault(planned.printer_id, planned)
@@ -226,16 +233,38 @@ def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int
     _filament_requests(asks.values())
     outcome = runs_create(requests)
     started = {(run.job_id, run.printer_id) for run in outcome.runs}
-    acted = {
-        id(a) for r, a in zip(requests, sources, strict=True) if (r.job_id, r.printer.pk) in started
-    }
+    acted: set[int] = set()
+    holders: dict[int, int] = {}
+    for r, a in zip(requests, sources, strict=True):
+        if (r.job_id, r.printer.pk) in started:
+            acted.add(id(a))
+            if r.printer.pk != a.printer_id:
+                holders[a.printer_id] = r.printer.pk
     if outcome.busy or outcome.nothing_to_print:
         log.info(
             "not started: %d printers taken by another process, %d jobs with nothing waiting",
             len(outcome.busy),
             len(outcome.nothing_to_print),
         )
-    return len(outcome.runs), filament, acted
+    return len(outcome.runs), filament, acted, _handovers(holders)
+
+
+def _handovers(holders: dict[int, int]) -> dict[int, int]:
+    """Which printer takes each printer's planned runs after runs started on holders.
+
+    A run planned on printer P after a filament change and started on H, which holds that
+    filament (`_holder_of`), takes the rest of P's plan to H: it is planned for that
+    filament. H's own plan goes to the printer left with none, the start of the chain
+    (P, when H's own first run did not go to a holder in turn), so the next pass keeps
+    every plan, on another printer, instead of delaying H's by the run it took.
+    """
+    out = dict(holders)
+    for first in holders.keys() - set(holders.values()):  # the printers left without a plan
+        last = first
+        while last in holders:
+            last = holders[last]
+        out[last] = first  # the end of the chain: its plan was displaced
+    return out
 
 
 @dataclass(frozen=True)
