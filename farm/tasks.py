@@ -21,12 +21,17 @@ from farm.services.dispatch import run_dispatch, run_dispatch_hold
 from farm.services.enqueue import SCHEDULE_PASS_PENDING, enqueue_schedule_pass
 from farm.services.incremental import printer_next_run
 from farm.services.maintenance import maintenance_sweep
-from farm.services.notifications import notifications_from_events, notifications_send
+from farm.services.notifications import (
+    notifications_from_events,
+    notifications_prune,
+    notifications_send,
+)
 from farm.services.preparation import job_prepare, job_reject
 from farm.services.printer_control import printer_command
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import StartOutcome, schedule_pass
 from farm.services.sites import sites_sweep
+from farm.services.slice_cache import slice_cache_trim
 from farm.services.spoolman import spoolman_sync
 from farm.services.spools import low_stock_notify
 from farm.services.sweeps import stuck_work_sweep
@@ -113,6 +118,14 @@ def printer_command_task(printer_id: int, command: str) -> None:
 @shared_task(name=TaskName.UPLOADS_CLEANUP.value)
 def uploads_cleanup_task() -> None:
     uploads_cleanup(older_than=timedelta(days=settings.FARM_UPLOAD_RETENTION_DAYS))
+    trimmed = slice_cache_trim()  # then the slice cache to its bound
+    if trimmed.evicted:
+        log.info(
+            "slice cache: evicted %d entries (%.0f MB), %.0f MB left",
+            trimmed.evicted,
+            trimmed.freed_bytes / 2**20,
+            trimmed.size_bytes / 2**20,
+        )
 
 
 @shared_task(name=TaskName.RECORDS_SWEEP.value)
@@ -129,6 +142,7 @@ def notifications_send_task() -> None:
     # Safe to run twice at once: each message's attempt is claimed by a conditional UPDATE.
     notifications_from_events()
     notifications_send()
+    notifications_prune()
 
 
 @shared_task(name=TaskName.SPOOLMAN_SYNC.value)

@@ -162,13 +162,18 @@ def notify(
                     send_after=after,
                 )
             )
+    said = set(
+        Notification.objects.filter(dedup_key__in={r.dedup_key for r in rows}).values_list(
+            "channel_id", "dedup_key"
+        )
+    )
+    rows = [r for r in rows if (r.channel_id, r.dedup_key) not in said]
     if not rows:
         return 0
-    before = Notification.objects.count()
+    # Two sweeps at once may still race past the look-up: the unique key settles it.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    written = Notification.objects.count() - before
     transaction.on_commit(lambda: send_task(TaskName.NOTIFICATIONS_SEND))
-    return written
+    return len(rows)
 
 
 def channel_set_enabled(*, channel: NotificationChannel, enabled: bool) -> None:
@@ -306,3 +311,16 @@ def notifications_send(*, limit: int = SEND_BATCH) -> int:
             NotificationChannel.objects.filter(pk=n.channel_id).update(last_error=why)
             log.warning("notification %s via %s: %s", n.pk, n.channel.url_hint, why)
     return sent
+
+
+KEEP_DAYS = 90
+
+
+def notifications_prune() -> int:
+    """Forget messages sent (or given up) more than KEEP_DAYS ago: the outbox stays small.
+    A key forgotten may be said again, which for a reminder left undone that long is right."""
+    before = timezone.now() - datetime.timedelta(days=KEEP_DAYS)
+    old = Notification.objects.filter(created_at__lt=before).filter(
+        Q(sent_at__isnull=False) | Q(attempts__gte=MAX_ATTEMPTS)
+    )
+    return old.delete()[0]

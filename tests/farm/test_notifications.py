@@ -201,3 +201,21 @@ def test_the_task_reads_the_events_and_sends(alice: Any, receiver: Receiver, pla
     event_record(EventKind.JOB_DONE, job=job)
     notifications_send_task()
     assert [b["title"] for b in receiver.bodies] == [f"Job #{job.pk} cube.stl is done"]
+
+
+def test_old_sent_messages_are_forgotten(operator: Any, receiver: Receiver) -> None:
+    from farm.services.notifications import notifications_prune
+
+    channel(operator, receiver.url, [NotifyEvent.LOW_STOCK])
+    notify(
+        [
+            Message(NotifyEvent.LOW_STOCK, "t", "b", "old"),
+            Message(NotifyEvent.LOW_STOCK, "t", "b", "new"),
+        ]
+    )
+    notifications_send()
+    Notification.objects.filter(dedup_key="old").update(
+        created_at=timezone.now() - datetime.timedelta(days=91)
+    )
+    assert notifications_prune() == 1
+    assert list(Notification.objects.values_list("dedup_key", flat=True)) == ["new"]
