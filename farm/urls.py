@@ -39,6 +39,7 @@ urlpatterns = [
         work.work_filament_decline,
         name="work-filament-decline",
     ),
+    path("operator/work/declines/lift/", work.work_declines_lift, name="work-declines-lift"),
     path("operator/queue/", queue.queue, name="queue"),
     path("operator/queue/act/", queue.queue_act, name="queue-act"),
     path("operator/printers/<int:printer_id>/", printer_page.printer_page, name="printer-page"),

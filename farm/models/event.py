@@ -38,6 +38,7 @@ class EventKind(StrEnum):
     PRINTER_FILAMENT_LOADED = "printer.filament_loaded"
     PRINTER_COMMAND_REQUESTED = "printer.command_requested"
     PRINTER_FILAMENT_DECLINED = "printer.filament_declined"
+    PRINTER_FILAMENT_DECLINE_LIFTED = "printer.filament_decline_lifted"
     PRINTER_OUT_OF_SERVICE = "printer.out_of_service"
     PRINTER_IN_SERVICE = "printer.in_service"
     JOB_HELD = "job.held"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from farm.models import FilamentDecline, Job, Printer
+from farm.models import Event, FilamentDecline, Job, Printer
 from farm.models.event import EventKind
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
@@ -279,14 +279,50 @@ def filament_declines_active(
     return {pk: frozenset(values) for pk, values in found.items()}
 
 
-def filament_declines_lift(*, printer_ids: Iterable[int]) -> int:
-    """End the declines on these printers now (a spool arrived); returns how many ended."""
-    ended = FilamentDecline.objects.filter(
-        printer_id__in=list(printer_ids), until__gt=timezone.now()
-    ).update(until=timezone.now())
-    if ended:
-        enqueue_schedule_pass()
-    return ended
+def filament_declines_current(*, site: str = "") -> list[FilamentDecline]:
+    """The declines in force now (at one site's slug, or all), in walking order."""
+    rows = FilamentDecline.objects.filter(until__gt=timezone.now()).select_related(
+        "printer__site", "material", "declined_by", "job"
+    )
+    if site:
+        rows = rows.filter(printer__site__slug=site)
+    return sorted(
+        rows,
+        key=lambda d: (
+            natural_key(d.printer.site.name),
+            natural_key(d.printer.row),
+            d.printer.position,
+            natural_key(d.printer.name),
+        ),
+    )
+
+
+def filament_declines_lift(*, printer_ids: Sequence[int], actor: User) -> BulkOutcome:
+    """End the declines on these printers now (a spool arrived): the planner may ask them
+    again at its next pass."""
+    ids = bulk_ids(printer_ids)
+    outcome = BulkOutcome()
+    with transaction.atomic():
+        now = timezone.now()
+        active = FilamentDecline.objects.select_for_update().filter(
+            printer_id__in=ids, until__gt=now
+        )
+        lifted = sorted(set(active.values_list("printer_id", flat=True)))
+        active.update(until=now)
+        Event.objects.bulk_create(
+            Event(
+                kind=EventKind.PRINTER_FILAMENT_DECLINE_LIFTED,
+                printer_id=pk,
+                actor=actor,
+                message="decline lifted",
+            )
+            for pk in lifted
+        )
+        outcome.done = lifted
+        outcome.skipped = {pk: "no decline in force" for pk in ids if pk not in lifted}
+        if lifted:
+            enqueue_schedule_pass()
+    return outcome
 
 
 def tasks_confirm(*, kind: str, printer_ids: Sequence[int], actor: User) -> BulkOutcome:

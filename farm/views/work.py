@@ -24,6 +24,8 @@ from farm.services.work_lists import (
     ORDERS,
     ROUTE,
     filament_decline,
+    filament_declines_current,
+    filament_declines_lift,
     tasks_confirm,
     work_lists,
 )
@@ -81,6 +83,7 @@ def work(request: HttpRequest) -> HttpResponse:
         "farm/work.html",
         {
             "lists": lists,
+            "declines": filament_declines_current(site=site),
             "site": site,
             "order": order,
             "sites": Site.objects.order_by("name").values_list("slug", "name"),
@@ -137,3 +140,16 @@ def work_filament_decline(request: HttpRequest, printer_id: int) -> HttpResponse
         return JsonResponse({"done": [printer.pk], "failed": {}, "message": text})
     messages.success(request, text)
     return redirect(_back(request))
+
+
+@operator_required
+@require_POST
+def work_declines_lift(request: HttpRequest) -> HttpResponse:
+    try:
+        outcome = filament_declines_lift(
+            printer_ids=chosen_ids(request, "printer"), actor=signed_in_user(request)
+        )
+    except ValidationError as exc:
+        return refused(request, exc, _back(request))
+    fleet_changes_publish(outcome.done)
+    return bulk_answer(request, outcome, "declines lifted", _back(request))

@@ -81,6 +81,7 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "work-beds": ("POST", (302, 403, 403, 302, 302)),
     "work-filament": ("POST", (302, 403, 403, 302, 302)),
     "work-filament-decline": ("POST", (302, 403, 403, 302, 302)),
+    "work-declines-lift": ("POST", (302, 403, 403, 302, 302)),
     "queue": ("GET", (302, 403, 403, 200, 200)),
     "queue-act": ("POST", (302, 403, 403, 302, 302)),
     "printer-page": ("GET", (302, 403, 403, 200, 200)),

@@ -202,3 +202,20 @@ def test_the_page_lists_both_and_posts_with_csrf(make_printer: Any, operator: An
     assert re.search(r'name="csrfmiddlewaretoken"', page)
     assert f'value="{printer.pk}"' in page
     assert client.post("/operator/work/beds/", {"printer": [printer.pk]}).status_code == 403
+
+
+def test_a_decline_is_listed_and_lifted(
+    operator_client: Client, asked: tuple[Printer, Job], pla: Material
+) -> None:
+    printer, _ = asked
+    operator_client.post(
+        f"/operator/work/filament/{printer.pk}/decline/", {"reason": "no red spool"}
+    )
+    page = operator_client.get("/operator/work/").content.decode()
+    assert "Declined filament changes" in page and "no red spool" in page
+    operator_client.post("/operator/work/declines/lift/", {"one": printer.pk})
+    assert filament_declines_active() == {}
+    assert Event.objects.filter(kind=EventKind.PRINTER_FILAMENT_DECLINE_LIFTED).count() == 1
+    schedule_pass()  # asked again
+    printer.refresh_from_db()
+    assert printer.requested_material == pla

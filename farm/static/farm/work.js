@@ -3,7 +3,7 @@
 // jump to the top). Items it refused stay, with the reason next to them.
 (function () {
   var status = document.querySelector("[data-work-status]");
-  var prefix = {beds: "bed-", filament: "filament-"};
+  var prefix = {beds: "bed-", filament: "filament-", declines: "declines-"};
 
   function say(text) { if (status) { status.textContent = text; } }
 
