@@ -398,6 +398,9 @@ if SLICING_ENGINE and SLICING_ENGINE not in SLICING_ENGINES:
     raise ImproperlyConfigured(
         f"SLICING_ENGINE must be one of {', '.join(SLICING_ENGINES)}, got {SLICING_ENGINE!r}"
     )
+# The farm's slice cache (MEDIA_ROOT/gcode) is trimmed to this every hour, least recently used
+# first; the G-code of work still to print is never evicted (farm.services.slice_cache).
+SLICING_CACHE_MAX_MB = envint("SLICING_CACHE_MAX_MB", "20480", minimum=1)
 # The slice cache when prepare() is given no folder; empty: a gcode/ folder beside the upload.
 SLICING_CACHE_DIR = envstr("SLICING_CACHE_DIR")
 # Where each slice makes its own temporary folder (always removed); empty: .tmp/ in the cache.

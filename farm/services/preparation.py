@@ -27,6 +27,7 @@ from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.leases import lease_claim, lease_heartbeat, lease_holder, lease_lapse
 from farm.services.memory import memory_limit
+from farm.services.slice_cache import slice_cache_count
 from farm.slicing_config import slicing_limits
 from farm.statuses import JobStatus, check_job_transition
 from slicing.errors import GcodePolicyError, PartTooLargeError, PrepareError
@@ -222,7 +223,7 @@ def _prepare_plate(
     wanted = max(1, min(job.quantity, settings.FARM_MAX_COPIES_PER_PLATE))
 
     def run(copies: int) -> Prepared:
-        return prepare(
+        prepared = prepare(
             Path(job.file.path),
             job.file_kind,
             profile,
@@ -232,6 +233,9 @@ def _prepare_plate(
             limits=slicing_limits(),
             name=job.name,  # refusals name the user's file, not the stored <uuid>.stl
         )
+        if job.file_kind == FileKind.MESH:
+            slice_cache_count(hit=prepared.cached)
+        return prepared
 
     result = run(wanted)
     fit = max(1, result.copies_per_plate)

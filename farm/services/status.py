@@ -9,6 +9,7 @@ from django.db.models import Count, Max
 
 from farm.models import Job, Printer, PrintRun
 from farm.services.sites import UNKNOWN, sites_report
+from farm.services.slice_cache import slice_cache_report
 from farm.statuses import JobStatus
 
 
@@ -48,6 +49,7 @@ def farm_summary() -> dict[str, Any]:
         ).count(),
         "beds_to_clear": beds,
         "latest_completion_estimate": latest.isoformat() if latest else None,
+        "slice_cache": slice_cache_report(),
     }
 
 

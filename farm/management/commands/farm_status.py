@@ -33,6 +33,12 @@ class Command(BaseCommand):
         w(f"Queue:   {summary['queue_length']} job(s) waiting")
         w(f"Beds to clear: {summary['beds_to_clear']}")
         w(f"Latest completion estimate: {summary['latest_completion_estimate'] or '-'}")
+        sc = summary["slice_cache"]
+        rate = f"{sc['hit_rate']:.0%}" if sc["hit_rate"] is not None else "-"
+        w(
+            f"Slice cache: {sc['entries']} entries, {sc['size_mb']:,.0f} of {sc['max_mb']:,} MB; "
+            f"{sc['hits']} hits, {sc['misses']} misses ({rate} hit)"
+        )
 
 
 def _pairs(counts: dict[str, int]) -> str:
