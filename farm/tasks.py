@@ -31,6 +31,7 @@ from farm.services.printer_control import printer_command
 from farm.services.runs import run_dispatch_failed
 from farm.services.scheduling import StartOutcome, schedule_pass
 from farm.services.sites import sites_sweep
+from farm.services.slice_cache import slice_cache_trim
 from farm.services.spoolman import spoolman_sync
 from farm.services.spools import low_stock_notify
 from farm.services.sweeps import stuck_work_sweep
@@ -117,6 +118,14 @@ def printer_command_task(printer_id: int, command: str) -> None:
 @shared_task(name=TaskName.UPLOADS_CLEANUP.value)
 def uploads_cleanup_task() -> None:
     uploads_cleanup(older_than=timedelta(days=settings.FARM_UPLOAD_RETENTION_DAYS))
+    trimmed = slice_cache_trim()  # then the slice cache to its bound
+    if trimmed.evicted:
+        log.info(
+            "slice cache: evicted %d entries (%.0f MB), %.0f MB left",
+            trimmed.evicted,
+            trimmed.freed_bytes / 2**20,
+            trimmed.size_bytes / 2**20,
+        )
 
 
 @shared_task(name=TaskName.RECORDS_SWEEP.value)
