@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerSplitView,
-)
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from farm.api import octoprint_compat, views
@@ -25,9 +21,10 @@ router.register("tokens", views.TokenViewSet, basename="token")
 api_patterns = [
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    # The split view serves its start-up script as a file: the CSP allows no inline script.
+    # Swagger UI, whose split view serves its start-up script as a file (the CSP allows no
+    # inline script). Not Redoc: its page asks for fonts and a logo from elsewhere, and a
+    # worker from a blob: URL, all of which the CSP refuses.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     re_path(r"", views.NoSuchEndpoint.as_view()),  # last: JSON, not the site's HTML 404
 ]
 

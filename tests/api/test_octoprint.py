@@ -139,3 +139,21 @@ def test_a_mesh_or_a_bad_key_is_refused(alice: User, pla: Material) -> None:
     assert client.get(f"{HOST}/api/version", HTTP_X_API_KEY="0" * 64).status_code == 401
     assert client.get(f"{HOST}/api/version").status_code == 401
     assert Job.objects.count() == 0
+
+
+def test_an_upload_over_the_limit_is_refused_as_on_the_form(
+    alice: User, pla: Material, settings: Any
+) -> None:
+    settings.FARM_MAX_UPLOAD_MB = 1
+    _, key = AuthToken.objects.create(user=alice)
+    big = curl_form([("print", "true")], "big.gcode", b"G28\n" + b"; padding\n" * 120_000)
+    response = Client().generic(
+        "POST",
+        f"{HOST}/api/files/local",
+        big,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        headers={"X-Api-Key": key},
+    )
+    assert response.status_code == 400
+    assert response.json()["file"] == ["The file is larger than the 1 MB limit."]
+    assert Job.objects.count() == 0
