@@ -489,51 +489,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    # Swagger UI and Redoc from the drf-spectacular-sidecar package: nothing from a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "farm.api.serializers.JOB_STATUSES",
-        "RunStatusEnum": "farm.api.serializers.RUN_STATUSES",
-    },
-}
-# The REST API (farm/api/, README "REST API"): every endpoint needs a log-in, a token in
-# `Authorization: Token ...` (django-rest-knox: hashed at rest, one per integration) or the
-# web's session for the browsable API; per-user and per-address request rates.
-FARM_API_TOKEN_DAYS = envint("FARM_API_TOKEN_DAYS", "365", minimum=0)
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-    ],
-    "DEFAULT_THROTTLE_RATES": {
-        "anon": envstr("FARM_API_ANON_RATE", "30/min"),
-        "user": envstr("FARM_API_USER_RATE", "600/min"),
-    },
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-REST_KNOX = {
-    # A slicer's key is typed in once: it lasts FARM_API_TOKEN_DAYS (0: until revoked).
-    "TOKEN_TTL": timedelta(days=FARM_API_TOKEN_DAYS) if FARM_API_TOKEN_DAYS else None,
-    "AUTO_REFRESH": False,
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Farm manager API",
-    "DESCRIPTION": "Jobs, printers, sites, the queue and materials of the print farm.",
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    "SCHEMA_PATH_PREFIX": "/api/v1",
-    # Swagger UI and Redoc from the drf-spectacular-sidecar package: nothing from a CDN.
+    # Swagger UI from the drf-spectacular-sidecar package: nothing from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
