@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from farm.api.urls import api_patterns, octoprint_patterns
 from farm.views import (
     audit,
     bulk,
@@ -81,6 +82,8 @@ urlpatterns = [
         notifications.channel_action,
         name="notification-action",
     ),
+    path("api/v1/", include((api_patterns, "api"))),
+    path("octoprint/", include((octoprint_patterns, "octoprint"))),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
 ]
