@@ -10,7 +10,6 @@ from rest_framework.routers import DefaultRouter
 from farm.api import octoprint_compat, views
 
 router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("printers", views.PrinterViewSet, basename="printer")
 router.register("sites", views.SiteViewSet, basename="site")

@@ -21,7 +21,6 @@ from django.test import Client
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
-PORT = 9341  # the browser's DevTools port, on the loopback only
 
 
 class Browser:
@@ -67,7 +66,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
-            f"--remote-debugging-port={PORT}",
+            "--remote-debugging-port=0",  # a free port, written to DevToolsActivePort
             "--remote-debugging-address=127.0.0.1",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--window-size=1280,900",
@@ -78,12 +77,14 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
     )
     try:
         pages: list[dict[str, Any]] = []
-        for _ in range(100):
+        port_file = tmp_path / "profile" / "DevToolsActivePort"
+        for _ in range(200):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/json") as answer:
+                port = port_file.read_text().split()[0]
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json") as answer:
                     pages = [p for p in json.load(answer) if p["type"] == "page"]
                 break
-            except OSError:
+            except (OSError, IndexError):
                 time.sleep(0.1)
         assert pages, "Chromium did not open its DevTools port"
         yield Browser(pages[0]["webSocketDebuggerUrl"])

@@ -22,6 +22,7 @@ ROLES = ("anonymous", "employee", "other_employee", "operator")
 # (name, method): status per role in ROLES order. The employee owns the job; tokens are
 # always the caller's own, so another's token is "no such token" even for an operator.
 MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
+    ("api:api-root", "GET"): (401, 200, 200, 200),
     ("api:job-list", "GET"): (401, 200, 200, 200),
     ("api:job-list", "POST"): (401, 400, 400, 400),  # no file: the form's message
     ("api:job-detail", "GET"): (401, 200, 404, 200),
