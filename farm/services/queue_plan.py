@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from farm.models import Job, Printer, PrintRun
-from farm.scheduling import plan
+from farm.scheduling import Assignment, plan
 from farm.services.fleet_view import natural_key
 from farm.services.plan_inputs import (
     PREVIOUS_PLAN_KEY,
@@ -35,25 +35,10 @@ HORIZON_HOURS = 24
 MAX_LANES = 100  # printers drawn on one timeline; the rest are counted
 
 
-@dataclass(frozen=True)
-class Planned:
-    """One planned run: `copies` of `job_id` on `printer_id` from `start` to `end` (POSIX)."""
-
-    job_id: int
-    printer_id: int
-    copies: int
-    start: float
-    end: float
-    change: bool  # a person swaps filament first
-
-
-def queue_plan() -> list[Planned]:
+def queue_plan() -> list[Assignment]:
     """The planned runs of every waiting job: the last pass's, or a fresh plan."""
     if cache.get(PREVIOUS_PLAN_KEY) is not None:
-        planned = [
-            Planned(a.job_id, a.printer_id, a.copies, a.start, a.end, a.material_change)
-            for a in previous_plan()
-        ]
+        planned = previous_plan()
     else:
         planned = _fresh_plan()
     # The jobs to leave out are few (held, or closed since the pass); the planned ones can be
@@ -67,10 +52,10 @@ def queue_plan() -> list[Planned]:
     return [p for p in planned if p.job_id not in gone]
 
 
-def _fresh_plan() -> list[Planned]:
+def _fresh_plan() -> list[Assignment]:
     found = cache.get(PLAN_KEY)
     if found is not None:
-        return [Planned(*row) for row in found]
+        return [Assignment(*row) for row in found]
     inputs = plan_inputs()
     result = plan(
         inputs.slots,
@@ -84,7 +69,7 @@ def _fresh_plan() -> list[Planned]:
         for a in result.assignments
     ]
     cache.set(PLAN_KEY, rows, PLAN_SECONDS)
-    return [Planned(*row) for row in rows]
+    return [Assignment(*row) for row in rows]
 
 
 def queue_plan_forget() -> None:
@@ -92,7 +77,7 @@ def queue_plan_forget() -> None:
     cache.delete(PLAN_KEY)
 
 
-def planned_printers(planned: list[Planned]) -> dict[int, list[int]]:
+def planned_printers(planned: list[Assignment]) -> dict[int, list[int]]:
     """Job id -> the printers its runs are planned on, first planned first."""
     out: dict[int, list[int]] = defaultdict(list)
     for p in sorted(planned, key=lambda p: p.start):
@@ -132,71 +117,89 @@ class Timeline:
 
 
 def queue_timeline(
-    planned: list[Planned], *, site: str = "", now: datetime.datetime | None = None
+    planned: list[Assignment], *, site: str = "", now: datetime.datetime | None = None
 ) -> Timeline:
-    """Each printer's runs (printing now, then planned) over the next HORIZON_HOURS."""
+    """Each printer's runs (printing now, then planned) over the next HORIZON_HOURS: the
+    first MAX_LANES printers with any, in walking order. A farm's 10,000 printers are read as
+    plain rows, and bars are made only for the lanes drawn."""
     now = now or timezone.now()
     begin = now.timestamp()
-    span = HORIZON_HOURS * 3600.0
-    printers = Printer.objects.select_related("site").filter(enabled=True)
-    if site:
-        printers = printers.filter(site__slug=site)
-    by_id = {p.pk: p for p in printers}
-    spans: dict[int, list[tuple[int, float, float, str, bool]]] = defaultdict(list)
+    end_of_view = begin + HORIZON_HOURS * 3600.0
+    printers = Printer.objects.filter(enabled=True)
     active = PrintRun.objects.filter(status__in=RUN_ACTIVE, printer__enabled=True)
     if site:
+        printers = printers.filter(site__slug=site)
         active = active.filter(printer__site__slug=site)
+    by_id = {
+        row[0]: row for row in printers.values_list("pk", "name", "row", "position", "site__name")
+    }
+    spans: dict[int, list[tuple[int, float, float, str, bool]]] = defaultdict(list)
     for pk, job, run_start, run_end in active.values_list(
         "printer_id", "job_id", "planned_start", "planned_end"
     ):
         spans[pk].append((job, run_start.timestamp(), run_end.timestamp(), "printing", False))
     for p in planned:
-        if p.printer_id in by_id and p.start < begin + span:
-            spans[p.printer_id].append((p.job_id, p.start, p.end, "planned", p.change))
-    job_ids = {job_id for bars in spans.values() for job_id, *_ in bars}
+        if p.printer_id in by_id and p.start < end_of_view:
+            spans[p.printer_id].append((p.job_id, p.start, p.end, "planned", p.material_change))
+    shown = [
+        pk for pk in spans if pk in by_id and any(end > begin for _, _, end, _, _ in spans[pk])
+    ]
+    shown.sort(key=lambda pk: _lane_order(by_id[pk]))
+    drawn = shown[:MAX_LANES]
+    job_ids = {job_id for pk in drawn for job_id, *_ in spans[pk]}
     names = dict(Job.objects.filter(pk__in=job_ids).values_list("pk", "name"))
-    lanes = []
-    for printer_id in sorted(spans, key=lambda pk: _lane_order(by_id[pk])):
-        bars = []
-        for job_id, start, end, kind, change in sorted(spans[printer_id], key=lambda s: s[1]):
-            left = max(start, begin)
-            right = min(max(end, left), begin + span)
-            if right <= begin:
-                continue
-            bars.append(
-                Bar(
-                    job_id=job_id,
-                    label=f"#{job_id} {names.get(job_id, '')}",
-                    x=round((left - begin) / span * 100, 3),
-                    width=round(max((right - left) / span * 100, 0.2), 3),
-                    kind=kind,
-                    change=change,
-                    start=_moment(start),
-                    end=_moment(end),
-                )
-            )
-        if bars:
-            printer = by_id[printer_id]
-            lanes.append(Lane(printer_id, printer.name, printer.site.name, bars))
+    lanes = [
+        Lane(pk, by_id[pk][1], by_id[pk][4], _bars(spans[pk], names, begin, end_of_view))
+        for pk in drawn
+    ]
     ticks = []
     first = (int(begin // 3600) + 1) * 3600
-    for t in range(first, int(begin + span), 3 * 3600):
-        ticks.append((round((t - begin) / span * 100, 3), _moment(t)))
+    for t in range(first, int(end_of_view), 3 * 3600):
+        ticks.append((_percent(t, begin, end_of_view), _moment(t)))
     return Timeline(
-        lanes=lanes[:MAX_LANES],
+        lanes=lanes,
         hours=ticks,
-        idle=len(by_id) - len(lanes),
-        not_drawn=max(0, len(lanes) - MAX_LANES),
+        idle=len(by_id) - len(shown),
+        not_drawn=len(shown) - len(drawn),
     )
 
 
-def _lane_order(printer: Printer) -> tuple[object, ...]:
-    return (
-        natural_key(printer.site.name),
-        natural_key(printer.row),
-        printer.position,
-        natural_key(printer.name),
-    )
+def _bars(
+    spans: list[tuple[int, float, float, str, bool]],
+    names: dict[int, str],
+    begin: float,
+    end_of_view: float,
+) -> list[Bar]:
+    bars = []
+    for job_id, start, end, kind, change in sorted(spans, key=lambda s: s[1]):
+        left = max(start, begin)
+        right = min(max(end, left), end_of_view)
+        if right <= begin:
+            continue
+        bars.append(
+            Bar(
+                job_id=job_id,
+                label=f"#{job_id} {names.get(job_id, '')}",
+                x=_percent(left, begin, end_of_view),
+                width=max(
+                    _percent(right, begin, end_of_view) - _percent(left, begin, end_of_view), 0.2
+                ),
+                kind=kind,
+                change=change,
+                start=_moment(start),
+                end=_moment(end),
+            )
+        )
+    return bars
+
+
+def _percent(moment: float, begin: float, end_of_view: float) -> float:
+    return round((moment - begin) / (end_of_view - begin) * 100, 3)
+
+
+def _lane_order(row: tuple[int, str, str, int, str]) -> tuple[object, ...]:
+    _, name, place_row, position, site_name = row
+    return (natural_key(site_name), natural_key(place_row), position, natural_key(name))
 
 
 def _moment(stamp: float) -> datetime.datetime:

@@ -39,6 +39,9 @@ ROUTE = "route"
 UNBLOCKS = "unblocks"
 ORDERS = (ROUTE, UNBLOCKS)
 WAITING = (JobStatus.QUEUED, JobStatus.PRINTING)
+# Items a list shows: a round of the floor, not a farm's 1,500 (a 1 MB page on a phone);
+# the rest come as these are confirmed, or by site.
+LIST_LIMIT = 150
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,10 @@ class FloorTask:
 
 @dataclass(frozen=True)
 class WorkLists:
-    beds: list[FloorTask]
+    beds: list[FloorTask]  # the first LIST_LIMIT, in order
     filament: list[FloorTask]
+    beds_total: int = 0
+    filament_total: int = 0
 
 
 def work_lists(*, site: str = "", order: str = ROUTE) -> WorkLists:
@@ -92,7 +97,12 @@ def work_lists(*, site: str = "", order: str = ROUTE) -> WorkLists:
     waiting = _waiting_work()
     bed_tasks = [_bed_task(p, waiting) for p in beds]
     filament_tasks = [_filament_task(p, waiting) for p in asks]
-    return WorkLists(_ordered(bed_tasks, order), _ordered(filament_tasks, order))
+    return WorkLists(
+        _ordered(bed_tasks, order)[:LIST_LIMIT],
+        _ordered(filament_tasks, order)[:LIST_LIMIT],
+        beds_total=len(bed_tasks),
+        filament_total=len(filament_tasks),
+    )
 
 
 def _ordered(tasks: list[FloorTask], order: str) -> list[FloorTask]:

@@ -219,3 +219,14 @@ def test_a_decline_is_listed_and_lifted(
     schedule_pass()  # asked again
     printer.refresh_from_db()
     assert printer.requested_material == pla
+
+
+def test_a_long_list_shows_its_first_items_and_says_how_many(
+    operator_client: Client, make_printer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("farm.services.work_lists.LIST_LIMIT", 3)
+    for i in range(5):
+        make_printer(f"p{i}", position=i, bed_clear=False)
+    lists = work_lists()
+    assert [t.printer for t in lists.beds] == ["p0", "p1", "p2"] and lists.beds_total == 5
+    assert "The first 3 of 5" in operator_client.get("/operator/work/").content.decode()
