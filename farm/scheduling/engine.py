@@ -96,7 +96,14 @@ class Engine:
 
         # Per job: seconds per copy on each class's model (most jobs: one number for all).
         self.base = [w.seconds_per_copy for w in work]
-        self.by_model = [dict(w.model_seconds) if w.model_seconds else None for w in work]
+        # None where every model takes the base time (a farm without learned corrections):
+        # the routing and the plans then skip a look-up per job and class (a second a pass).
+        self.by_model = [
+            dict(w.model_seconds)
+            if any(s != w.seconds_per_copy for _, s in w.model_seconds)
+            else None
+            for w in work
+        ]
         # Longest plate first within equal urgency (LPT): what keeps the end of the plan even.
         self.plate_seconds = [
             w.seconds_per_copy * min(max(1, w.copies), max(1, w.copies_per_plate)) for w in work

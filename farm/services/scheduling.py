@@ -29,10 +29,10 @@ from farm.scheduling import (
 )
 from farm.scheduling.types import incompatibility
 from farm.services.plan_inputs import (
-    JOB_FIELDS,
     PlanInputs,
     PlannedJob,
     from_timestamp,
+    job_values,
     model_seconds_of,
     plan_inputs,
     previous_plan_store,
@@ -48,6 +48,7 @@ MAX_QUOTES_PER_PASS = 20  # each quote is one more full plan
 # A planned time that moved less than this is not written again: with free printers every
 # plan shifts by the seconds between two passes, and 40,000 jobs would be rewritten each time.
 PUBLISH_TOLERANCE = datetime.timedelta(seconds=60)
+PUBLISH_TOLERANCE_SECONDS = PUBLISH_TOLERANCE.total_seconds()
 PUBLISH_BATCH = 5000  # jobs per UPDATE statement
 
 
@@ -110,31 +111,46 @@ def schedule_pass() -> PassResult:
     )
 
 
-def _moved(old: datetime.datetime | None, new: datetime.datetime | None) -> bool:
+def _moved(old: float | None, new: float | None) -> bool:
     if old is None or new is None:
         return old is not new
-    return abs(old - new) >= PUBLISH_TOLERANCE
+    return abs(old - new) >= PUBLISH_TOLERANCE_SECONDS
 
 
 def _publish_times(result: Plan, jobs: dict[int, PlannedJob], now: datetime.datetime) -> int:
     """Write each job's planned start and end, and why nothing could be planned, where they
-    changed (by PUBLISH_TOLERANCE or more). Returns the number of jobs written."""
+    changed (by PUBLISH_TOLERANCE or more): compared in memory as POSIX seconds, so only
+    the jobs that moved are written, and turned into datetimes. Returns how many."""
     spans: dict[int, tuple[float, float]] = {}
     for a in result.assignments:
-        first, last = spans.get(a.job_id, (a.start, a.end))
-        spans[a.job_id] = (min(first, a.start), max(last, a.end))
+        span = spans.get(a.job_id)
+        if span is None:
+            spans[a.job_id] = (a.start, a.end)
+        else:
+            spans[a.job_id] = (min(span[0], a.start), max(span[1], a.end))
+    now_s = to_timestamp(now)
     changed: list[tuple[int, datetime.datetime | None, datetime.datetime | None, str]] = []
+    unplaceable = result.unplaceable
     for job_id, job in jobs.items():
-        times = [*spans.get(job_id, ()), *job.active_ends]
-        note = result.unplaceable.get(job_id, "")[:200]
-        start = from_timestamp(min(times)) if times else None
-        end = from_timestamp(max(max(times), to_timestamp(now))) if times else None
+        span = spans.get(job_id)
+        start = end = None
+        if span is not None or job.active_ends:
+            times = [*(span or ()), *job.active_ends]
+            start, end = min(times), max(*times, now_s)
+        note = unplaceable.get(job_id, "")[:200] if unplaceable else ""
         if (
             _moved(job.planned_start, start)
             or _moved(job.planned_end, end)
             or job.plan_note != note
         ):
-            changed.append((job_id, start, end, note))
+            changed.append(
+                (
+                    job_id,
+                    None if start is None else from_timestamp(start),
+                    None if end is None else from_timestamp(end),
+                    note,
+                )
+            )
     _write_times(changed)
     return len(changed)
 
@@ -180,12 +196,11 @@ def _write_times(
 
 def _quote_waiting_jobs(inputs: PlanInputs) -> None:
     """Jobs waiting for their owner's confirmation get the completion time they would get."""
-    waiting = (
+    waiting = job_values(
         Job.objects.filter(status=JobStatus.QUOTED)
         .exclude(seconds_per_copy=None)
         .order_by("submitted_at")
-        .values(*JOB_FIELDS)[:MAX_QUOTES_PER_PASS]
-    )
+    )[:MAX_QUOTES_PER_PASS]
     model_seconds = model_seconds_of(inputs.corrections, inputs.scales)
     for job in waiting:
         new = work_item(job, job["quantity"], model_seconds)
