@@ -45,6 +45,7 @@ def _speed(kind: Kind, first_layer: bool, s: SliceSettings) -> float:
         Kind.SKIRT: s.perimeter_speed,
         Kind.BRIDGE: s.bridge_speed,
         Kind.BRIM: s.perimeter_speed,
+        Kind.GAP_FILL: s.solid_infill_speed,  # PrusaSlicer's gap_fill_speed, as its .ini sets
     }.get(kind, s.perimeter_speed)
 
 
@@ -122,7 +123,12 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
             continue
         speeds = np.array([_speed(p.kind, index == 0, s) for p in layer.paths])
         bead, bridge = s.bead_mm2(layer.height), s.bridge_mm2()
-        flows = np.array([bridge if p.kind == Kind.BRIDGE else bead for p in layer.paths])
+        flows = np.array(
+            [
+                p.flow_mm2 if p.flow_mm2 is not None else bridge if p.kind == Kind.BRIDGE else bead
+                for p in layer.paths
+            ]
+        )
         segs = _layer_segments(layer, flows / filament_area, speeds)
         filament += float(segs.rows[:, 6].sum())
         kind = ""

@@ -35,6 +35,7 @@ COLOURS = {
     "top solid infill": "#d6304a",
     "bridge infill": "#4a90d9",
     "internal infill": "#b03a2e",
+    "gap fill": "#ffffff",
     "skirt": "#2ca02c",
     "skirt/brim": "#2ca02c",
     "wall-outer": "#e8762b",

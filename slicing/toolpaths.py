@@ -7,11 +7,13 @@ layers and perimeter counts, never over segments.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
 import shapely
 
+from slicing.gapfill import gap_fill_paths, uncovered
 from slicing.infill import fill_lines, scan_pieces
 from slicing.settings import SliceSettings
 from slicing.toolpaths_base import Kind, Layer, Toolpath
@@ -34,16 +36,22 @@ def _paths(geometry: shapely.Geometry, kind: Kind, closed: bool) -> list[Toolpat
 
 
 def perimeter_paths(
-    region: shapely.Geometry, settings: SliceSettings
+    region: shapely.Geometry, settings: SliceSettings, height: float
 ) -> tuple[list[Toolpath], shapely.Geometry]:
-    """Perimeter loops of one layer, innermost first, and the area left inside them."""
+    """Perimeter loops of one layer, innermost first, then the gap fill of what they and the
+    infill leave (slicing.gapfill), and the area left inside them for the infill."""
     w, gap = settings.line_width_mm, settings.spacing()
     loops: list[Toolpath] = []
+    rings = []
     for k in reversed(range(settings.perimeters)):
         ring_area = shapely.buffer(region, -(w / 2 + k * gap), quad_segs=3)
         ring_area = shapely.simplify(ring_area, 0.0125)
+        rings.append(shapely.boundary(ring_area))
         loops += _paths(ring_area, Kind.EXTERNAL if k == 0 else Kind.PERIMETER, closed=True)
     inner = shapely.buffer(region, -(w / 2 + (settings.perimeters - 0.5) * gap), quad_segs=3)
+    gaps = uncovered(region, shapely.union_all(rings), inner, settings)
+    if not gaps.is_empty:
+        loops += gap_fill_paths(gaps, settings, height)
     return loops, inner
 
 
@@ -127,7 +135,8 @@ def plan_layers(
 ) -> list[Layer]:
     """Toolpaths for every layer. `regions[i]` is the filled outline of layer i, whose top is `tops[i]`."""
     w = settings.spacing()
-    shells = _map(lambda i: perimeter_paths(regions[i], settings), len(regions))
+    heights = np.diff(np.r_[0.0, np.asarray(tops, dtype=float)])
+    shells = _map(lambda i: perimeter_paths(regions[i], settings, float(heights[i])), len(regions))
     inners = [inner for _, inner in shells]
     splits = solid_areas(regions, inners, settings)
 
@@ -242,12 +251,12 @@ def order_paths(
             path = _start_near(path, position)
             ordered.append(path)
             position = path.points[-1]
-        for kind in (Kind.BRIDGE, Kind.SOLID, Kind.SPARSE):
+        for kind in (Kind.GAP_FILL, Kind.BRIDGE, Kind.SOLID, Kind.SPARSE):
             lines = [paths[i] for i in group if not paths[i].closed and paths[i].kind == kind]
             for path in _nearest_first(lines, position):
                 gap = float(np.hypot(*(path.points[0] - position)))
                 link = bool(ordered) and ordered[-1].kind == kind and gap < links.get(kind, 0.0)
-                ordered.append(Toolpath(kind, path.points, False, link))
+                ordered.append(replace(path, linked=link))
                 position = path.points[-1]
     return ordered, position
 
@@ -271,7 +280,7 @@ def _nearest_first(lines: list[Toolpath], position: np.ndarray) -> list[Toolpath
         else:
             chosen, points = t, lines[t].points[::-1]
         left[chosen] = False
-        out.append(Toolpath(lines[chosen].kind, points, False))
+        out.append(replace(lines[chosen], points=points))
         position = points[-1]
     return out
 
@@ -285,4 +294,4 @@ def _start_near(path: Toolpath, position: np.ndarray) -> Toolpath:
     if k == 0:
         return path
     rolled = np.roll(ring, -k, axis=0)
-    return Toolpath(path.kind, np.vstack([rolled, rolled[:1]]), True, path.linked)
+    return replace(path, points=np.vstack([rolled, rolled[:1]]))

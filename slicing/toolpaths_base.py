@@ -18,6 +18,7 @@ class Kind(StrEnum):
     SKIRT = "Skirt"
     BRIM = "Brim"
     BRIDGE = "Bridge infill"
+    GAP_FILL = "Gap fill"  # between perimeters, and walls too thin for two lines
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Toolpath:
     # starts beside the previous path's end inside the same fill area: the travel between
     # them crosses no perimeter, so it needs no retraction (as PrusaSlicer's linked infill)
     linked: bool = False
+    # filament cross-section laid per mm of path, mm² (a gap fill's own width × height);
+    # None: the line width's bead (a bridge: its round thread)
+    flow_mm2: float | None = None
 
 
 @dataclass(frozen=True)
