@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from farm.models import Printer
 from farm.roles import signed_in_user
 from farm.services.fleet_feed import fleet_changes_publish
+from farm.services.maintenance import printer_maintenance
 from farm.services.observation import printer_live
 from farm.services.printer_actions import printers_set_service
 from farm.services.printer_control import printer_command_request
@@ -92,6 +93,7 @@ def printer_page(request: HttpRequest, printer_id: int) -> HttpResponse:
         "layer": layer_now(printer, live),
         "runs": runs,
         "summary": printer_run_summary(printer),
+        "maintenance": printer_maintenance(printer=printer),
         "events": printer_events(printer),
         "controls": [
             (name, CONTROLS[name], name in LOSES_PRINT) for name in available_controls(printer)

@@ -13,8 +13,9 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from farm.models import Event, Job, Printer, PrintRun
+from farm.models import Event, Job, MaintenanceSchedule, Printer, PrintRun
 from farm.models.event import EventKind
+from farm.services.maintenance import maintenance_log_work
 from farm.services.observation import printers_live_record
 from farm.services.preparation import job_prepare
 from farm.services.printer_history import (
@@ -160,3 +161,16 @@ def test_no_secret_is_on_the_page(operator_client: Client, make_printer: Any) ->
     assert "API-KEY-SECRET-123" not in page
     live = operator_client.get(f"/operator/printers/{printer.pk}/live.json").content.decode()
     assert "API-KEY-SECRET-123" not in live
+
+
+def test_the_page_shows_the_printers_maintenance(
+    operator_client: Client, operator: Any, printing: PrintRun
+) -> None:
+    schedule = MaintenanceSchedule.objects.create(
+        task="Lubricate the Z rods", printer=printing.printer, every_runs=100
+    )
+    maintenance_log_work(
+        printer=printing.printer, schedule=schedule, note="rods greased", actor=operator
+    )
+    page = operator_client.get(f"/operator/printers/{printing.printer_id}/").content.decode()
+    assert "Lubricate the Z rods" in page and "rods greased" in page
