@@ -13,10 +13,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from farm.models import Job, Printer, PrintRun
+from farm.models import Job, Material, Printer, PrintRun
 from farm.scheduling import Plan
+from farm.scheduling_bench.bench import moved_share
 from farm.services import scheduling
 from farm.services.jobs import job_cancel
+from farm.services.plan_inputs import previous_plan
 from farm.services.preparation import job_prepare
 from farm.services.runs import RunRequest, runs_create
 from farm.services.scheduling import schedule_pass
@@ -180,3 +182,69 @@ def test_planned_times_are_written_again_only_when_they_change(
     assert job_updates(moved) <= 2  # one batched UPDATE of the times, one of the status
     ends = [Job.objects.get(pk=j.pk).planned_end for j in jobs]
     assert all(end is not None for end in ends)
+
+
+def planned_runs() -> list[tuple[int, int, int]]:
+    """The runs the last pass planned and did not start: (job, printer, copies)."""
+    return sorted((a.job_id, a.printer_id, a.copies) for a in previous_plan())
+
+
+def test_a_second_pass_over_an_unchanged_farm_writes_nothing_and_moves_no_run(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, one_copy_per_run: None
+) -> None:
+    petg = Material.objects.create(name="PETG")
+    printers = [make_printer(f"p{i}") for i in range(3)]
+    queued(alice, pla, cube_upload, quantity=9)
+    job_submit_prepared(alice, petg, cube_upload, quantity=2)
+    first = schedule_pass()
+    assert first.runs_started == 3
+    runs, requested = planned_runs(), requests_of(printers)
+    assert len(runs) == 8  # 11 copies, 3 on printers
+
+    with CaptureQueriesContext(connection) as again:
+        second = schedule_pass()
+    assert second.kept_previous
+    assert (second.runs_started, second.times_published) == (0, 0)
+    assert job_updates(again) == 0
+    assert planned_runs() == runs  # every waiting copy on the printer it was planned on
+    assert requests_of(printers) == requested  # no filament request moved
+
+
+def test_a_little_new_work_moves_none_of_the_planned_runs(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, one_copy_per_run: None
+) -> None:
+    for i in range(4):
+        make_printer(f"p{i}")
+    queued(alice, pla, cube_upload, quantity=12)
+    schedule_pass()
+    before = previous_plan()
+    new = queued(alice, pla, cube_upload)
+    second = schedule_pass()
+    assert second.kept_previous
+    after = previous_plan()
+    assert moved_share(Plan(assignments=before), Plan(assignments=after)) == 0.0
+    assert [a.job_id for a in after].count(new.pk) == 1  # placed, around the others
+
+
+def test_two_runs_asked_for_one_printer_in_one_batch_start_one(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, one_copy_per_run: None
+) -> None:
+    printer = make_printer("p1")
+    job = queued(alice, pla, cube_upload, quantity=2)
+    now = job.submitted_at
+    outcome = runs_create([RunRequest(job.pk, printer, 1, now, now) for _ in range(2)])
+    assert len(outcome.runs) == 1 and len(outcome.busy) == 1
+    assert open_runs_per_printer() == {printer.pk: 1}
+
+
+def job_submit_prepared(alice: Any, material: Any, cube_upload: Any, quantity: int) -> Job:
+    job = job_submit(owner=alice, upload=cube_upload(), material=material, quantity=quantity)
+    job_prepare(job_id=job.pk)
+    return job
+
+
+def requests_of(printers: list[Printer]) -> list[tuple[int | None, str]]:
+    return [
+        (p.requested_material_id, p.requested_colour)
+        for p in Printer.objects.filter(pk__in=[p.pk for p in printers]).order_by("pk")
+    ]
