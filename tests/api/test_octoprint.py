@@ -4,7 +4,9 @@ POST to <host>/api/files/local with the fields `print`, `path` and `file`, in th
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,45 @@ def test_an_upload_over_the_limit_is_refused_as_on_the_form(
     assert response.status_code == 400
     assert response.json()["file"] == ["The file is larger than the 1 MB limit."]
     assert Job.objects.count() == 0
+
+
+@pytest.mark.integration
+def test_libcurl_sends_it_over_http_as_prusaslicer_does(
+    live_server: Any,
+    alice: User,
+    pla: Material,
+    make_printer: Any,
+    prusaslicer_gcode: bytes,
+    tmp_path: Path,
+) -> None:
+    """The same two requests through the real HTTP stack and libcurl's own multipart form,
+    which is what PrusaSlicer's Http class drives."""
+    make_printer("berlin-01")
+    _, key = AuthToken.objects.create(user=alice)
+    gcode = tmp_path / "XYZ-Cube_0.2mm_PLA.gcode"
+    gcode.write_bytes(prusaslicer_gcode)
+    host = f"{live_server.url}{HOST}"
+    curl = [
+        "curl",
+        "--silent",
+        "--show-error",
+        "-H",
+        f"X-Api-Key: {key}",
+        "-A",
+        "PrusaSlicer/2.9.0",
+    ]
+    version = subprocess.run([*curl, f"{host}/api/version"], capture_output=True, check=True)
+    assert json.loads(version.stdout)["text"].startswith("OctoPrint")
+    form = ["-F", "print=true", "-F", "path=", "-F", f"file=@{gcode}"]
+    upload = subprocess.run(
+        [*curl, "--write-out", "\n%{http_code}", *form, f"{host}/api/files/local"],
+        capture_output=True,
+        check=True,
+    )
+    body, status_code = upload.stdout.decode().rsplit("\n", 1)
+    assert status_code == "201", body
+    assert json.loads(body)["done"] is True
+    job = Job.objects.get()
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.owner, job.status) == (alice, JobStatus.QUEUED)
