@@ -81,6 +81,11 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
     serializer_class = JobSerializer
     parser_classes = [MultiPartParser, FormParser]
 
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        # The browsable API's form for a POST to the list is the submission's fields.
+        submitting = self.request.method == "POST" and self.action in ("list", "create")
+        return JobSubmitSerializer if submitting else JobSerializer
+
     def get_queryset(self) -> QuerySet[Job]:
         jobs = job_visible_to(self.request.user).select_related("material", "owner")
         wanted = self.request.query_params.get("status", "")
