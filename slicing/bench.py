@@ -23,10 +23,12 @@ from slicing import curaengine, prusaslicer
 from slicing.analysis import analyse_file
 from slicing.checks import check_and_repair
 from slicing.engines import missing
+from slicing.intake import MESH_SUFFIXES
 from slicing.limits import DEFAULT_LIMITS, PRUSASLICER, SlicingLimits
 from slicing.loader import load_trimesh
 from slicing.orient import orient, place_on_bed
 from slicing.profile import PrintProfile
+from slicing.sample_parts import PARTS
 from slicing.settings import SliceSettings
 
 ENGINES = ("builtin", "prusaslicer", "curaengine")
@@ -133,6 +135,59 @@ def bench(
         report["cache"] = _bench_cache(mesh_path, profile, work / "cache", limits)
     _compare(report)
     return report
+
+
+def bench_suite(
+    mesh_dir: Path | None,
+    *,
+    engines: tuple[str, ...] = ENGINES,
+    limits: SlicingLimits = DEFAULT_LIMITS,
+) -> dict[str, Any]:
+    """`bench` on every mesh in `mesh_dir` and on the generated parts (slicing.sample_parts),
+    with a summary per part against the issue's targets: filament within 5 % of PrusaSlicer,
+    wall time at most PrusaSlicer's (and at most CuraEngine's on 3DBenchy), peak memory
+    at most 1 GB."""
+    report: dict[str, Any] = {"parts": {}, "summary": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-parts-") as tmp:
+        files = []
+        if mesh_dir is not None:
+            files = [
+                (p.stem, p)
+                for p in sorted(mesh_dir.iterdir())
+                if p.suffix.lower().lstrip(".") in MESH_SUFFIXES
+            ]
+        for name, make in PARTS.items():
+            path = Path(tmp) / f"{name}.stl"
+            make().export(path)
+            files.append((name, path))
+        for name, path in files:
+            one = bench(path, engines=engines, limits=limits)
+            report["parts"][name] = one
+            report["summary"][name] = _targets(name, one)
+    met = [
+        all(v for k, v in row.items() if k.endswith("_met")) for row in report["summary"].values()
+    ]
+    report["all_targets_met"] = bool(met) and all(met)
+    return report
+
+
+def _targets(name: str, one: dict[str, Any]) -> dict[str, Any]:
+    engines = one["engines"]
+    ours, prusa, cura = (engines.get(e, {}) for e in ("builtin", "prusaslicer", "curaengine"))
+    row: dict[str, Any] = {"builtin_peak_mb": round(ours.get("peak_memory_mb", 0), 1)}
+    row["memory_met"] = row["builtin_peak_mb"] <= 1024
+    if "filament_grams" in ours and "filament_grams" in prusa:
+        diff = 100.0 * (ours["filament_grams"] / prusa["filament_grams"] - 1)
+        row["filament_vs_prusaslicer_percent"] = round(diff, 1)
+        row["filament_met"] = abs(diff) <= 5.0
+        ratio = ours["wall_seconds"] / prusa["wall_seconds"]
+        row["wall_over_prusaslicer"] = round(ratio, 2)
+        row["wall_met"] = ratio <= 1.0
+    if "wall_seconds" in cura and "wall_seconds" in ours:
+        row["wall_over_curaengine"] = round(ours["wall_seconds"] / cura["wall_seconds"], 2)
+        if name.lower().startswith("3dbenchy"):
+            row["wall_vs_curaengine_met"] = row["wall_over_curaengine"] <= 1.0
+    return row
 
 
 def _bench_cache(

@@ -9,8 +9,9 @@ import trimesh
 from django.core.management import call_command
 
 from slicing import curaengine, prusaslicer
-from slicing.bench import bench
+from slicing.bench import bench, bench_suite
 from slicing.limits import SlicingLimits
+from slicing.sample_parts import PARTS, small_gear, thin_tube
 from tests.slicing.helpers import require_engine
 
 
@@ -55,3 +56,20 @@ def test_the_benchmark_compares_all_three_engines_when_installed(tmp_path: Path)
     comparison = report["comparison"]
     assert abs(comparison["curaengine_filament_vs_prusaslicer_percent"]) < 15
     assert comparison["builtin_wall_over_curaengine"] > 0
+
+
+def test_the_suite_benches_the_generated_parts_against_the_targets() -> None:
+    suite = bench_suite(None, engines=("builtin",))
+    assert set(suite["parts"]) == {"thin-tube", "overhang-60", "small-gear"}
+    for name, row in suite["summary"].items():
+        assert row["memory_met"], name
+        assert suite["parts"][name]["engines"]["builtin"]["layers"] > 0
+    assert suite["all_targets_met"] is True  # without PrusaSlicer there is nothing to miss
+
+
+def test_the_generated_parts_are_closed_solids_of_the_stated_shape() -> None:
+    for name, make in PARTS.items():
+        mesh = make()
+        assert mesh.is_watertight and mesh.is_volume, name
+    assert thin_tube().extents.tolist() == pytest.approx([20.0, 20.0, 20.0])
+    assert small_gear().extents[2] == pytest.approx(4.0)

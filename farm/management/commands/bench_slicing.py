@@ -1,4 +1,5 @@
-"""Benchmark the slicing engines: `manage.py bench_slicing --mesh PATH [--engine all] --json`.
+"""Benchmark the slicing engines: `manage.py bench_slicing --mesh PATH [--engine all] --json`,
+or `--suite [--meshes DIR]`: every mesh there and the generated parts, with the targets.
 
 Slices one mesh with the built-in engine and PrusaSlicer (each in its own process, same placed
 mesh, same settings) and prints per engine: wall seconds, peak memory, layers, G-code lines,
@@ -15,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from farm.slicing_config import slicing_limits
-from slicing.bench import ENGINES, bench
+from slicing.bench import ENGINES, bench, bench_suite
 from slicing.errors import MeshError
 
 
@@ -23,13 +24,27 @@ class Command(BaseCommand):
     help = "Measure the slicing engines' speed, memory and output on one mesh."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--mesh", type=Path, required=True)
+        parser.add_argument("--mesh", type=Path, help="one mesh (else --suite)")
+        parser.add_argument(
+            "--suite",
+            action="store_true",
+            help="every mesh in --meshes and the generated parts, with the targets per part",
+        )
+        parser.add_argument("--meshes", type=Path, help="a folder of meshes for --suite")
         parser.add_argument("--engine", choices=[*ENGINES, "all"], default="all")
         parser.add_argument("--out", type=Path, help="keep each engine's G-code in this folder")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **o: Any) -> None:
         engines = ENGINES if o["engine"] == "all" else (o["engine"],)
+        if o["suite"]:
+            if o["meshes"] is not None and not o["meshes"].is_dir():
+                raise CommandError(f"no such folder: {o['meshes']}")
+            suite = bench_suite(o["meshes"], engines=tuple(engines), limits=slicing_limits())
+            self.stdout.write(json.dumps(suite, indent=2))
+            return
+        if o["mesh"] is None:
+            raise CommandError("give --mesh PATH, or --suite [--meshes DIR]")
         if not o["mesh"].is_file():
             raise CommandError(f"no such mesh: {o['mesh']}")
         try:
