@@ -143,3 +143,20 @@ def test_a_caller_past_the_rate_is_told_to_wait(alice: User, monkeypatch: Any) -
     client = token_client(alice)
     answers = [client.get("/api/v1/materials/").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_error_reports_hide_the_token_in_either_header(rf: Any) -> None:
+    import secrets
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    # Not in this file's source (the HTML report shows it), and in variables named as secrets.
+    token, api_key = secrets.token_hex(16), secrets.token_hex(16)
+    request = rf.get("/api/v1/jobs/", HTTP_AUTHORIZATION=f"Token {token}", HTTP_X_API_KEY=api_key)
+    try:
+        raise ValueError("a failing API view")
+    except ValueError:
+        report = ExceptionReporter(request, *sys.exc_info())
+    for shown in (report.get_traceback_text(), report.get_traceback_html()):
+        assert token not in shown and api_key not in shown
