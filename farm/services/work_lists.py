@@ -29,7 +29,7 @@ from farm.services.fleet_view import natural_key
 from farm.services.printer_actions import BulkOutcome, bulk_ids
 from farm.services.printer_control import printer_load_filament
 from farm.services.runs import bed_clear
-from farm.statuses import RUN_OPEN, JobStatus
+from farm.statuses import RUN_OPEN, JobStatus, RunStatus
 
 # A decline lasts a shift by default: long enough to matter, short enough that a spool
 # bought meanwhile is asked for again without anyone remembering to lift it.
@@ -39,6 +39,12 @@ ROUTE = "route"
 UNBLOCKS = "unblocks"
 ORDERS = (ROUTE, UNBLOCKS)
 WAITING = (JobStatus.QUEUED, JobStatus.PRINTING)
+LEFT_BY: dict[str, str] = {
+    RunStatus.AWAITING_REMOVAL: "parts of",
+    RunStatus.DONE: "parts of",
+    RunStatus.FAILED: "failed print of",
+    RunStatus.CANCELLED: "cancelled print of",
+}
 # Items a list shows: a round of the floor, not a farm's 1,500 (a 1 MB page on a phone);
 # the rest come as these are confirmed, or by site.
 LIST_LIMIT = 150
@@ -60,6 +66,9 @@ class FloorTask:
     job_name: str
     unblocks_seconds: float  # queued work waiting for what the printer will then hold
     unblocks_jobs: int
+    # What is on the bed (beds): the parts of a good print, or what a failed or cancelled
+    # one left ("" when the bed was marked by hand).
+    left_by: str = ""
 
     @property
     def unblocks_hours(self) -> float:
@@ -171,6 +180,7 @@ def _task(
     job_id: int | None,
     job_name: str,
     unblocks: _Waiting,
+    left_by: str = "",
 ) -> FloorTask:
     return FloorTask(
         kind=kind,
@@ -185,6 +195,7 @@ def _task(
         job_name=job_name,
         unblocks_seconds=unblocks.seconds,
         unblocks_jobs=unblocks.jobs,
+        left_by=left_by,
     )
 
 
@@ -202,6 +213,7 @@ def _bed_task(printer: Printer, waiting: dict[tuple[int, str, int | None], _Wait
         job_id=job.pk if job else None,
         job_name=job.name if job else "",
         unblocks=unblocks,
+        left_by=LEFT_BY.get(run.status, "") if run is not None else "",
     )
 
 

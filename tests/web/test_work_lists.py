@@ -16,6 +16,7 @@ from django.utils import timezone
 from farm.models import Event, FilamentDecline, Job, Material, Printer, Site
 from farm.models.event import EventKind
 from farm.services.preparation import job_prepare
+from farm.services.runs import run_fail, run_start
 from farm.services.scheduling import schedule_pass
 from farm.services.submission import job_submit
 from farm.services.work_lists import (
@@ -24,6 +25,7 @@ from farm.services.work_lists import (
     filament_declines_active,
     work_lists,
 )
+from tests.farm.helpers import claim
 
 
 def prepared(owner: Any, material: Material, upload: Any, **fields: Any) -> Job:
@@ -230,3 +232,19 @@ def test_a_long_list_shows_its_first_items_and_says_how_many(
     lists = work_lists()
     assert [t.printer for t in lists.beds] == ["p0", "p1", "p2"] and lists.beds_total == 5
     assert "The first 3 of 5" in operator_client.get("/operator/work/").content.decode()
+
+
+def test_a_bed_says_what_is_on_it(
+    operator_client: Client, alice: Any, pla: Material, cube_upload: Any, make_printer: Any
+) -> None:
+    printer = make_printer("p1")
+    job = prepared(alice, pla, cube_upload(), colour="black")
+    run = claim(job, printer)
+    run_start(run_id=run.pk)
+    run_fail(run_id=run.pk, reason="spaghetti")
+    [task] = work_lists().beds
+    assert (task.job_id, task.left_by) == (job.pk, "failed print of")
+    assert (
+        f'failed print of <a href="/jobs/{job.pk}/">'
+        in operator_client.get("/operator/work/").content.decode()
+    )
