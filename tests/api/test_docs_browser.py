@@ -102,8 +102,13 @@ def test_swagger_ui_draws_every_operation_under_the_csp(
     host = live_server.url.split("//", 1)[1].split(":")[0]
     browser.call("Network.setCookie", name="sessionid", value=session, domain=host, path="/")
     browser.call("Page.navigate", url=f"{live_server.url}/api/v1/docs/")
-    browser.settle(5.0)
-    drawn = browser.evaluate("document.querySelectorAll('.opblock').length")
+    drawn = 0
+    for _ in range(60):  # until Swagger UI has drawn the operations (at most 30 s)
+        browser.settle(0.5)
+        drawn = browser.evaluate("document.querySelectorAll('.opblock').length")
+        if drawn >= 14:
+            break
+    browser.settle(0.5)  # what the page reports right after drawing
     shot = browser.call("Page.captureScreenshot", format="png")["data"]
     (tmp_path / "docs.png").write_bytes(base64.b64decode(shot))
     log = [e["params"]["entry"] for e in browser.events if e.get("method") == "Log.entryAdded"]
