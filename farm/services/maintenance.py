@@ -32,7 +32,14 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from farm.models import MaintenanceHold, MaintenanceLog, MaintenanceSchedule, Printer, PrintRun
+from farm.models import (
+    Event,
+    MaintenanceHold,
+    MaintenanceLog,
+    MaintenanceSchedule,
+    Printer,
+    PrintRun,
+)
 from farm.records_rules import Due, FailureFlag, Interval, Outcomes, Usage, due_share, failure_flag
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
@@ -142,23 +149,7 @@ def maintenance_sweep() -> SweepResult:
             if (hold.printer_id, hold.schedule_id) not in overdue:
                 _lift(hold, actor=None, why="its schedule is no longer due")
                 result.released += 1
-        held = set(MaintenanceHold.objects.values_list("printer_id", "schedule_id"))
-        for (printer_id, schedule_id), item in overdue.items():
-            if (printer_id, schedule_id) in held:
-                continue
-            printer = Printer.objects.select_for_update().get(pk=printer_id)
-            reason = f"Maintenance due: {item.schedule.task} ({item.due.what})"
-            MaintenanceHold.objects.create(
-                printer=printer,
-                schedule=item.schedule,
-                reason=reason[:300],
-                set_maintenance=not printer.maintenance,
-            )
-            if not printer.maintenance:
-                printer.maintenance = True
-                printer.save(update_fields=["maintenance"])
-            event_record(MAINTENANCE_DUE, printer=printer, message=reason)
-            result.held += 1
+        result.held = _hold(overdue)
         if result.held or result.released:
             enqueue_schedule_pass()
         messages = [
@@ -179,6 +170,45 @@ def maintenance_sweep() -> SweepResult:
         messages += _failing_messages()
         result.reminders = notify(messages)
     return result
+
+
+def _hold(overdue: dict[tuple[int, int], DueItem]) -> int:
+    """Hold every overdue printer not yet held for that schedule, in a few set-based
+    statements (a farm's first sweep may take thousands out at once)."""
+    held = set(MaintenanceHold.objects.values_list("printer_id", "schedule_id"))
+    new = {key: item for key, item in overdue.items() if key not in held}
+    if not new:
+        return 0
+    printer_ids = sorted({pk for pk, _ in new})
+    # Locked in id order, so a sweep and a person's action on one printer wait, not deadlock.
+    in_maintenance = dict(
+        Printer.objects.select_for_update()
+        .filter(pk__in=printer_ids)
+        .order_by("pk")
+        .values_list("pk", "maintenance")
+    )
+    already = {pk for pk, _ in held}  # a hold of ours already owns the printer's flag
+    holds: list[MaintenanceHold] = []
+    events: list[Event] = []
+    flag: set[int] = set()  # printers this sweep takes out of service
+    for (printer_id, _), item in sorted(new.items()):
+        reason = f"Maintenance due: {item.schedule.task} ({item.due.what})"[:300]
+        owns = not in_maintenance.get(printer_id, True) and printer_id not in flag | already
+        if owns:
+            flag.add(printer_id)
+        holds.append(
+            MaintenanceHold(
+                printer_id=printer_id,
+                schedule=item.schedule,
+                reason=reason,
+                set_maintenance=owns,
+            )
+        )
+        events.append(Event(kind=MAINTENANCE_DUE, printer_id=printer_id, message=reason))
+    MaintenanceHold.objects.bulk_create(holds)
+    Printer.objects.filter(pk__in=flag).update(maintenance=True)
+    Event.objects.bulk_create(events)
+    return len(holds)
 
 
 def _lift(hold: MaintenanceHold, *, actor: User | None, why: str) -> None:

@@ -178,3 +178,18 @@ def test_the_records_sweep_task_runs_the_sweeps(job: Any, make_printer: Any) -> 
     ended_run(job, p1)
     records_sweep_task()
     assert Printer.objects.get(pk=p1.pk).maintenance
+
+
+def test_a_printer_overdue_twice_comes_back_when_both_are_done(
+    job: Any, make_printer: Any, operator: Any
+) -> None:
+    p1 = make_printer("p1")
+    belts = schedule_made_days_ago(task="Belts", printer=p1, every_runs=1)
+    nozzle = schedule_made_days_ago(task="Nozzle", printer_model="Prusa MK4", every_runs=1)
+    ended_run(job, p1)
+    assert maintenance_sweep().held == 2
+    assert MaintenanceHold.objects.filter(set_maintenance=True).count() == 1
+    maintenance_log_work(printer=p1, schedule=belts, actor=operator)
+    assert Printer.objects.get(pk=p1.pk).maintenance  # the nozzle is still due
+    maintenance_log_work(printer=p1, schedule=nozzle, actor=operator)
+    assert not Printer.objects.get(pk=p1.pk).maintenance
