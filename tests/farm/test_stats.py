@@ -101,3 +101,12 @@ def test_filament_used_per_material(farm: dict[str, Any]) -> None:
 def test_a_bad_filter_means_the_last_30_days(db: Any) -> None:
     f = stats_filter(start="yesterday", end="2026-13-45", site="nowhere", sla_days="x")
     assert (f.end - f.start).days == 29 and f.site is None and f.sla_days == 5.0
+
+
+def test_the_records_bench_runs_on_a_small_farm(db: Any) -> None:
+    from farm.records_bench import run
+
+    report = run(printers=6, runs_per_printer=30, seed_value=1)
+    assert report["farm"]["runs"] == 180
+    assert report["out_of_service"] > 0  # 30 runs of 0.5-6 h pass 60 print hours on most
+    assert all(report[k]["queries"] > 0 for k in ("maintenance_status", "stats_tables_30_days"))
