@@ -99,6 +99,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     owner = serializers.CharField(source="owner.username", read_only=True)
     material = serializers.CharField(source="material.name", read_only=True)
     priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
+    progress = serializers.IntegerField(read_only=True, help_text="Per cent of copies printed.")
 
     class Meta:
         model = Job
@@ -125,6 +126,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "plan_note",
             "seconds_per_copy",
             "grams_per_copy",
+            "held",
+            "progress",
         ]
         read_only_fields = fields
 
@@ -133,11 +136,10 @@ class JobDetailSerializer(JobSerializer):
     """A job with its copies and runs, as its page shows it."""
 
     copies = CopiesSerializer(read_only=True)
-    progress = serializers.IntegerField(read_only=True, help_text="Per cent of copies printed.")
     runs = RunSerializer(many=True, read_only=True)
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "notes", "copies", "progress", "runs"]
+        fields = [*JobSerializer.Meta.fields, "notes", "copies", "runs"]
         read_only_fields = fields
 
 

@@ -61,12 +61,25 @@ class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
+def with_progress(jobs: list[Job]) -> list[Job]:
+    """The jobs with their copies and progress, counted as the web's job pages count them
+    (from their runs, prefetched, and the printers' live progress)."""
+    for row in job_rows(jobs):
+        row["job"].copies = row["counts"]
+        row["job"].progress = row["progress"]
+    return jobs
+
+
 def job_detail_data(job: Job) -> dict[str, Any]:
-    """A job with its copies, progress and runs, as its web page counts them."""
-    row = job_rows([job])[0]
-    job.copies = row["counts"]  # type: ignore[attr-defined]
-    job.progress = row["progress"]  # type: ignore[attr-defined]
-    return dict(JobDetailSerializer(job).data)
+    """A job with its copies, progress and runs, as its web page shows them."""
+    return dict(JobDetailSerializer(with_progress([job])[0]).data)
+
+
+def job_page(view: Any) -> Response:
+    """A page of a view's jobs, each with its progress."""
+    page = view.paginate_queryset(view.get_queryset().prefetch_related("runs"))
+    assert page is not None  # pagination is configured (REST_FRAMEWORK)
+    return view.get_paginated_response(JobSerializer(with_progress(list(page)), many=True).data)
 
 
 JOB_STATUS_FILTER = OpenApiParameter(
@@ -106,7 +119,7 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
 
     @extend_schema(parameters=[JOB_STATUS_FILTER])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+        return job_page(self)
 
     @extend_schema(responses={200: JobDetailSerializer, 404: ErrorSerializer})
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -173,6 +186,9 @@ class QueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
             .select_related("owner", "material")
             .order_by("-priority", "planned_start", "submitted_at", "pk")
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return job_page(self)
 
 
 def printers_with_state(printers: list[Printer]) -> list[Printer]:

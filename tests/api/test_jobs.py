@@ -15,6 +15,7 @@ from farm.services.observation import live_key
 from farm.services.preparation import job_prepare
 from farm.statuses import JobStatus
 from tests.api.conftest import token_client
+from tests.farm.helpers import claim
 from tests.farm.test_gcode_jobs import gcode_reaching
 
 
@@ -150,3 +151,21 @@ def test_employees_read_sites_and_materials(
     response = token_client(alice).get(path)
     assert response.status_code == 200
     assert response.json()["count"] == 1
+
+
+def test_a_job_s_progress_counts_its_copies_on_printers_as_its_page_does(
+    alice: User, pla: Material, make_printer: Any, cube_upload: Any
+) -> None:
+    printer = make_printer("berlin-01")
+    job_id = submit(alice, cube_upload(), pla, quantity=2, confirm_required=False).json()["id"]
+    job_prepare(job_id=job_id)
+    run = claim(Job.objects.get(pk=job_id), printer)
+    cache.set(live_key(printer.pk), {"state": "printing", "progress": 0.5})
+    client = token_client(alice)
+    listed = client.get("/api/v1/jobs/").json()["results"][0]
+    shown = client.get(f"/api/v1/jobs/{job_id}/").json()
+    assert listed["progress"] == shown["progress"] == 25  # half of one copy of two
+    assert shown["copies"]["printing"] == 1
+    assert [(r["id"], r["printer"], r["site"]) for r in shown["runs"]] == [
+        (run.pk, "berlin-01", "berlin")
+    ]

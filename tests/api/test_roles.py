@@ -102,6 +102,7 @@ def test_an_employee_lists_only_their_own_jobs(world: dict[str, Any]) -> None:
     theirs = client_for("other_employee", world).get("/api/v1/jobs/").json()
     every = client_for("operator", world).get("/api/v1/jobs/").json()
     assert [j["id"] for j in mine["results"]] == [world["job"].pk]
+    assert mine["results"][0]["progress"] == 0
     assert theirs["results"] == []
     assert [j["id"] for j in every["results"]] == [world["job"].pk]
 
