@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import (
@@ -131,6 +132,51 @@ def maintenance_status(*, printer_ids: list[int] | None = None) -> list[DueItem]
     return items
 
 
+OVERVIEW_KEY = "maintenance-overview"
+OVERVIEW_ITEMS = 500
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the maintenance page lists: the due and due-soon items, most urgent first."""
+
+    due: list[DueItem]
+    upcoming: int  # schedule-printer pairs not due yet
+    at: datetime.datetime
+
+
+def _overview_store(status: list[DueItem]) -> Overview:
+    due = [i for i in status if i.overdue or i.soon]
+    overview = Overview(due[:OVERVIEW_ITEMS], len(status) - len(due), timezone.now())
+    # Kept until two sweeps have passed: counting it again takes seconds on a large farm
+    # (3 s at 10,000 printers), too long for a page opened all day.
+    cache.set(OVERVIEW_KEY, overview, timeout=2 * settings.FARM_RECORDS_SWEEP_SECONDS + 60)
+    return overview
+
+
+def maintenance_overview() -> Overview:
+    """The overview as the last sweep (or work logged since) left it; counted now when the
+    cache has none."""
+    found = cache.get(OVERVIEW_KEY)
+    return found if isinstance(found, Overview) else _overview_store(maintenance_status())
+
+
+def _overview_refresh(printer: Printer) -> None:
+    """Work was logged on `printer`: its items are counted again, the others kept."""
+    found = cache.get(OVERVIEW_KEY)
+    if not isinstance(found, Overview):
+        return
+    mine = maintenance_status(printer_ids=[printer.pk])
+    rest = [i for i in found.due if i.printer.pk != printer.pk]
+    soon = [i for i in mine if i.overdue or i.soon]
+    due = sorted(rest + soon, key=lambda i: (-i.due.share, i.printer.name))
+    cache.set(
+        OVERVIEW_KEY,
+        Overview(due[:OVERVIEW_ITEMS], found.upcoming + len(mine) - len(soon), found.at),
+        timeout=2 * settings.FARM_RECORDS_SWEEP_SECONDS + 60,
+    )
+
+
 @dataclass
 class SweepResult:
     held: int = 0  # printers taken out of service
@@ -143,6 +189,7 @@ def maintenance_sweep() -> SweepResult:
     reason; lift holds that no longer apply; remind people of work due soon or overdue."""
     result = SweepResult()
     status = maintenance_status()
+    _overview_store(status)
     overdue = {(i.printer.pk, i.schedule.pk): i for i in status if i.overdue and i.schedule.blocks}
     with transaction.atomic():
         for hold in MaintenanceHold.objects.select_for_update():
@@ -258,6 +305,7 @@ def maintenance_log_work(
                 printer=printer, schedule=schedule
             ):
                 _lift(hold, actor=actor, why=f"{schedule.task} done")
+        transaction.on_commit(lambda: _overview_refresh(printer))
     return entry
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from farm.models import MaintenanceHold, MaintenanceLog, Printer, Spool
 from farm.records_forms import MaintenanceWorkForm, SpoolForm, SpoolLoadForm
 from farm.roles import signed_in_user
-from farm.services.maintenance import failure_rates, maintenance_log_work, maintenance_status
+from farm.services.maintenance import failure_rates, maintenance_log_work, maintenance_overview
 from farm.services.spools import spool_archive, spool_load, spool_unload, stock_levels
 from farm.views.operator import operator_required
 
@@ -22,15 +22,16 @@ SHOWN_DUE = 200  # the most urgent schedule-printer pairs on the page
 
 @operator_required
 def maintenance(request: HttpRequest) -> HttpResponse:
-    status = maintenance_status()
+    overview = maintenance_overview()
     flags = failure_rates()
     # The 50 worst are shown: only their rows are read (a farm has thousands of printers).
     worst = sorted(flags, key=lambda pk: (not flags[pk].flagged, -flags[pk].rate, pk))[:50]
     names = Printer.objects.in_bulk(worst)
     failing = [(names[pk], flags[pk]) for pk in worst if pk in names]
     context = {
-        "due": [i for i in status if i.overdue or i.soon][:SHOWN_DUE],
-        "upcoming": len([i for i in status if not (i.overdue or i.soon)]),
+        "due": overview.due[:SHOWN_DUE],
+        "upcoming": overview.upcoming,
+        "counted_at": overview.at,
         "holds": MaintenanceHold.objects.select_related("printer", "schedule").order_by("since"),
         "failing": failing,
         "flagged": sum(1 for f in flags.values() if f.flagged),

@@ -193,3 +193,21 @@ def test_a_printer_overdue_twice_comes_back_when_both_are_done(
     assert Printer.objects.get(pk=p1.pk).maintenance  # the nozzle is still due
     maintenance_log_work(printer=p1, schedule=nozzle, actor=operator)
     assert not Printer.objects.get(pk=p1.pk).maintenance
+
+
+def test_the_overview_is_kept_by_the_sweep_and_refreshed_by_logged_work(
+    job: Any, make_printer: Any, operator: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from farm.services.maintenance import maintenance_overview
+
+    p1 = make_printer("p1")
+    belts = schedule_made_days_ago(task="Belts", printer=p1, every_runs=1)
+    ended_run(job, p1)
+    maintenance_sweep()
+    ended_run(job, make_printer("p2"))  # not counted until the next sweep: the page reads the cache
+    overview = maintenance_overview()
+    assert [i.printer.name for i in overview.due] == ["p1"] and overview.upcoming == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_log_work(printer=p1, schedule=belts, actor=operator)
+    overview = maintenance_overview()
+    assert overview.due == [] and overview.upcoming == 1
