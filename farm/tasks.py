@@ -33,7 +33,7 @@ from farm.services.scheduling import StartOutcome, schedule_pass
 from farm.services.sites import sites_sweep
 from farm.services.slice_cache import slice_cache_trim
 from farm.services.spoolman import spoolman_sync
-from farm.services.spools import low_stock_notify
+from farm.services.spools import low_stock_notify, out_of_stock_declines
 from farm.services.sweeps import stuck_work_sweep
 from farm.task_names import TaskName
 from printers.commands import PrinterCommand
@@ -133,6 +133,7 @@ def records_sweep_task() -> None:
     """Maintenance due (overdue printers out of service), failing printers, low stock."""
     result = maintenance_sweep()
     low_stock_notify()
+    out_of_stock_declines()  # requests nobody can meet go to printers that hold the filament
     if result.held:
         log.warning("maintenance: %d printers taken out of service", result.held)
 

@@ -9,6 +9,7 @@ printer instead of a print it cannot finish.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass
 
@@ -18,7 +19,17 @@ from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
-from farm.models import Material, Printer, PrintRun, Spool, SpoolUse, StockThreshold
+from farm.models import (
+    Event,
+    FilamentDecline,
+    Material,
+    Printer,
+    PrintRun,
+    Spool,
+    SpoolUse,
+    StockThreshold,
+)
+from farm.models.event import EventKind
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.notifications import Message, NotifyEvent, notify
@@ -168,3 +179,62 @@ def low_stock_notify() -> int:
 
 def material_for_name(name: str) -> Material | None:
     return Material.objects.filter(name__iexact=name.strip()).first()
+
+
+OUT_OF_STOCK_HOURS = 1.0
+
+
+def out_of_stock_declines() -> int:
+    """Withdraw filament requests nobody can meet: the printer asks for a material and colour
+    the farm keeps spools of (its inventory is tracked) but has no spool of on the shelf.
+
+    Written as the operators' own decline (FilamentDecline, which the planner already reads),
+    for an hour: the planner gives that work to a printer that holds the filament, or waits;
+    the next sweep looks again. A material with no spool ever recorded is left alone (the farm
+    does not track it, so nothing says it is out). Returns the requests withdrawn.
+    """
+    tracked = set(Spool.objects.values_list("material_id", flat=True).distinct())
+    asking = list(
+        Printer.objects.filter(requested_material_id__in=tracked).values_list(
+            "pk", "requested_material_id", "requested_colour"
+        )
+    )
+    if not asking:
+        return 0
+    on_shelf = {
+        (m, c.lower())
+        for m, c in Spool.objects.filter(
+            archived=False, remaining_g__gt=0, printer__isnull=True
+        ).values_list("material_id", "colour")
+    }
+    out = [(pk, m, c) for pk, m, c in asking if (m, c.lower()) not in on_shelf]
+    if not out:
+        return 0
+    until = timezone.now() + datetime.timedelta(hours=OUT_OF_STOCK_HOURS)
+    with transaction.atomic():
+        # Only where the request is still the same one (an operator may have met it meanwhile).
+        withdrawn = []
+        for pk, material_id, colour in out:
+            if Printer.objects.filter(
+                pk=pk, requested_material_id=material_id, requested_colour=colour
+            ).update(requested_material=None, requested_colour=""):
+                withdrawn.append((pk, material_id, colour))
+        FilamentDecline.objects.bulk_create(
+            FilamentDecline(
+                printer_id=pk, material_id=m, colour=c, reason="out of stock", until=until
+            )
+            for pk, m, c in withdrawn
+        )
+        names = dict(Material.objects.values_list("pk", "name"))
+        Event.objects.bulk_create(
+            Event(
+                kind=EventKind.PRINTER_FILAMENT_DECLINED,
+                printer_id=pk,
+                message=f"no spool of {names.get(m, m)} {c} in stock".strip(),
+                data={"hours": OUT_OF_STOCK_HOURS, "out_of_stock": True},
+            )
+            for pk, m, c in withdrawn
+        )
+        if withdrawn:
+            enqueue_schedule_pass()
+    return len(withdrawn)

@@ -236,3 +236,28 @@ def test_an_interrupted_print_accepted_as_good_takes_its_filament(
     run_accept(run=run, actor=operator)
     spool.refresh_from_db()
     assert spool.remaining_g == pytest.approx(1000 - job.grams_per_copy)
+
+
+def test_a_request_for_filament_out_of_stock_is_withdrawn_for_the_planner(
+    make_printer: Any, pla: Material
+) -> None:
+    from farm.models import FilamentDecline
+    from farm.services.spools import out_of_stock_declines
+    from farm.services.work_lists import filament_declines_active
+
+    asks_red = make_printer("p1", requested_material=pla, requested_colour="red")
+    asks_white = make_printer("p2", requested_material=pla, requested_colour="white")
+    petg = Material.objects.create(name="PETG")
+    asks_petg = make_printer("p3", requested_material=petg, requested_colour="black")
+    Spool.objects.create(material=pla, colour="white", remaining_g=800)
+    Spool.objects.create(material=pla, colour="red", remaining_g=800, printer=make_printer("p4"))
+    # Red is only on another printer; white is on the shelf; PETG is not tracked at all.
+    assert out_of_stock_declines() == 1
+    asks_red.refresh_from_db()
+    assert asks_red.requested_material is None
+    decline = FilamentDecline.objects.get()
+    assert (decline.printer, decline.colour, decline.reason) == (asks_red, "red", "out of stock")
+    assert filament_declines_active() == {asks_red.pk: frozenset({("PLA", "red")})}
+    assert Printer.objects.get(pk=asks_white.pk).requested_colour == "white"
+    assert Printer.objects.get(pk=asks_petg.pk).requested_material == petg
+    assert out_of_stock_declines() == 0  # withdrawn once
