@@ -30,16 +30,26 @@ MAX_WIDTH_SHARE = 2.0  # a bead at most twice the line width (wider would be inf
 
 
 def uncovered(
-    region: shapely.Geometry,
-    centre_lines: shapely.Geometry,
-    inner: shapely.Geometry,
-    settings: SliceSettings,
+    region: shapely.Geometry, loop_areas: list[shapely.Geometry], settings: SliceSettings
 ) -> shapely.Geometry:
-    """The parts of `region` that no perimeter bead (each `spacing` wide around its centre
-    line in `centre_lines`) and no infill (`inner`) fills, less strips under a quarter line."""
-    spacing = settings.spacing()
-    beads = shapely.buffer(centre_lines, spacing / 2, quad_segs=3)
-    gaps = shapely.difference(region, shapely.union(beads, inner))
+    """The parts of `region` no perimeter bead and no infill fills, less strips under a
+    quarter line. `loop_areas[k]`: the area inside perimeter k's centre line (k = 0 outermost).
+
+    Bead k covers `spacing / 2` either side of its centre line. Between two neighbouring
+    beads nothing is left wherever the inner offset exists (the outer bead's inner edge and
+    the inner bead's outer edge are the same offset of the outline); a strip is left only where
+    the inner offset vanished: so each level's gap is the outer edge's offset less the
+    inner bead grown back by half a bead. Polygon offsets only: far cheaper than growing the
+    beads' lines."""
+    half = settings.spacing() / 2
+    edges = [region]  # a wall too thin for a bead is filled to its outline
+    edges += [shapely.buffer(area, -half, quad_segs=3) for area in loop_areas]
+    grown = [shapely.buffer(area, half, quad_segs=3) for area in loop_areas]
+    # edge k: where bead k-1 ends inward (edge 0: the outline; the sliver outside the external
+    # bead is under the opening below); the strip from there that bead k does not reach
+    gaps = shapely.union_all(
+        [shapely.difference(edge, grown_k) for edge, grown_k in zip(edges, grown, strict=False)]
+    )
     thin = MIN_WIDTH_SHARE * settings.line_width_mm / 2
     return shapely.buffer(shapely.buffer(gaps, -thin, quad_segs=2), thin, quad_segs=2)
 

@@ -42,14 +42,14 @@ def perimeter_paths(
     infill leave (slicing.gapfill), and the area left inside them for the infill."""
     w, gap = settings.line_width_mm, settings.spacing()
     loops: list[Toolpath] = []
-    rings = []
+    areas: list[shapely.Geometry] = []
     for k in reversed(range(settings.perimeters)):
         ring_area = shapely.buffer(region, -(w / 2 + k * gap), quad_segs=3)
         ring_area = shapely.simplify(ring_area, 0.0125)
-        rings.append(shapely.boundary(ring_area))
+        areas.insert(0, ring_area)
         loops += _paths(ring_area, Kind.EXTERNAL if k == 0 else Kind.PERIMETER, closed=True)
     inner = shapely.buffer(region, -(w / 2 + (settings.perimeters - 0.5) * gap), quad_segs=3)
-    gaps = uncovered(region, shapely.union_all(rings), inner, settings)
+    gaps = uncovered(region, areas, settings)
     if not gaps.is_empty:
         loops += gap_fill_paths(gaps, settings, height)
     return loops, inner
