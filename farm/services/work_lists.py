@@ -248,7 +248,8 @@ def filament_decline(
         raise ValidationError(f"A decline lasts between 0 and {MAX_DECLINE_HOURS} hours.")
     with transaction.atomic():
         printer = (
-            Printer.objects.select_for_update()
+            # of self: PostgreSQL locks no row of the outer join to the (null) material.
+            Printer.objects.select_for_update(of=("self",))
             .select_related("requested_material")
             .get(pk=printer.pk)
         )
