@@ -20,7 +20,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+# integration: CI installs chromium (.ci/apt-packages), so there it must run, not skip
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+    ),
+]
 
 
 class Browser:
