@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from farm.scheduling import SiteRules, plan
+from farm.scheduling import Assignment, SiteRules, plan
 from farm.scheduling_bench.bench import moved_share
 from tests.scheduling.helpers import NOW, H, job, printer
 
@@ -67,3 +67,44 @@ def test_a_printer_whose_filament_has_only_rounding_left_still_takes_other_work(
     work = [job(j, s / H, colour=c) for j, (s, c) in enumerate(seconds, start=1)]
     result = plan([printer(1)], work, now=NOW, sites=rules)
     assert sorted(a.job_id for a in result.assignments) == [1, 2, 3, 4, 5, 6, 7]
+
+
+ALWAYS = {"A": SiteRules(clear_seconds=300)}
+
+
+def promised(job_id: int, printer_id: int, start_h: float) -> Assignment:
+    return Assignment(job_id, printer_id, 1, NOW + start_h * H, NOW + (start_h + 1) * H)
+
+
+def test_new_work_goes_to_the_printer_that_can_start_it_first() -> None:
+    printers = [printer(1), printer(2)]
+    work = [job(j, 1) for j in (1, 2, 3, 9)]
+    previous = [promised(1, 1, 0), promised(2, 1, 1.1), promised(3, 2, 0)]
+    result = plan(printers, work, now=NOW, sites=ALWAYS, previous=previous)
+    assert result.kept_previous
+    on = {a.job_id: a.printer_id for a in result.assignments}
+    assert on == {1: 1, 2: 1, 3: 2, 9: 2}  # after job 3, not after everything
+
+
+def test_rush_work_goes_before_the_promised_runs() -> None:
+    work = [job(j, 1) for j in (1, 2, 3)] + [job(9, 1, priority=2)]
+    previous = [promised(1, 1, 0), promised(2, 1, 1.1), promised(3, 1, 2.2)]
+    result = plan([printer(1)], work, now=NOW, sites=ALWAYS, previous=previous)
+    assert result.kept_previous
+    order = [a.job_id for a in sorted(result.assignments, key=lambda a: a.start)]
+    assert order == [9, 1, 2, 3]
+
+
+def test_a_printer_running_late_starts_its_run_that_ends_while_someone_is_there() -> None:
+    # Promised: a 3 h run from 18:00, then a 9 h one. An hour late, the 3 h run would end at
+    # 22:00 and wait all night for its bed to be cleared; the 9 h run covers the night.
+    rules = {"A": SiteRules(staffed_hours=((6, 21.5),), clear_seconds=300)}
+    late = printer(1, free_at=NOW + 19 * H)
+    work = [job(1, 3), job(2, 9)]
+    previous = [
+        Assignment(1, 1, 1, NOW + 18 * H, NOW + 21 * H),
+        Assignment(2, 1, 1, NOW + 21.1 * H, NOW + 30.1 * H),
+    ]
+    result = plan([late], work, now=NOW, sites=rules, previous=previous)
+    assert result.kept_previous
+    assert [a.job_id for a in sorted(result.assignments, key=lambda a: a.start)] == [2, 1]
