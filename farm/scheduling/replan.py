@@ -18,12 +18,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING
 
 from farm.scheduling.engine import Engine
-
-if TYPE_CHECKING:
-    from farm.scheduling.shifts import _Shifts
 from farm.scheduling.types import needs_change
 
 Pins = MutableMapping[int, deque[tuple[int, int, float]]]  # (job, copies, promised start)
@@ -198,7 +194,9 @@ def _slot_in(
     runs.append(run)
 
 
-def next_pin(shifts: _Shifts, i: int, t: float) -> int:
+def next_pin(
+    e: Engine, runs: deque[tuple[int, int, float]], band_of: Sequence[int], i: int, t: float
+) -> int:
     """Which of printer i's promised runs it starts when ready at `t` (a position in its pins).
 
     The next in order while the printer is on time for it (a replan of an unchanged farm
@@ -209,8 +207,6 @@ def next_pin(shifts: _Shifts, i: int, t: float) -> int:
     shortest that lasts past the next morning, failing both the longest. Its runs stay its own.
     (The most urgent band with a run that suits is served first.)
     """
-    e = shifts.e
-    runs = shifts.pins[i]
     j, copies, promised = runs[0]
     if len(runs) == 1 or e._auto_eject[i] or t <= promised + 1.0:
         return 0
@@ -219,7 +215,6 @@ def next_pin(shifts: _Shifts, i: int, t: float) -> int:
     end = t + e.seconds(j, k) * copies
     if staffing.next_staffed(end) - end <= e.options.night_wait_seconds:
         return 0
-    band_of = shifts.band_of
     # (band, seconds, position): the most urgent band that has a run that suits comes first.
     lengths = sorted((band_of[r[0]], e.seconds(r[0], k) * r[1], n) for n, r in enumerate(runs))
     morning = staffing.next_staffed(t)

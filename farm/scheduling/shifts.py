@@ -586,7 +586,7 @@ class _Shifts:
         starts when promised, else the one of its runs that suits the clock (`next_pin`)."""
         e = self.e
         runs = self.pins[i]
-        n = next_pin(self, i, t)
+        n = next_pin(e, runs, self.band_of, i, t)
         j, copies, _ = runs[n]
         del runs[n]
         w = e.work[j]
