@@ -6,6 +6,7 @@ Timing thresholds live here, not in unit tests: numbers depend on the machine an
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from dataclasses import asdict, replace
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 
 from farm.scheduling.engine import Engine
 from farm.scheduling.planner import plan
-from farm.scheduling.types import Plan, SiteRules, WorkItem
+from farm.scheduling.types import Plan, PlanOptions, SiteRules, WorkItem
 from farm.scheduling_bench.instance import Instance, generate
 from farm.scheduling_bench.quality import assess, rule_violations, violations
 
@@ -158,8 +159,12 @@ def stability(instance: Instance, first: Plan) -> dict[str, Any]:
     second = plan(instance.printers, work, previous=first.assignments, **args)
     seconds = time.perf_counter() - started
     fresh = plan(instance.printers, work, **args)
+    # The kept plan whatever its gain: what keeping costs, when the fresh plan won.
+    args["options"] = replace(instance.options or PlanOptions(), replan_gain=math.inf)
+    kept = plan(instance.printers, work, previous=first.assignments, **args)
     end = max((a.end for a in second.assignments), default=instance.now)
     fresh_end = max((a.end for a in fresh.assignments), default=instance.now)
+    kept_end = max((a.end for a in kept.assignments), default=instance.now)
     return {
         "replan_seconds": round(seconds, 3),
         "replan_kept_previous": second.kept_previous,
@@ -167,6 +172,8 @@ def stability(instance: Instance, first: Plan) -> dict[str, Any]:
         "replan_fresh_moved_share": round(moved_share(first, fresh), 5),
         "replan_makespan_hours": round((end - instance.now) / 3600.0, 3),
         "replan_fresh_makespan_hours": round((fresh_end - instance.now) / 3600.0, 3),
+        "replan_kept_moved_share": round(moved_share(first, kept), 5),
+        "replan_kept_makespan_hours": round((kept_end - instance.now) / 3600.0, 3),
     }
 
 
