@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -38,6 +39,13 @@ class Site(models.Model):
     )
     max_heating = models.PositiveSmallIntegerField(
         default=0, help_text="Printers allowed to heat up at once (power limit); 0 = no limit."
+    )
+    machine_rate_per_hour = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="What an hour of printing costs here, on top of the material; 0 = not charged.",
     )
 
     class Meta:
