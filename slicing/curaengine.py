@@ -153,7 +153,7 @@ def setting_values(s: SliceSettings, *, part_height_mm: float) -> dict[str, str]
         "cool_fan_speed_0": 0,
         "cool_fan_full_layer": 2,
         "cool_min_layer_time": 0,
-        "support_enable": "false",
+        **_supports(s),
         "adhesion_type": "brim" if s.brim_mm > 0 else "skirt",
         "brim_width": s.brim_mm,
         "brim_line_count": max(1, math.ceil(s.brim_mm / w)) if s.brim_mm > 0 else 0,
@@ -164,6 +164,34 @@ def setting_values(s: SliceSettings, *, part_height_mm: float) -> dict[str, str]
         "magic_spiralize": "false",
     }
     return {key: _text(value) for key, value in values.items()}
+
+
+def _supports(s: SliceSettings) -> dict[str, object]:
+    """CuraEngine's support keys for the same supports as the built-in engine's."""
+    if s.supports == "off":
+        return {"support_enable": "false"}
+    h = s.layer_height_mm
+    return {
+        "support_enable": "true",
+        "support_type": "buildplate" if s.supports == "bed" else "everywhere",
+        "support_angle": s.support_angle_deg,
+        "support_pattern": "grid",
+        "support_line_distance": s.support_spacing_mm,
+        "support_z_distance": s.support_z_gap_layers * h,
+        "support_top_distance": s.support_z_gap_layers * h,
+        "support_bottom_distance": s.support_z_gap_layers * h,
+        "support_xy_distance": s.support_xy_gap_mm,
+        "support_interface_enable": "true",
+        "support_roof_enable": "true",
+        "support_interface_height": s.support_interface_layers * h,
+        "support_roof_height": s.support_interface_layers * h,
+        "support_roof_line_distance": s.support_interface_spacing_mm,
+        "support_line_width": s.line_width_mm,
+        "support_roof_line_width": s.line_width_mm,
+        "speed_support": s.infill_speed,
+        "speed_support_infill": s.infill_speed,
+        "speed_support_roof": s.solid_infill_speed,
+    }
 
 
 def _machine_limits() -> dict[str, object]:

@@ -46,6 +46,8 @@ def _speed(kind: Kind, first_layer: bool, s: SliceSettings) -> float:
         Kind.BRIDGE: s.bridge_speed,
         Kind.BRIM: s.perimeter_speed,
         Kind.GAP_FILL: s.solid_infill_speed,  # PrusaSlicer's gap_fill_speed, as its .ini sets
+        Kind.SUPPORT: s.infill_speed,
+        Kind.SUPPORT_INTERFACE: s.solid_infill_speed,
     }.get(kind, s.perimeter_speed)
 
 

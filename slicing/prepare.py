@@ -223,6 +223,11 @@ def _slice_mesh(
     deadline.check("check it")
     pose = orient(mesh)
     notes.append(pose.describe())
+    if settings.supports != "off":  # the quote says so: supports cost filament and time
+        where = "standing on the bed only" if settings.supports == "bed" else "wherever needed"
+        notes.append(
+            f"supports under overhangs steeper than {settings.support_angle_deg:g}°, {where}"
+        )
     deadline.check("orient it")
     _fit_this_printer(mesh, profile.build_mm)
     x, y, z = (float(v) for v in mesh.extents)

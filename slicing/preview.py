@@ -36,6 +36,8 @@ COLOURS = {
     "bridge infill": "#4a90d9",
     "internal infill": "#b03a2e",
     "gap fill": "#ffffff",
+    "support material": "#5fa8a8",
+    "support material interface": "#2f7f7f",
     "skirt": "#2ca02c",
     "skirt/brim": "#2ca02c",
     "wall-outer": "#e8762b",

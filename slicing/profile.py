@@ -22,7 +22,8 @@ class PrintProfile:
     infill: float = 0.2
     material: str = "PLA"
     brim_mm: float = 0.0  # a brim this wide holds small or tall parts down; 0 for none
-    engine: str = "auto"  # "auto" (PrusaSlicer when installed), "builtin" or "prusaslicer"
+    engine: str = "auto"  # "auto" (best installed), "builtin", "prusaslicer", "curaengine"
+    supports: str = "off"  # "off", "bed" (on the bed only) or "everywhere"
 
     def digest(self) -> str:
         """A stable hash of every setting, for the slice cache key."""

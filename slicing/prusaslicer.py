@@ -86,7 +86,7 @@ def ini_text(s: SliceSettings) -> str:
         "disable_fan_first_layers": 1,
         "slowdown_below_layer_time": 0,
         "fan_below_layer_time": 0,
-        "support_material": 0,
+        **_supports(s),
         "avoid_crossing_perimeters": 0,
         "thumbnails": "",
         "start_gcode": s.start_gcode.format(bed=s.bed_temp_c, hotend=s.nozzle_temp_c),
@@ -99,6 +99,26 @@ def ini_text(s: SliceSettings) -> str:
     ):  # fmt: skip
         values[key] = w
     return "".join(f"{k} = {_ini_value(v)}\n" for k, v in values.items())
+
+
+def _supports(s: SliceSettings) -> dict[str, object]:
+    """PrusaSlicer's support keys for the same supports as the built-in engine's."""
+    if s.supports == "off":
+        return {"support_material": 0}
+    return {
+        "support_material": 1,
+        "support_material_auto": 1,
+        "support_material_buildplate_only": 1 if s.supports == "bed" else 0,
+        # its threshold is the slope from the horizontal; ours leans from the vertical
+        "support_material_threshold": round(90 - s.support_angle_deg),
+        "support_material_contact_distance": s.support_z_gap_layers * s.layer_height_mm,
+        "support_material_xy_spacing": s.support_xy_gap_mm,
+        "support_material_spacing": s.support_spacing_mm,
+        "support_material_pattern": "rectilinear-grid",
+        "support_material_interface_layers": s.support_interface_layers,
+        "support_material_interface_spacing": s.support_interface_spacing_mm,
+        "dont_support_bridges": 0,
+    }
 
 
 def _machine_limits(m: Limits) -> dict[str, str]:

@@ -89,6 +89,14 @@ class SliceSettings:
     max_height_mm: float = DEFAULT_BUILD_MM[2]
     start_gcode: str = DEFAULT_START_GCODE
     end_gcode: str = DEFAULT_END_GCODE
+    # supports (slicing.supports): "off", "bed" (standing on the bed only) or "everywhere"
+    supports: str = "off"
+    support_angle_deg: float = 55.0  # a wall leaning out less than this from vertical holds
+    support_z_gap_layers: int = 1  # empty layers between the support's top and the part
+    support_xy_gap_mm: float = 0.6  # from the part's outline on each layer
+    support_interface_layers: int = 2  # dense layers at the top of the support
+    support_spacing_mm: float = 2.5  # between the sparse support lines
+    support_interface_spacing_mm: float = 0.6
 
     @classmethod
     def from_profile(cls, profile: PrintProfile) -> SliceSettings:
@@ -105,6 +113,7 @@ class SliceSettings:
             density_g_cm3=profile.density_g_cm3,
             material=profile.material,
             brim_mm=profile.brim_mm,
+            supports=profile.supports,
             bed_mm=(profile.build_mm[0], profile.build_mm[1]),
             max_height_mm=profile.build_mm[2],
             # PLA likes the fan; ABS and ASA warp and crack with it

@@ -16,9 +16,14 @@ import shapely
 from slicing.gapfill import gap_fill_paths, uncovered
 from slicing.infill import fill_lines, scan_pieces
 from slicing.settings import SliceSettings
+from slicing.supports import plan_supports
 from slicing.toolpaths_base import Kind, Layer, Toolpath
 
 T = TypeVar("T")
+# open lines, in the order an island prints them (after its loops)
+OPEN_KINDS = (
+    Kind.GAP_FILL, Kind.BRIDGE, Kind.SOLID, Kind.SPARSE, Kind.SUPPORT_INTERFACE, Kind.SUPPORT,
+)  # fmt: skip
 
 
 def _paths(geometry: shapely.Geometry, kind: Kind, closed: bool) -> list[Toolpath]:
@@ -139,6 +144,7 @@ def plan_layers(
     shells = _map(lambda i: perimeter_paths(regions[i], settings, float(heights[i])), len(regions))
     inners = [inner for _, inner in shells]
     splits = solid_areas(regions, inners, settings)
+    supports = plan_supports(regions, settings)
 
     def fills(i: int) -> list[Toolpath]:
         solid, sparse = splits[i]
@@ -155,6 +161,14 @@ def plan_layers(
         paths += fill_lines(solid, w, angle, Kind.SOLID, width=width)
         if settings.infill > 0.0:
             paths += fill_lines(sparse, w / settings.infill, angle, Kind.SPARSE, width=width)
+        # support: lines that turn 90° from layer to layer (a grid), its top laid dense
+        across = 0.0 if i % 2 == 0 else 90.0
+        spacing = settings.support_spacing_mm
+        paths += fill_lines(supports.sparse[i], spacing, across, Kind.SUPPORT, width=width)
+        dense = settings.support_interface_spacing_mm
+        paths += fill_lines(
+            supports.interface[i], dense, angle, Kind.SUPPORT_INTERFACE, width=width
+        )
         return paths
 
     infill = _map(fills, len(regions))
@@ -164,10 +178,13 @@ def plan_layers(
         Kind.BRIDGE: 3.0 * settings.bridge_spacing(),
         Kind.SOLID: 3.0 * w,
         Kind.SPARSE: 3.0 * w / max(settings.infill, 0.01),
+        Kind.SUPPORT: 3.0 * settings.support_spacing_mm,
+        Kind.SUPPORT_INTERFACE: 3.0 * settings.support_interface_spacing_mm,
     }
     for i, region in enumerate(regions):
         paths = shells[i][0] + infill[i]
-        skirt = skirt_paths(region, settings) if i == 0 else []
+        footprint = shapely.union(region, supports.sparse[0]) if i == 0 else region
+        skirt = skirt_paths(footprint, settings) if i == 0 else []
         ordered, position = order_paths(skirt, paths, region, position, links)
         height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
         layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
@@ -251,7 +268,7 @@ def order_paths(
             path = _start_near(path, position)
             ordered.append(path)
             position = path.points[-1]
-        for kind in (Kind.GAP_FILL, Kind.BRIDGE, Kind.SOLID, Kind.SPARSE):
+        for kind in OPEN_KINDS:
             lines = [paths[i] for i in group if not paths[i].closed and paths[i].kind == kind]
             for path in _nearest_first(lines, position):
                 gap = float(np.hypot(*(path.points[0] - position)))

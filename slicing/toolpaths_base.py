@@ -19,6 +19,8 @@ class Kind(StrEnum):
     BRIM = "Brim"
     BRIDGE = "Bridge infill"
     GAP_FILL = "Gap fill"  # between perimeters, and walls too thin for two lines
+    SUPPORT = "Support material"
+    SUPPORT_INTERFACE = "Support material interface"
 
 
 @dataclass(frozen=True)
