@@ -21,7 +21,15 @@ from farm.services.sites import site_report
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "location", "timezone", "online", "condition")
+    list_display = (
+        "name",
+        "slug",
+        "location",
+        "timezone",
+        "machine_rate_per_hour",
+        "online",
+        "condition",
+    )
     readonly_fields = ("condition", "last_heartbeat_at", "silent_since", "down_since")
     prepopulated_fields = {"slug": ("name",)}
 

@@ -283,6 +283,8 @@ FILE_UPLOAD_HANDLERS = [
 FARM_MAX_QUANTITY = envint("FARM_MAX_QUANTITY", "5000", minimum=1)
 # Copies of a part sliced onto one plate (one run); a failed run loses all of them.
 FARM_MAX_COPIES_PER_PLATE = envint("FARM_MAX_COPIES_PER_PLATE", "6", minimum=1)
+# The currency of material prices and machine rates, shown beside every cost (farm.pricing).
+FARM_CURRENCY = envstr("FARM_CURRENCY", "EUR")
 # The files (upload, G-code, thumbnail) of rejected and cancelled jobs are deleted this many
 # days after the job ended (farm.services.cleanup); the jobs and their history stay.
 FARM_UPLOAD_RETENTION_DAYS = envint("FARM_UPLOAD_RETENTION_DAYS", "30", minimum=0)

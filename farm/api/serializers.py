@@ -92,6 +92,20 @@ class CopiesSerializer(serializers.Serializer[Any]):
     waiting = serializers.IntegerField(help_text="Not on a printer yet.")
 
 
+class PriceSerializer(serializers.Serializer[Any]):
+    """farm.services.pricing.Price: every copy of the job, from its estimate."""
+
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    material = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    machine = serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, help_text="Machine time at a site's rate."
+    )
+    currency = serializers.CharField(read_only=True, help_text="FARM_CURRENCY, e.g. EUR.")
+    at_most = serializers.BooleanField(
+        read_only=True, help_text="Priced at the dearest site's rate: it may print elsewhere."
+    )
+
+
 class JobSerializer(serializers.ModelSerializer[Job]):
     """A job as its list shows it."""
 
@@ -100,6 +114,9 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     material = serializers.CharField(source="material.name", read_only=True)
     priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
     progress = serializers.IntegerField(read_only=True, help_text="Per cent of copies printed.")
+    price = PriceSerializer(
+        read_only=True, allow_null=True, help_text="Null until the file has been prepared."
+    )
 
     class Meta:
         model = Job
@@ -128,6 +145,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "grams_per_copy",
             "held",
             "progress",
+            "price",
         ]
         read_only_fields = fields
 

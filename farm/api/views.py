@@ -36,6 +36,7 @@ from farm.api.serializers import (
 )
 from farm.models import Job, Material, Printer, Site
 from farm.services.jobs import job_cancel, job_confirm, job_visible_to
+from farm.services.pricing import job_price, site_rates
 from farm.services.sites import site_report
 from farm.services.submission import job_submit, upload_too_large_message
 from farm.statuses import JobStatus
@@ -62,11 +63,13 @@ class ErrorSerializer(serializers.Serializer[Any]):
 
 
 def with_progress(jobs: list[Job]) -> list[Job]:
-    """The jobs with their copies and progress, counted as the web's job pages count them
-    (from their runs, prefetched, and the printers' live progress)."""
+    """The jobs with their copies, progress and cost, counted as the web's job pages count
+    them (from their runs, prefetched, and the printers' live progress)."""
+    rates = site_rates()  # once for the page, not once per job
     for row in job_rows(jobs):
         row["job"].copies = row["counts"]
         row["job"].progress = row["progress"]
+        row["job"].price = job_price(row["job"], rates)
     return jobs
 
 

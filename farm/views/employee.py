@@ -20,6 +20,7 @@ from farm.models.job import FileKind
 from farm.roles import is_operator, signed_in_user
 from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
 from farm.services.observation import printer_live
+from farm.services.pricing import job_price
 from farm.services.submission import job_submit, upload_limit_bytes
 from farm.statuses import JOB_OPEN, RUN_ACTIVE, JobStatus
 from slicing.errors import GcodeRefused
@@ -131,6 +132,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "job": job,
         "runs": job.runs.select_related("printer").order_by("-created_at"),
         "events": job.events.select_related("actor")[:100],
+        "price": job_price(job),
     }
     if request.GET.get("partial"):
         return render(request, "farm/_job_status.html", context)

@@ -101,6 +101,7 @@ def test_the_site_form_refuses_hours_and_days_that_do_not_exist(
         "staffed_until_hour": 6,  # a night shift is fine
         "staffed_weekdays": "01234",
         "max_heating": 0,
+        "machine_rate_per_hour": "0",
     }
     url = f"/admin/farm/site/{site.pk}/change/"
     assert client.post(url, data).status_code == 302
