@@ -25,7 +25,9 @@ def entry(cache: SliceCache, key: str, *, megabytes: float, used_hours_ago: floa
     """A cache entry as prepare() leaves it: G-code, thumbnail, record (written last)."""
     gcode = cache.path(key, ".gcode")
     gcode.parent.mkdir(parents=True, exist_ok=True)
-    gcode.write_bytes(b"G1 X1\n" * int(megabytes * MB / 6))
+    with gcode.open("wb") as out:  # in pieces: one big bytes object, once freed, would raise
+        for _ in range(int(megabytes * 16)):  # glibc's mmap threshold (see test_sweeps)
+            out.write(b"G1 X1\n" * (MB // 16 // 6))
     cache.path(key, ".png").write_bytes(b"\x89PNG")
     cache.store(key, {"gcode_path": str(gcode)})
     when = time.time() - used_hours_ago * 3600

@@ -3,11 +3,14 @@ live task holds (its lease) is never sent twice."""
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trimesh
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from farm.models import Job, PrintRun
@@ -94,12 +97,32 @@ def test_a_job_whose_preparation_keeps_dying_is_rejected_with_the_reason(job: Jo
     assert job.status_reason.startswith("checking and slicing the file stopped 3 times")
 
 
+def fresh_allocations() -> None:
+    """Make the slice's memory come from new address space, as in a fresh worker: the budget
+    is a limit on address space (RLIMIT_AS), and an earlier test that freed a big block leaves
+    free heap a small slice fits in, and raises glibc's mmap threshold so large arrays land
+    there too; then the slice needs no new address space and passes any budget."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc: nothing to reset
+    libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD back to its default (and fixed there)
+    libc.malloc_trim(0)  # free heap back to the system
+
+
 def test_a_slice_that_needs_more_memory_than_its_budget_is_rejected_with_the_reason(
-    job: Job, settings: Any, tmp_path: Path
+    alice: Any, pla: Any, settings: Any, tmp_path: Path
 ) -> None:
+    # a sphere of 20,480 faces: its arrays are larger than glibc's mmap threshold, so its
+    # slice needs new address space whatever free heap earlier tests left behind
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=15.0)
+    sphere.apply_translation((0, 0, 15.0))
+    upload = SimpleUploadedFile("sphere.stl", sphere.export(file_type="stl"))
+    job = job_submit(owner=alice, upload=upload, material=pla, quantity=1)
     # A slice cache of its own: a hit for the same part sliced by an earlier test needs no
     # memory at all, and would (rightly) be accepted.
     settings.SLICING_CACHE_DIR = str(tmp_path / "slices")
+    fresh_allocations()
     job_prepare(job_id=job.pk, memory_mb=1)
     job.refresh_from_db()
     assert job.status == JobStatus.REJECTED
