@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from farm import admin_records  # noqa: F401  (registers maintenance, spools, notifications)
 from farm.admin_forms import PrinterAdminForm
-from farm.models import Event, Job, Material, Printer, PrintRun, Site
+from farm.models import Event, Job, Material, Printer, PrintRun, Quota, Site
 from farm.models.printer import ConnectionKind
 from farm.roles import signed_in_user
 from farm.services.jobs import job_cancel
@@ -43,6 +43,14 @@ class SiteAdmin(admin.ModelAdmin):
 @admin.register(Material)
 class MaterialAdmin(admin.ModelAdmin):
     list_display = ("name", "density_g_cm3", "nozzle_temp_c", "bed_temp_c", "cost_per_kg")
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "grams_per_month", "hours_per_month")
+    list_select_related = ("user", "group")
+    autocomplete_fields = ("user", "group")
+    search_fields = ("user__username", "group__name")
 
 
 def _simulated(printer: Printer) -> Any:

@@ -27,6 +27,7 @@ from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.leases import lease_claim, lease_heartbeat, lease_holder, lease_lapse
 from farm.services.memory import memory_limit
+from farm.services.quotas import quota_overrun
 from farm.services.slice_cache import slice_cache_count
 from farm.slicing_config import slicing_limits
 from farm.statuses import JobStatus, check_job_transition
@@ -248,9 +249,6 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status != JobStatus.SUBMITTED:
             return
-        target = JobStatus.QUOTED if job.confirm_required else JobStatus.QUEUED
-        check_job_transition(job.status, target)
-        job.status = target
         job.estimate_source = EstimateSource(prepared.estimate_source)
         job.seconds_per_copy = prepared.seconds_per_copy
         job.grams_per_copy = prepared.grams_per_copy
@@ -266,6 +264,17 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
             job.gcode.name = _storage_name(prepared.gcode_path)
         if prepared.thumbnail_path is not None:
             job.thumbnail.name = _storage_name(prepared.thumbnail_path)
+        # Only now is the job's use known. Over the quota it is rejected, with the amounts: a
+        # quote that could never be confirmed would only wait for its owner to cancel it.
+        over_quota = quota_overrun(job)
+        target = JobStatus.QUOTED if job.confirm_required else JobStatus.QUEUED
+        check_job_transition(job.status, JobStatus.REJECTED if over_quota else target)
+        if over_quota:
+            job.status = JobStatus.REJECTED
+            job.status_reason = over_quota
+            job.finished_at = timezone.now()
+        else:
+            job.status = target
         job.save()
         event_record(
             EventKind.JOB_PREPARED,
@@ -275,6 +284,9 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
             source=prepared.estimate_source,
             engine=prepared.engine,
         )
+        if over_quota:
+            event_record(EventKind.JOB_REJECTED, job=job, message=over_quota)
+            return
         enqueue_schedule_pass()
 
 

@@ -18,6 +18,7 @@ from farm.models.event import EventKind
 from farm.models.job import FileKind
 from farm.services.enqueue import enqueue_job_prepare
 from farm.services.events import event_record
+from farm.services.quotas import quota_check_submission
 from slicing.errors import IntakeError
 from slicing.intake import Sniffed, sniff
 
@@ -84,6 +85,7 @@ def job_submit(
     completion time the farm can promise and confirmed it.
     """
     sniffed = job_validate(upload=upload, quantity=quantity, due=due)
+    quota_check_submission(owner)
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)

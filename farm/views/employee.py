@@ -21,6 +21,7 @@ from farm.roles import is_operator, signed_in_user
 from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
 from farm.services.observation import printer_live
 from farm.services.pricing import job_price
+from farm.services.quotas import quota_allowances
 from farm.services.submission import job_submit, upload_limit_bytes
 from farm.statuses import JOB_OPEN, RUN_ACTIVE, JobStatus
 from slicing.errors import GcodeRefused
@@ -58,7 +59,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     confirm_required=True,
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
+                by_field = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+                for field, errors in by_field.items():
                     for error in errors:
                         form.add_error(field if field in form.fields else None, error)
             else:
@@ -70,7 +72,11 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 return redirect("job-detail", job_id=job.pk)
     else:
         form = JobSubmitForm()
-    context = {"form": form, "max_upload_bytes": upload_limit_bytes()}
+    context = {
+        "form": form,
+        "max_upload_bytes": upload_limit_bytes(),
+        "quota_left": quota_allowances(signed_in_user(request)),
+    }
     return render(request, "farm/job_new.html", context)
 
 
