@@ -101,6 +101,21 @@ class Job(models.Model):
     plan_note = models.CharField(max_length=200, blank=True)
     # An operator's hold: the planner leaves a held job out until it is released.
     held = models.BooleanField(default=False, help_text="Held by an operator: not planned.")
+    # Set when a site's approval rule caught the job (farm.services.approvals): it is held
+    # until an operator decides; the note goes back to its owner.
+    approval_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why it waits for approval; empty: it need not."
+    )
+    approval_decided_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who approved or refused it.",
+    )
+    approval_note = models.TextField(blank=True, max_length=2000)
     # The lease on preparing the file (farm.services.leases): the task holding it, and until
     # when; renewed by a heartbeat while it slices, so a live slice is never started twice.
     prepare_holder = models.CharField(max_length=200, blank=True)
@@ -132,6 +147,10 @@ class Job(models.Model):
     @property
     def is_quoted(self) -> bool:
         return self.status == JobStatus.QUOTED
+
+    @property
+    def awaits_approval(self) -> bool:
+        return bool(self.approval_reason) and self.approval_decided_at is None
 
     @property
     def is_done(self) -> bool:

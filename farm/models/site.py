@@ -47,6 +47,20 @@ class Site(models.Model):
         validators=[MinValueValidator(0)],
         help_text="What an hour of printing costs here, on top of the material; 0 = not charged.",
     )
+    # Approval rules: a job over any of these waits, held, for an operator's yes or no.
+    approve_above_grams = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Jobs using more filament wait for approval."
+    )
+    approve_above_hours = models.FloatField(
+        null=True, blank=True, help_text="Jobs of more printer hours wait for approval."
+    )
+    approve_above_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Jobs costing more (FARM_CURRENCY) wait for approval.",
+    )
 
     class Meta:
         ordering = ["name"]
