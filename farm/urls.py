@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from farm.api.urls import api_patterns, octoprint_patterns
 from farm.views import (
+    approvals,
     audit,
     bulk,
     employee,
@@ -27,6 +28,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/layers/<int:layer>.svg", employee.job_layer_svg, name="job-layer"),
     path("jobs/<int:job_id>/confirm/", employee.job_confirm_view, name="job-confirm"),
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
+    path("jobs/<int:job_id>/approve/", approvals.job_approve_view, name="job-approve"),
+    path("jobs/<int:job_id>/refuse/", approvals.job_refuse_view, name="job-refuse"),
     path("operator/", operator.dashboard, name="operator-dashboard"),
     path("operator/audit/", audit.audit_log, name="audit-log"),
     path("operator/fleet/", fleet.fleet, name="fleet"),

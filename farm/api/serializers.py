@@ -144,6 +144,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "seconds_per_copy",
             "grams_per_copy",
             "held",
+            "approval_reason",
+            "approval_note",
             "progress",
             "price",
         ]

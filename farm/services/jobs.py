@@ -46,6 +46,8 @@ def job_confirm(*, job: Job, actor: User) -> None:
             raise ValidationError(
                 f"A {job.get_status_display().lower()} job needs no confirmation."
             )
+        if job.awaits_approval:
+            raise ValidationError("An operator must approve this job before it can be confirmed.")
         check_job_transition(job.status, JobStatus.QUEUED)
         job.status = JobStatus.QUEUED
         job.confirmed_at = timezone.now()

@@ -23,6 +23,7 @@ from django.utils import timezone
 from farm.models import Job, Printer
 from farm.models.event import EventKind
 from farm.models.job import EstimateSource, FileKind
+from farm.services.approvals import approval_needed, job_hold_for_approval
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.leases import lease_claim, lease_heartbeat, lease_holder, lease_lapse
@@ -275,6 +276,9 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
             job.finished_at = timezone.now()
         else:
             job.status = target
+            needs = approval_needed(job)
+            if needs:
+                job_hold_for_approval(job, needs)
         job.save()
         event_record(
             EventKind.JOB_PREPARED,
@@ -287,6 +291,8 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         if over_quota:
             event_record(EventKind.JOB_REJECTED, job=job, message=over_quota)
             return
+        if job.awaits_approval:
+            event_record(EventKind.JOB_HELD, job=job, message=job.approval_reason)
         enqueue_schedule_pass()
 
 

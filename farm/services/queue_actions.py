@@ -58,6 +58,9 @@ def _jobs_change(job_ids: Sequence[int], change: _Change, actor: User) -> BulkOu
         for job in jobs:
             if getattr(job, change.field) == change.value:
                 outcome.skipped[job.pk] = change.unchanged
+            elif change.field == "held" and job.awaits_approval:
+                # Released or held again by hand, it would skip the approval (or lose it).
+                outcome.skipped[job.pk] = "waits for approval: approve or refuse it on its page"
             else:
                 ids.append(job.pk)
         Job.objects.filter(pk__in=ids).update(**{change.field: change.value}, **change.extra)

@@ -188,7 +188,8 @@ def _write_times(rows: list[tuple[int, float | None, float | None, str]]) -> Non
 def _quote_waiting_jobs(inputs: PlanInputs) -> None:
     """Jobs waiting for their owner's confirmation get the completion time they would get."""
     waiting = job_values(
-        Job.objects.filter(status=JobStatus.QUOTED)
+        # A held one (by an operator, or waiting for approval) is quoted once released.
+        Job.objects.filter(status=JobStatus.QUOTED, held=False)
         .exclude(seconds_per_copy=None)
         .order_by("submitted_at")
     )[:MAX_QUOTES_PER_PASS]

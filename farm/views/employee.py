@@ -179,13 +179,14 @@ def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse
     return HttpResponse(svg, content_type="image/svg+xml")
 
 
-def _job_action(
-    request: HttpRequest, job_id: int, service: Callable[..., None], done: str
+def job_action(
+    request: HttpRequest, job_id: int, service: Callable[..., None], done: str, **fields: str
 ) -> HttpResponse:
-    """Run a service on a job the user may see; "not yours" reads as "no such job"."""
+    """Run a service on a job the user may see (with `fields`, e.g. a note); "not yours"
+    reads as "no such job"."""
     job = _visible_job(request, job_id)
     try:
-        service(job=job, actor=signed_in_user(request))
+        service(job=job, actor=signed_in_user(request), **fields)
     except PermissionDenied:
         raise Http404("No such job.") from None
     except ValidationError as exc:
@@ -198,10 +199,10 @@ def _job_action(
 @login_required
 @require_POST
 def job_confirm_view(request: HttpRequest, job_id: int) -> HttpResponse:
-    return _job_action(request, job_id, job_confirm, "confirmed: it is in the queue")
+    return job_action(request, job_id, job_confirm, "confirmed: it is in the queue")
 
 
 @login_required
 @require_POST
 def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
-    return _job_action(request, job_id, job_cancel, "cancelled")
+    return job_action(request, job_id, job_cancel, "cancelled")
