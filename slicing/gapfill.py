@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy.spatial import Voronoi
+from scipy.spatial import QhullError, Voronoi
 
 from slicing.settings import SliceSettings
 from slicing.toolpaths_base import Kind, Toolpath
@@ -109,7 +109,7 @@ def _medial_lines(
         return []
     try:
         diagram = Voronoi(samples)
-    except Exception:  # scipy's QhullError: points all on one line, say
+    except QhullError:  # points all on one line, say (never MemoryError: that is the budget's)
         return []
     vertices = diagram.vertices
     ridges = np.asarray(diagram.ridge_vertices, dtype=np.int64).reshape(-1, 2)

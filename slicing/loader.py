@@ -53,7 +53,7 @@ def load_trimesh(
     try:
         with path.open("rb") as handle:
             loaded = trimesh.load(handle, file_type=suffix, force="mesh", process=False)
-    except MeshError:
+    except (MeshError, MemoryError):  # out of memory is the budget's to report, not "unreadable"
         raise
     except Exception as exc:  # trimesh raises many unrelated types for bad input
         raise MeshError(f"“{name}” could not be read as {file_type.upper()}: {exc}") from exc
