@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-MESHES = Path(__file__).resolve().parents[2] / ".." / "shared" / "meshes"
+from tests.meshes import shared_meshes
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +35,4 @@ def api_for() -> Any:
 
 @pytest.fixture
 def meshes_dir() -> Path:
-    if not MESHES.is_dir():
-        pytest.skip(f"the shared test meshes are not at {MESHES}")
-    return MESHES
+    return shared_meshes()

@@ -23,6 +23,7 @@ from slicing.loader import load_trimesh
 from slicing.orient import place_on_bed
 from slicing.settings import SliceSettings
 from tests.api.conftest import token_client
+from tests.meshes import shared_meshes
 
 HOST = "/octoprint"  # the slicer's "Hostname, IP or URL" is http://<farm>/octoprint
 BOUNDARY = "------------------------d74496d66958873e"  # libcurl's shape of boundary
@@ -69,9 +70,7 @@ def prusaslicer_gcode(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    meshes = Path(__file__).resolve().parents[2] / ".." / "shared" / "meshes"
-    if not meshes.is_dir():
-        pytest.skip(f"the shared test meshes are not at {meshes}")
+    meshes = shared_meshes()
     settings = SliceSettings()
     mesh = load_trimesh(meshes / "XYZ-Cube.stl")
     place_on_bed(mesh, settings.bed_mm)

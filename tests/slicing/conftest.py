@@ -5,14 +5,12 @@ from pathlib import Path
 import pytest
 import trimesh
 
-MESHES = Path(__file__).resolve().parents[2] / ".." / "shared" / "meshes"
+from tests.meshes import shared_meshes
 
 
 @pytest.fixture
 def meshes_dir() -> Path:
-    if not MESHES.is_dir():
-        pytest.skip(f"the shared test meshes are not at {MESHES}")
-    return MESHES
+    return shared_meshes()
 
 
 @pytest.fixture
