@@ -84,6 +84,7 @@ def busy_floor(alice: Any, pla: Material, cube_upload: Any, make_printer: Any) -
     return printers[3]
 
 
+@pytest.mark.integration  # CI installs chromium: there it must run, not skip
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: chromium)")
 @pytest.mark.parametrize(
     "url",

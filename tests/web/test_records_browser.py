@@ -19,7 +19,13 @@ from tests.api.test_docs_browser import CHROMIUM, Browser
 from tests.api.test_docs_browser import browser as docs_browser  # noqa: F401
 from tests.farm.records_helpers import ended_run, queued_job
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+# integration: CI installs chromium (.ci/apt-packages), so there it must run, not skip
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+    ),
+]
 
 
 @pytest.fixture
