@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint typecheck pytest install migrate seed clean freeze
+.PHONY: run test lint typecheck pytest install migrate seed clean freeze axe
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,15 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy .
 
-pytest: install
+# axe-core for the browser tests' accessibility checks (tests/browser.py): from npm into var/,
+# not committed; its version is pinned in tests/browser.py (AXE_VERSION).
+AXE := var/node/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-save --prefix var/node axe-core@$$(sed -n 's/^AXE_VERSION = "\(.*\)".*/\1/p' tests/browser.py)
+
+axe: $(AXE)
+
+pytest: install axe
 	FARM_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -6,6 +6,7 @@ from farm.models.maintenance import MaintenanceHold, MaintenanceLog, Maintenance
 from farm.models.material import Material
 from farm.models.notification import Notification, NotificationChannel, NotifyEvent
 from farm.models.printer import Printer
+from farm.models.promise import PromiseChange
 from farm.models.quota import Quota
 from farm.models.run import PrintRun
 from farm.models.site import Site
@@ -25,6 +26,7 @@ __all__ = [
     "NotifyEvent",
     "PrintRun",
     "Printer",
+    "PromiseChange",
     "Quota",
     "Site",
     "Spool",

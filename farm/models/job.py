@@ -99,6 +99,19 @@ class Job(models.Model):
     planned_start = models.DateTimeField(null=True, blank=True)
     planned_end = models.DateTimeField(null=True, blank=True)
     plan_note = models.CharField(max_length=200, blank=True)
+    # The completion promised to the owner (farm.services.promises): the quote's, with its
+    # margin, and once confirmed held through replans unless the farm changes.
+    promised_end = models.DateTimeField(null=True, blank=True)
+    promise_confidence = models.FloatField(
+        null=True, blank=True, help_text="The chance, from the farm's history, it is kept."
+    )
+    promise_runs = models.PositiveIntegerField(
+        default=0, help_text="Finished runs of the farm the confidence rests on."
+    )
+    # A change of the farm that may move the promise (a run failed, a printer or site went
+    # down), applied and cleared by the next scheduling pass once the plan reflects it.
+    promise_disruption = models.CharField(max_length=200, blank=True)
+    promise_disrupted_at = models.DateTimeField(null=True, blank=True)
     # An operator's hold: the planner leaves a held job out until it is released.
     held = models.BooleanField(default=False, help_text="Held by an operator: not planned.")
     # Set when a site's approval rule caught the job (farm.services.approvals): it is held
