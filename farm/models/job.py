@@ -102,6 +102,9 @@ class Job(models.Model):
     # The completion promised to the owner (farm.services.promises): the quote's, with its
     # margin, and once confirmed held through replans unless the farm changes.
     promised_end = models.DateTimeField(null=True, blank=True)
+    # When the pass last quoted it: quotes go to the least recently quoted first, so a
+    # queue of more quotes than a pass makes (MAX_QUOTES_PER_PASS) is served in turn.
+    quoted_at = models.DateTimeField(null=True, blank=True)
     promise_confidence = models.FloatField(
         null=True, blank=True, help_text="The chance, from the farm's history, it is kept."
     )
