@@ -6,17 +6,21 @@ from farm.models.maintenance import MaintenanceHold, MaintenanceLog, Maintenance
 from farm.models.material import Material
 from farm.models.notification import Notification, NotificationChannel, NotifyEvent
 from farm.models.printer import Printer
+from farm.models.profile import UserProfile
 from farm.models.promise import PromiseChange
+from farm.models.question import JobQuestion
 from farm.models.quota import Quota
 from farm.models.run import PrintRun
 from farm.models.site import Site
 from farm.models.spool import Spool, SpoolUse, StockThreshold
+from farm.models.webhook import WebhookDelivery, WebhookEndpoint
 from farm.models.work import FilamentDecline
 
 __all__ = [
     "Event",
     "FilamentDecline",
     "Job",
+    "JobQuestion",
     "MaintenanceHold",
     "MaintenanceLog",
     "MaintenanceSchedule",
@@ -32,4 +36,7 @@ __all__ = [
     "Spool",
     "SpoolUse",
     "StockThreshold",
+    "UserProfile",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
