@@ -6,9 +6,11 @@ that is gone) used to be planned after every promised run, so a long new plate s
 the whole farm was done and the kept plan lost to a fresh one, which moves nearly every run.
 Here each such plate is given, most urgent and longest first, to the eligible printer that
 can start it first once its promised runs are done and its bed cleared (one already holding
-its filament where that is no later than a change is worth): rush work before the promised
-runs of lower urgency, the rest after them (slotting more in front shifts every promised run
-into the nights and cost more than it saved). A printer pushed past the last plan's end
+its filament where that is no later than a change is worth): rush work first on a printer
+that holds its filament and whose promised runs, pushed back by it, still end by the last
+plan's end (else before the promised runs of lower urgency on the printer that starts it
+first), the rest after them (slotting more in front shifts every promised run into the
+nights and cost more than it saved). A printer pushed past the last plan's end
 hands its last promised runs to printers that finish them sooner (at most `MOVE_SHARE` of
 the runs move). The promised runs otherwise stay on their printers; only their times shift.
 """
@@ -106,6 +108,31 @@ def place_new_work(
                     best, best_cost = i, cost
         return best
 
+    def front_for(j: int, copies: int) -> int:
+        """The printer to start urgent `copies` of job j first, before its promised runs:
+        one that holds the filament now and whose runs, pushed back by this plate, still end
+        by the last plan's end (the earliest free of those), or -1."""
+        w = e.work[j]
+        best, best_at = -1, 0.0
+        for k in idx.group_classes[idx.group_of[j]]:
+            seconds = e.seconds(j, k) * copies
+            for i in idx.class_members[k]:
+                if needs_change(*e.loaded[i], w) or i in fronted:
+                    continue
+                if ready[i] + (seconds + clear[i]) * stretch[i] > target:
+                    continue
+                if best < 0 or e.free[i] < best_at:
+                    best, best_at = i, e.free[i]
+        return best
+
+    def give_front(i: int, j: int, copies: int) -> None:
+        seconds = e.seconds(j, e.class_of[i]) * copies
+        ready[i] += (seconds + clear[i]) * stretch[i]
+        pins.setdefault(i, deque()).appendleft((j, copies, NOT_PROMISED))
+        placed.add((i, j, copies))
+        fronted.add(i)
+        push(i)
+
     def give(i: int, j: int, copies: int, band: int) -> None:
         w = e.work[j]
         start = ready[i]
@@ -121,8 +148,15 @@ def place_new_work(
         placed.add((i, j, copies))
         push(i)
 
+    fronted: set[int] = set()  # printers given an urgent plate first: one each
     budget = int(MOVE_SHARE * sum(len(runs) for runs in pins.values()))
     for band, _, j, copies in plates:
+        if band <= URGENT_BAND:
+            i = front_for(j, copies)
+            if i >= 0:
+                give_front(i, j, copies)
+                e.remaining[j] -= copies
+                continue
         i = best_for(j, copies, within=float("inf"))
         if i < 0:
             continue  # no printer of its classes: the plan's usual pass reports it
@@ -215,8 +249,15 @@ def next_pin(
     end = t + e.seconds(j, k) * copies
     if staffing.next_staffed(end) - end <= e.options.night_wait_seconds:
         return 0
-    # (band, seconds, position): the most urgent band that has a run that suits comes first.
-    lengths = sorted((band_of[r[0]], e.seconds(r[0], k) * r[1], n) for n, r in enumerate(runs))
+    # (band, seconds, position): the most urgent band that has a run that suits comes first;
+    # among the runs of the filament it holds, while it has any (a change waits for the
+    # morning and an operator: a rush run of another filament picked to cover the night
+    # cost the night and two changes).
+    held = e.loaded[i]
+    own = [n for n, r in enumerate(runs) if not needs_change(*held, e.work[r[0]])] or range(
+        len(runs)
+    )
+    lengths = sorted((band_of[runs[n][0]], e.seconds(runs[n][0], k) * runs[n][1], n) for n in own)
     morning = staffing.next_staffed(t)
     if morning == t:
         left = staffing.shift_end(t) - t

@@ -108,3 +108,20 @@ def test_a_printer_running_late_starts_its_run_that_ends_while_someone_is_there(
     result = plan([late], work, now=NOW, sites=rules, previous=previous)
     assert result.kept_previous
     assert [a.job_id for a in sorted(result.assignments, key=lambda a: a.start)] == [2, 1]
+
+
+def test_a_late_printer_covers_the_night_with_a_run_of_the_filament_it_holds() -> None:
+    # Midnight, nobody there until 06:00. Printer 2 holds PETG and was promised a 6 h PETG
+    # run, then (after a change in the morning) a 7 h rush PLA run. New rush PETG work goes
+    # first on it, so it is "late" for its promised runs: it must cover the night with the
+    # PETG run it holds, not with the rush PLA run (which waited for the morning's change
+    # and cost the night, as on the bench farm, where such a printer ended 24 h late).
+    printers = [printer(1), printer(2, material="PETG")]
+    work = [job(1, 6), job(4, 10), job(3, 6, material="PETG"), job(8, 7, priority=2)]
+    work += [job(9, 1, material="PETG", priority=2)]
+    previous = [promised(1, 1, 0), promised(4, 1, 6.1), promised(3, 2, 0), promised(8, 2, 6.3)]
+    result = plan(printers, work, now=NOW, sites=RULES, previous=previous)
+    assert result.kept_previous
+    on_2 = [a for a in sorted(result.assignments, key=lambda a: a.start) if a.printer_id == 2]
+    assert on_2[0].job_id == 3 and on_2[0].start == NOW
+    assert sum(a.material_change for a in on_2) == 1
