@@ -2,7 +2,7 @@
 
 Use it from a test module::
 
-    from tests.browser import Browser, browser, chromium  # noqa: F401  (fixtures)
+    from tests.browser import Browser, browser_fixture, chromium_fixture  # noqa: F401
 
     pytestmark = pytest.mark.integration  # CI installs chromium: there it must not skip
 
@@ -14,6 +14,8 @@ Use it from a test module::
         assert browser.axe() == []
 
 The API, kept small:
+
+Fixtures (imported into the test module as above; their names are `browser` and `chromium`):
 
 - `chromium` (module fixture): one headless Chromium per test module (a start costs seconds
   on a loaded machine); skips with the reason when chromium, chromedriver or selenium is
@@ -71,8 +73,8 @@ def missing() -> str:
     return ""
 
 
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+@pytest.fixture(scope="module", name="chromium")
+def chromium_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     reason = missing()
     if reason:
         pytest.skip(reason)
@@ -190,8 +192,8 @@ class Browser:
         ]
 
 
-@pytest.fixture
-def browser(chromium: WebDriver, live_server: Any) -> Browser:
+@pytest.fixture(name="browser")
+def browser_fixture(chromium: WebDriver, live_server: Any) -> Browser:
     chromium.delete_all_cookies()
     chromium.set_script_timeout(30)
     page = Browser(chromium, live_server.url)
@@ -243,4 +245,4 @@ def axe_source() -> str:
     return AXE_FILE.read_text()
 
 
-__all__ = ["Browser", "browser", "chromium", "missing", "save_screenshot"]
+__all__ = ["Browser", "browser_fixture", "chromium_fixture", "missing", "save_screenshot"]

@@ -58,10 +58,7 @@ MIX = (
 def run(*, printers: int, updates: int, seed_value: int = 0) -> dict[str, Any]:
     rng = random.Random(seed_value)
     started = time.perf_counter()
-    call_command("seed_demo", printers=printers, stdout=io.StringIO())
-    ids = _floor_mix(rng)
-    printing = list(Printer.objects.filter(state="printing").values_list("pk", flat=True))
-    printers_live_record([(pk, _printing(rng), timezone.now()) for pk in printing])
+    ids = floor_seed(printers=printers, rng=rng)
     seeded_s = time.perf_counter() - started
     with connection.cursor() as db:
         # As a farm's database would be after its autovacuum: statistics and visibility known,
@@ -111,6 +108,17 @@ def run(*, printers: int, updates: int, seed_value: int = 0) -> dict[str, Any]:
         "live_update_with_recount": _summary([recount]),
         "dashboard_refresh": _summary([dashboard]),
     }
+
+
+def floor_seed(*, printers: int, rng: random.Random) -> list[int]:
+    """`seed_demo --printers N` with the floor's mix of states (MIX), the printing ones with
+    live entries as the fleet link writes them; the printers' ids, shuffled. The browser
+    tests (tests/web/test_floor_browser.py) build their 10,000-printer farm with it too."""
+    call_command("seed_demo", printers=printers, stdout=io.StringIO())
+    ids = _floor_mix(rng)
+    printing = list(Printer.objects.filter(state="printing").values_list("pk", flat=True))
+    printers_live_record([(pk, _printing(rng), timezone.now()) for pk in printing])
+    return ids
 
 
 def _floor_mix(rng: random.Random) -> list[int]:
