@@ -126,6 +126,12 @@ class Stagger:
     def _first(self, t: float) -> int:
         return math.ceil(t / self.slot) if self.align else math.floor(t / self.slot)
 
+    def peek(self, t: float) -> float:
+        """The start `take(t)` would give, without reserving it."""
+        if not self.active:
+            return t
+        return max(t, self._find(self._first(t)) * self.slot)
+
     def take(self, t: float) -> float:
         """Reserve the earliest start >= t and return it."""
         if not self.active:

@@ -244,6 +244,9 @@ def next_pin(
     j, copies, promised = runs[0]
     if len(runs) == 1 or e._auto_eject[i] or t <= promised + 1.0:
         return 0
+    # Late: judged at the start the site's heat-up slots allow, which is later than ready
+    # in the evening rush (a run that fits the shift from `t` may not from there).
+    t = e._stagger_of[i].peek(t)
     k = e.class_of[i]
     staffing = e._staffing_of[i]
     end = t + e.seconds(j, k) * copies
