@@ -19,6 +19,7 @@ from farm.models.event import EventKind
 from farm.roles import is_operator
 from farm.services.enqueue import enqueue_printer_command, enqueue_schedule_pass
 from farm.services.events import event_record
+from farm.services.promise_disruptions import promise_confirm
 from farm.statuses import (
     JOB_OPEN,
     RUN_OPEN,
@@ -52,6 +53,7 @@ def job_confirm(*, job: Job, actor: User) -> None:
         job.status = JobStatus.QUEUED
         job.confirmed_at = timezone.now()
         job.save(update_fields=["status", "confirmed_at"])
+        promise_confirm(job=job, at=job.confirmed_at)  # the promise is what the quote said
         event_record(
             EventKind.JOB_CONFIRMED,
             job=job,
