@@ -204,6 +204,15 @@ def test_a_printer_page_controls_ask_before_a_print_is_lost(
     browser.open(f"/operator/printers/{printing.pk}/")
     browser.wait_for("document.querySelector('[data-temperature-chart] canvas')")
     browser.save_screenshot("printer-page")
+    # The temperatures follow the printer (every 5 s), without a reload.
+    hotter = DeviceStatus(
+        DeviceState.PRINTING, progress=0.31, temperatures={"tool0": 231.0, "bed": 61.0}
+    )
+    printers_live_record([(printing.pk, hotter, timezone.now())])
+    browser.wait_for(
+        "document.querySelector('[data-printer-live]').textContent.includes('tool0 231 °C')", 5 + 8
+    )
+    assert browser.console_errors() == []
 
     def button(label: str) -> Any:
         return browser.driver.find_element(

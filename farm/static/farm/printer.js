@@ -2,12 +2,16 @@
 // farm/static/farm/vendor/uplot/), refreshed from the page's live URL one request at a time
 // (everyInTurn, farm.js); and a confirmed dialog (farm.js data-confirm) tells the server so,
 // which then needs no confirmation page of its own.
-document.addEventListener("submit", function (event) {
-  var confirmed = event.target.querySelector && event.target.querySelector("[data-confirmed]");
-  if (confirmed && !event.defaultPrevented) { confirmed.value = "yes"; }
+// Both wait for DOMContentLoaded: base.html loads farm.js after the page's own scripts, and
+// this needs its everyInTurn, and its question asked (data-confirm) before this listener runs.
+document.addEventListener("DOMContentLoaded", function () {
+  document.addEventListener("submit", function (event) {
+    var confirmed = event.target.querySelector && event.target.querySelector("[data-confirmed]");
+    if (confirmed && !event.defaultPrevented) { confirmed.value = "yes"; }
+  });
 });
 
-(function () {
+document.addEventListener("DOMContentLoaded", function () {
   var live = document.querySelector("[data-printer-live]");
   var box = document.querySelector("[data-temperature-chart]");
   if (!live || !box || typeof window.uPlot === "undefined") { return; }
@@ -54,4 +58,4 @@ document.addEventListener("submit", function (event) {
   window.addEventListener("resize", function () { if (chart) { chart.setSize(size()); } });
   step();
   everyInTurn(5000, step);
-})();
+});
