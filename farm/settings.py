@@ -285,6 +285,12 @@ FARM_MAX_QUANTITY = envint("FARM_MAX_QUANTITY", "5000", minimum=1)
 FARM_MAX_COPIES_PER_PLATE = envint("FARM_MAX_COPIES_PER_PLATE", "6", minimum=1)
 # The currency of material prices and machine rates, shown beside every cost (farm.pricing).
 FARM_CURRENCY = envstr("FARM_CURRENCY", "EUR")
+# The planner's weights (farm/services/plan_inputs.plan_options): a filament change is worth
+# this much makespan to the farm (an operator's time, a spool off its printer), and a pass
+# keeps the runs the last plan promised unless a fresh plan ends sooner by more than this
+# share of the horizon.
+FARM_CHANGE_PENALTY_MINUTES = envfloat("FARM_CHANGE_PENALTY_MINUTES", "60")
+FARM_REPLAN_GAIN = envfloat("FARM_REPLAN_GAIN", "0.02")
 # The files (upload, G-code, thumbnail) of rejected and cancelled jobs are deleted this many
 # days after the job ended (farm.services.cleanup); the jobs and their history stay.
 FARM_UPLOAD_RETENTION_DAYS = envint("FARM_UPLOAD_RETENTION_DAYS", "30", minimum=0)

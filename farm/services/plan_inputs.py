@@ -267,6 +267,15 @@ PREVIOUS_PLAN_KEY = "schedule:previous-plan"
 PREVIOUS_PLAN_SECONDS = 86400
 
 
+def plan_options() -> PlanOptions:
+    """The farm's planning weights (settings): what an operator's filament change is worth
+    in makespan, and how much better a fresh plan must be to move promised runs."""
+    return PlanOptions(
+        change_penalty_seconds=settings.FARM_CHANGE_PENALTY_MINUTES * 60.0,
+        replan_gain=settings.FARM_REPLAN_GAIN,
+    )
+
+
 def previous_plan_store(assignments: list[Assignment]) -> None:
     """Keep the runs of this pass's plan that were not started, for the next pass."""
     rows = np.array(
@@ -326,7 +335,7 @@ def plan_inputs() -> PlanInputs:
         items,
         jobs,
         sites,
-        PlanOptions(),
+        plan_options(),
         corrections,
         scales,
         work={w.job_id: w for w in items},
