@@ -60,6 +60,17 @@ def _simulated(printer: Printer) -> Any:
     return SimulatedDriver(device_id=printer.device_id, settings=connection_settings(printer))
 
 
+def done_message(
+    model_admin: admin.ModelAdmin, request: HttpRequest, count: int, one: str, many: str
+) -> None:
+    """An admin action says what it did ("3 jobs cancelled"), as Django's own delete does;
+    what it could not do it has said already, as an error."""
+    if count:
+        model_admin.message_user(
+            request, f"{count} {one if count == 1 else many}.", messages.SUCCESS
+        )
+
+
 @admin.register(Printer)
 class PrinterAdmin(admin.ModelAdmin):
     form = PrinterAdminForm
@@ -83,11 +94,15 @@ class PrinterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Confirm bed cleared")
     def confirm_bed_cleared(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
+        cleared = 0
         for printer in queryset:
             try:
                 bed_clear(printer=printer, actor=signed_in_user(request))
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                cleared += 1
+        done_message(self, request, cleared, "bed confirmed cleared", "beds confirmed cleared")
 
     def _simulated_only(self, request: HttpRequest, queryset: QuerySet[Printer]) -> list[Printer]:
         chosen = [p for p in queryset if p.connection_kind == ConnectionKind.SIMULATED]
@@ -101,23 +116,29 @@ class PrinterAdmin(admin.ModelAdmin):
     def simulate_failure(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
         from printers.models import SimulatedDevice
 
-        for p in self._simulated_only(request, queryset):
+        chosen = self._simulated_only(request, queryset)
+        for p in chosen:
             SimulatedDevice.objects.filter(device_id=p.device_id).update(
                 fail_at=0.0, error="simulated failure (admin): nozzle clog"
             )
             self.log_change(request, p, "Simulated: failed the current print")
+        done_message(self, request, len(chosen), "printer fails its print", "printers fail theirs")
 
     @admin.action(description="Simulated: go offline")
     def simulate_offline(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
-        for p in self._simulated_only(request, queryset):
+        chosen = self._simulated_only(request, queryset)
+        for p in chosen:
             _simulated(p).go_offline()
             self.log_change(request, p, "Simulated: went offline")
+        done_message(self, request, len(chosen), "printer went offline", "printers went offline")
 
     @admin.action(description="Simulated: come back online")
     def simulate_online(self, request: HttpRequest, queryset: QuerySet[Printer]) -> None:
-        for p in self._simulated_only(request, queryset):
+        chosen = self._simulated_only(request, queryset)
+        for p in chosen:
             _simulated(p).come_online()
             self.log_change(request, p, "Simulated: came back online")
+        done_message(self, request, len(chosen), "printer came back", "printers came back")
 
 
 @admin.register(Job)
@@ -155,11 +176,15 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        cancelled = 0
         for job in queryset:
             try:
                 job_cancel(job=job, actor=signed_in_user(request))
             except ValidationError as exc:
                 self.message_user(request, f"#{job.pk}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                cancelled += 1
+        done_message(self, request, cancelled, "job cancelled", "jobs cancelled")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
