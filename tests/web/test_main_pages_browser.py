@@ -144,3 +144,17 @@ def test_the_main_pages_are_accessible_fit_a_phone_and_draw_their_charts(
     assert stats.count("drawn") >= 5 and "blank" not in stats, stats
     printer_page = found[paths(("printer",), busy_floor)[0]]["charts"]
     assert printer_page == ["drawn"]  # the temperatures of the last hour
+
+
+def test_an_employee_on_an_operator_page_gets_the_farms_own_403_page(
+    browser: Browser, alice: User
+) -> None:
+    browser.log_in(alice)
+    browser.open("/operator/fleet/")
+    assert browser.js("document.querySelector('h1').textContent") == "Not allowed"
+    # Styled as the farm's pages are (its stylesheet applied), not a bare browser default.
+    assert browser.js("getComputedStyle(document.querySelector('header')).backgroundColor") == (
+        "rgb(31, 45, 61)"
+    )
+    browser.save_screenshot("403-employee-on-fleet")
+    assert browser.axe() == []
