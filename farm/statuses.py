@@ -41,7 +41,9 @@ JOB_TRANSITIONS: dict[str, set[str]] = {
         JobStatus.REJECTED,
         JobStatus.CANCELLED,
     },
-    JobStatus.QUOTED: {JobStatus.QUEUED, JobStatus.CANCELLED},
+    # back to SUBMITTED: its owner's answer to a question (keep the scale) changes the part,
+    # which is prepared again (farm.services.questions)
+    JobStatus.QUOTED: {JobStatus.SUBMITTED, JobStatus.QUEUED, JobStatus.CANCELLED},
     JobStatus.QUEUED: {JobStatus.PRINTING, JobStatus.CANCELLED},
     JobStatus.PRINTING: {JobStatus.QUEUED, JobStatus.DONE, JobStatus.CANCELLED},
     JobStatus.DONE: set(),

@@ -34,6 +34,9 @@ class Checked:
     bodies: int
     notes: list[str] = field(default_factory=list)
     scale_hint: float | None = None  # a suggested scale factor when the units look wrong
+    # What was changed (or will be, by the slicer) to make the mesh printable, in words: the
+    # owner is asked whether to print it so (farm.services.questions).
+    repairs: list[str] = field(default_factory=list)
 
 
 def check_and_repair(
@@ -41,12 +44,21 @@ def check_and_repair(
     *,
     build_volumes: Sequence[Box],
     nozzle_mm: float = 0.4,
+    suggest_units: bool = True,
 ) -> Checked:
     """Repair what is safe to repair, refuse what cannot be printed on any of `build_volumes`.
 
     `mesh` is modified in place (it is the freshly loaded copy). Sizes are in millimetres.
+    With `suggest_units` False (its owner chose the scale) a part too small to print is
+    refused rather than given a scale hint.
     """
     notes: list[str] = []
+    repairs: list[str] = []
+
+    def repaired(what: str) -> None:
+        notes.append(what)
+        repairs.append(what)
+
     faces_before = len(mesh.faces)
     _refuse_scattered_corners(mesh)
     mesh.merge_vertices()
@@ -55,7 +67,7 @@ def check_and_repair(
     unique = _unique_faces(mesh.faces)
     if not unique.all():
         mesh.update_faces(unique)
-        notes.append(f"removed {int((~unique).sum())} duplicate triangle(s) of {faces_before}")
+        repaired(f"removed {int((~unique).sum())} duplicate triangle(s) of {faces_before}")
     degenerate = int((~mesh.nondegenerate_faces(height=1e-8)).sum())
     if degenerate == len(mesh.faces):
         raise MeshError("every triangle in the file is degenerate (zero area): nothing to print")
@@ -69,23 +81,23 @@ def check_and_repair(
             trimesh.repair.fill_holes(mesh)
         watertight = bool(mesh.is_watertight)
         if watertight:
-            notes.append(f"the mesh had holes ({open_edges} open edges); they were closed")
+            repaired(f"the mesh had holes ({open_edges} open edges); they were closed")
         elif open_edges:
-            notes.append(
+            repaired(
                 f"the mesh has holes ({open_edges} open edges) too large to close safely: "
                 "each layer's outline is closed by the slicer, check the preview"
             )
         else:
-            notes.append(
+            repaired(
                 "some edges are shared by more than two triangles (non-manifold); "
                 "the slicer fills each layer's outline, check the preview"
             )
     if not mesh.is_winding_consistent:
         trimesh.repair.fix_winding(mesh)
-        notes.append("some triangles faced the wrong way; their order was made consistent")
+        repaired("some triangles faced the wrong way; their order was made consistent")
     if watertight and mesh.volume < 0:
         mesh.invert()
-        notes.append("the normals pointed inwards (an inside-out mesh); they were flipped")
+        repaired("the normals pointed inwards (an inside-out mesh); they were flipped")
     bodies = int(mesh.body_count)
     if bodies > MAX_BODIES:
         raise MeshError(
@@ -96,7 +108,7 @@ def check_and_repair(
         notes.append(f"the file holds {bodies} separate bodies: they print together as one job")
     x, y, z = (float(v) for v in mesh.extents)
     extents = (x, y, z)
-    scale_hint = _units_hint(extents, build_volumes, nozzle_mm)
+    scale_hint = _units_hint(extents, build_volumes, nozzle_mm) if suggest_units else None
     if scale_hint is not None:
         unit = "metres" if scale_hint == 1000.0 else "inches"
         notes.append(
@@ -105,7 +117,7 @@ def check_and_repair(
         )
     _check_fits(extents, build_volumes, mesh)
     _check_printable_size(extents, nozzle_mm, scale_hint)
-    return Checked(mesh, watertight, bodies, notes, scale_hint)
+    return Checked(mesh, watertight, bodies, notes, scale_hint, repairs)
 
 
 def _refuse_scattered_corners(mesh: trimesh.Trimesh) -> None:

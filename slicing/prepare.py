@@ -34,6 +34,7 @@ from slicing.packing import build_plate, pack
 from slicing.profile import PrintProfile
 from slicing.settings import SliceSettings
 from slicing.thumbnail import render_png
+from slicing.turntable import render_turntable, turntable_path
 
 Box = tuple[float, float, float]
 EXTERNAL_ENGINES = {engine: NAMES[engine] for engine in ("prusaslicer", "curaengine")}
@@ -59,6 +60,11 @@ class Prepared:
     # A G-code cannot be moved or turned: the furthest X, Y, Z it prints or travels to (less
     # the margin allowed beyond the bed), which a printer's build volume must reach.
     reach_mm: tuple[float, float, float] | None = None
+    # Asked with scale=None: the factor the part was scaled by because its units looked wrong
+    # (metres, inches), and its size as drawn, so its owner can be asked to agree.
+    scale_hint: float | None = None
+    drawn_mm: tuple[float, float, float] | None = None
+    repairs: list[str] = field(default_factory=list)  # what was repaired, in words
 
 
 def prepare(
@@ -72,8 +78,13 @@ def prepare(
     engine: str | None = None,
     limits: SlicingLimits = DEFAULT_LIMITS,
     name: str | None = None,
+    scale: float | None = None,
 ) -> Prepared:
     """Check and slice (mesh) or analyse (G-code) `path` for a printer with `profile`.
+
+    `scale` is the factor the mesh is drawn at, as its owner chose it (1: as it is). None:
+    a part that looks drawn in metres or inches is scaled to millimetres, and the result says
+    so (`scale_hint`, `drawn_mm`) for the owner to agree or not.
 
     `name` is the file's name as the person who uploaded it knows it (refusals say it);
     default: `path`'s own name. What a slice writes on the way is in a folder of its own
@@ -99,6 +110,7 @@ def prepare(
         engine=engine or profile.engine,
         limits=limits,
         name=name,
+        scale=scale,
     )
 
 
@@ -173,12 +185,16 @@ def _prepare_mesh(
     engine: str,
     limits: SlicingLimits,
     name: str,
+    scale: float | None,
 ) -> Prepared:
     choice = choose_engine(engine, limits)
     settings = SliceSettings.from_profile(profile)
     cache = SliceCache(out_dir)
     identity = _engine_identity(choice.engine, limits)
-    key = cache_key(file_digest(path), settings.digest(), identity, str(copies))
+    parts = [file_digest(path), settings.digest(), identity, str(copies)]
+    if scale is not None:  # the unasked scale keeps the keys cached before owners were asked
+        parts.append(f"scale:{scale!r}")
+    key = cache_key(*parts)
     if (record := cache.load(key)) is not None:
         return _from_record(record, cached=True)
     root = workdir.default_root(out_dir, limits.temp_dir)
@@ -195,6 +211,7 @@ def _prepare_mesh(
             limits=limits,
             work=work,
             deadline=Deadline(limits.max_seconds, name=name),
+            scale=scale,
         )
 
 
@@ -211,14 +228,25 @@ def _slice_mesh(
     limits: SlicingLimits,
     work: Path,
     deadline: Deadline,
+    scale: float | None,
 ) -> Prepared:
     mesh = load_trimesh(path, limits, name=deadline.name)
     deadline.check("load it")
-    checked = check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
+    drawn = _extents(mesh)
+    if scale is not None and scale != 1.0:
+        mesh.apply_scale(scale)
+    checked = check_and_repair(
+        mesh,
+        build_volumes=build_volumes,
+        nozzle_mm=profile.nozzle_mm,
+        suggest_units=scale is None,
+    )
     notes = list(checked.notes)
+    if scale is not None and scale != 1.0:
+        notes.append(f"scaled by {scale:g}, as its owner chose")
     if checked.scale_hint is not None:
         mesh.apply_scale(checked.scale_hint)
-        notes.append(f"scaled by {checked.scale_hint:g} to millimetres, as the note suggests")
+        notes.append(f"scaled by {checked.scale_hint:g} to millimetres, for its owner to agree")
         check_and_repair(mesh, build_volumes=build_volumes, nozzle_mm=profile.nozzle_mm)
     deadline.check("check it")
     pose = orient(mesh)
@@ -265,6 +293,8 @@ def _slice_mesh(
     # written only once the G-code exists: a refused part leaves nothing behind
     thumbnail = cache.path(key, ".png")
     write_atomically(thumbnail, render_png(mesh, 300, 300))
+    # the plate as it prints (oriented, every copy packed), to see before confirming
+    write_atomically(turntable_path(thumbnail), render_turntable(plate))
     n = layout.copies
     area = math.pi * (settings.filament_diameter_mm / 2) ** 2
     prepared = Prepared(
@@ -284,6 +314,9 @@ def _slice_mesh(
         layers=layers,
         filament_mm_per_copy=filament / n,
         stated_seconds=stated / n if stated else None,
+        scale_hint=checked.scale_hint,
+        drawn_mm=drawn if checked.scale_hint is not None else None,
+        repairs=checked.repairs,
     )
     cache.store(key, _to_record(prepared))
     return prepared
@@ -316,6 +349,11 @@ def _slice_external(
     )
 
 
+def _extents(mesh: trimesh.Trimesh) -> Box:
+    x, y, z = (float(v) for v in mesh.extents)
+    return (x, y, z)
+
+
 def _fit_this_printer(mesh: trimesh.Trimesh, build: Box) -> None:
     """Turn the part 90° about Z when that makes it fit; refuse it when nothing does."""
     x, y, z = (float(v) for v in mesh.extents)
@@ -343,6 +381,8 @@ def _from_record(record: dict[str, Any], *, cached: bool) -> Prepared:
     for key in ("gcode_path", "thumbnail_path"):
         record[key] = Path(record[key]) if record.get(key) else None
     record["size_mm"] = tuple(record["size_mm"])
+    if record.get("drawn_mm") is not None:
+        record["drawn_mm"] = tuple(record["drawn_mm"])
     record["cached"] = cached
     known = Prepared.__dataclass_fields__
     return Prepared(**{k: v for k, v in record.items() if k in known})

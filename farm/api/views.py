@@ -18,12 +18,13 @@ from knox.models import AuthToken
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from farm.api.auth import IsOperator
+from farm.api.questions import AnswerSerializer, QuestionSerializer
 from farm.api.serializers import (
     JobDetailSerializer,
     JobSerializer,
@@ -37,6 +38,7 @@ from farm.api.serializers import (
 from farm.models import Job, Material, Printer, Site
 from farm.services.jobs import job_cancel, job_confirm, job_visible_to
 from farm.services.pricing import job_price, site_rates
+from farm.services.questions import job_answer
 from farm.services.sites import site_report
 from farm.services.submission import job_submit, upload_too_large_message
 from farm.statuses import JobStatus
@@ -146,10 +148,10 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
             raise service_errors(exc) from None
         return Response(job_detail_data(job), status=status.HTTP_201_CREATED)
 
-    def _act(self, request: Request, service: Any) -> Response:
+    def _act(self, request: Request, service: Any, **fields: Any) -> Response:
         job = self.get_object()
         try:
-            service(job=job, actor=api_user(request))
+            service(job=job, actor=api_user(request), **fields)
         except DjangoPermissionDenied:
             raise Http404("No such job.") from None
         except DjangoValidationError as exc:
@@ -164,6 +166,37 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
     def confirm(self, request: Request, pk: str) -> Response:
         """Accept the quoted completion time: the job joins the queue (409 if not quoted)."""
         return self._act(request, job_confirm)
+
+    @extend_schema(responses={200: QuestionSerializer(many=True), 404: ErrorSerializer})
+    @action(detail=True, methods=["get"])
+    def questions(self, request: Request, pk: str) -> Response:
+        """What the farm asks about the part (scale it? print the repair?), open ones with an
+        empty answer: a quoted job with an open question cannot be confirmed."""
+        job = self.get_object()
+        questions = job.questions.select_related("answered_by")
+        return Response(QuestionSerializer(questions, many=True).data)
+
+    @extend_schema(
+        request=AnswerSerializer,
+        responses={
+            200: JobDetailSerializer,
+            400: OpenApiResponse(description="What is wrong."),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def answer(self, request: Request, pk: str) -> Response:
+        """Answer one of the job's questions: keeping a part's scale prepares it again
+        (status submitted), refusing a repair cancels it (409 if answered already)."""
+        given = AnswerSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        return self._act(
+            request,
+            job_answer,
+            question_id=given.validated_data["question"],
+            answer=given.validated_data["answer"],
+        )
 
     @extend_schema(
         request=None,

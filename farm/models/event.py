@@ -41,6 +41,8 @@ class EventKind(StrEnum):
     PRINTER_FILAMENT_DECLINE_LIFTED = "printer.filament_decline_lifted"
     PRINTER_OUT_OF_SERVICE = "printer.out_of_service"
     PRINTER_IN_SERVICE = "printer.in_service"
+    JOB_ASKED = "job.asked"  # a question to its owner (farm.models.question)
+    JOB_ANSWERED = "job.answered"
     JOB_HELD = "job.held"
     JOB_RELEASED = "job.released"
     JOB_PRIORITY = "job.priority"

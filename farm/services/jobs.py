@@ -49,6 +49,8 @@ def job_confirm(*, job: Job, actor: User) -> None:
             )
         if job.awaits_approval:
             raise ValidationError("An operator must approve this job before it can be confirmed.")
+        if job.questions.filter(answer="").exists():
+            raise ValidationError("Answer the questions about the part before confirming it.")
         check_job_transition(job.status, JobStatus.QUEUED)
         job.status = JobStatus.QUEUED
         job.confirmed_at = timezone.now()

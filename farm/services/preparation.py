@@ -28,6 +28,7 @@ from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.leases import lease_claim, lease_heartbeat, lease_holder, lease_lapse
 from farm.services.memory import memory_limit
+from farm.services.questions import job_chosen_scale, questions_for, questions_put
 from farm.services.quotas import quota_overrun
 from farm.services.slice_cache import slice_cache_count
 from farm.slicing_config import slicing_limits
@@ -223,6 +224,7 @@ def _prepare_plate(
     """Slice as many copies on one plate as fit (up to FARM_MAX_COPIES_PER_PLATE), choosing a
     plate size that divides the quantity, so every run prints exactly the copies it counts."""
     wanted = max(1, min(job.quantity, settings.FARM_MAX_COPIES_PER_PLATE))
+    scale = job_chosen_scale(job)
 
     def run(copies: int) -> Prepared:
         prepared = prepare(
@@ -234,6 +236,7 @@ def _prepare_plate(
             copies=copies,
             limits=slicing_limits(),
             name=job.name,  # refusals name the user's file, not the stored <uuid>.stl
+            scale=scale,
         )
         if job.file_kind == FileKind.MESH:
             slice_cache_count(hit=prepared.cached)
@@ -268,7 +271,11 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         # Only now is the job's use known. Over the quota it is rejected, with the amounts: a
         # quote that could never be confirmed would only wait for its owner to cancel it.
         over_quota = quota_overrun(job)
-        target = JobStatus.QUOTED if job.confirm_required else JobStatus.QUEUED
+        # A question for its owner (scale it? print the repair?) holds the job quoted, even
+        # one that needed no confirmation: nothing prints until they have answered.
+        questions = [] if over_quota else questions_for(job, prepared)
+        wait = job.confirm_required or bool(questions)
+        target = JobStatus.QUOTED if wait else JobStatus.QUEUED
         check_job_transition(job.status, JobStatus.REJECTED if over_quota else target)
         if over_quota:
             job.status = JobStatus.REJECTED
@@ -291,6 +298,7 @@ def job_accept_prepared(*, job_id: int, prepared: Prepared) -> None:
         if over_quota:
             event_record(EventKind.JOB_REJECTED, job=job, message=over_quota)
             return
+        questions_put(questions)
         if job.awaits_approval:
             event_record(EventKind.JOB_HELD, job=job, message=job.approval_reason)
         enqueue_schedule_pass()

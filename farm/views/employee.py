@@ -21,9 +21,11 @@ from farm.roles import is_operator, signed_in_user
 from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
 from farm.services.observation import printer_live
 from farm.services.pricing import job_price
+from farm.services.questions import job_answer
 from farm.services.quotas import quota_allowances
 from farm.services.submission import job_submit, upload_limit_bytes
 from farm.statuses import JOB_OPEN, RUN_ACTIVE, JobStatus
+from farm.views.part import job_turntable_file, part_context
 from slicing.errors import GcodeRefused
 from slicing.preview import gcode_layer_svg
 from slicing.profile import DEFAULT_BUILD_MM
@@ -139,6 +141,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "runs": job.runs.select_related("printer").order_by("-created_at"),
         "events": job.events.select_related("actor")[:100],
         "price": job_price(job),
+        **part_context(job),
     }
     if request.GET.get("partial"):
         return render(request, "farm/_job_status.html", context)
@@ -156,10 +159,9 @@ def job_thumbnail(request: HttpRequest, job_id: int) -> FileResponse:
 @login_required
 @cache_control(private=True, max_age=300)  # a job's G-code does not change once sliced
 def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse:
-    """One layer of the job's G-code, toolpaths coloured by feature (for operators). The
-    first layer asked of a file indexes it (slicing.preview): the others take milliseconds."""
-    if not is_operator(request.user):
-        raise Http404("No such job.")
+    """One layer of the job's G-code, toolpaths coloured by feature (for its owner and the
+    operators: the owner checks it before confirming). The first layer asked of a file
+    indexes it (slicing.preview): the others take milliseconds."""
     job = _visible_job(request, job_id)
     path = (
         job.gcode.path if job.gcode else (job.file.path if job.file_kind == FileKind.GCODE else "")
@@ -180,7 +182,7 @@ def job_layer_svg(request: HttpRequest, job_id: int, layer: int) -> HttpResponse
 
 
 def job_action(
-    request: HttpRequest, job_id: int, service: Callable[..., None], done: str, **fields: str
+    request: HttpRequest, job_id: int, service: Callable[..., None], done: str, **fields: Any
 ) -> HttpResponse:
     """Run a service on a job the user may see (with `fields`, e.g. a note); "not yours"
     reads as "no such job"."""
@@ -206,3 +208,25 @@ def job_confirm_view(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
     return job_action(request, job_id, job_cancel, "cancelled")
+
+
+@login_required
+@require_POST
+def job_answer_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    """An answer to one of the questions about the job's part (farm.services.questions)."""
+    raw = request.POST.get("question", "")
+    question_id = int(raw) if raw.isdigit() else 0  # 0: the service's "no such question"
+    answer = request.POST.get("answer", "")
+    return job_action(
+        request, job_id, job_answer, "answered", question_id=question_id, answer=answer
+    )
+
+
+@login_required
+@cache_control(private=True, max_age=300)  # a slice's pictures do not change
+def job_turntable(request: HttpRequest, job_id: int) -> FileResponse:
+    """The oriented, packed plate turning, as frames side by side (slicing.turntable)."""
+    path = job_turntable_file(_visible_job(request, job_id))
+    if path is None:
+        raise Http404("No turntable of this part yet.")
+    return FileResponse(path.open("rb"), content_type="image/png")

@@ -70,8 +70,8 @@ def test_dispatch_refuses_a_gcode_for_another_nozzle(
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
 
 
-def test_operators_see_any_layer_of_a_jobs_toolpaths(
-    client: Client, alice: Any, operator: Any, pla: Any, sliced_cube: bytes
+def test_its_owner_and_the_operators_see_any_layer_of_a_jobs_toolpaths(
+    client: Client, alice: Any, bob: Any, operator: Any, pla: Any, sliced_cube: bytes
 ) -> None:
     job = Job.objects.get()
     assert job.layers > 50
@@ -81,7 +81,9 @@ def test_operators_see_any_layer_of_a_jobs_toolpaths(
     assert response["Content-Type"] == "image/svg+xml"
     assert b"<svg" in response.content and b"<path" in response.content
     assert b"layer-pick" in client.get(f"/jobs/{job.pk}/").content
-    client.force_login(alice)
+    client.force_login(alice)  # the owner checks the layers before confirming
+    assert client.get(f"/jobs/{job.pk}/layers/10.svg").status_code == 200
+    client.force_login(bob)
     assert client.get(f"/jobs/{job.pk}/layers/10.svg").status_code == 404
     assert PrintRun.objects.count() == 0
 

@@ -56,7 +56,9 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "job-new": ("GET", (302, 200, 200, 200, 200)),
     "job-detail": ("GET", (302, 200, 404, 200, 200)),
     "job-thumbnail": ("GET", (302, 200, 404, 200, 200)),
-    "job-layer": ("GET", (302, 404, 404, 200, 200)),
+    "job-layer": ("GET", (302, 200, 404, 200, 200)),
+    "job-turntable": ("GET", (302, 200, 404, 200, 200)),
+    "job-answer": ("POST", (302, 302, 404, 302, 302)),
     "job-confirm": ("POST", (302, 302, 404, 302, 302)),
     "job-cancel": ("POST", (302, 302, 404, 302, 302)),
     "job-approve": ("POST", (302, 403, 403, 302, 302)),
@@ -150,7 +152,7 @@ def world(
 def farm_url(name: str, world: dict[str, Any]) -> str:
     job: Job = world["job"]
     printer: Printer = world["printer"]
-    if name in ("job-thumbnail", "job-layer", "run-decide"):
+    if name in ("job-thumbnail", "job-layer", "job-turntable", "run-decide"):
         job_prepare(job_id=job.pk)  # a picture, G-code layers
     if name == "run-decide":
         run: PrintRun = claim(Job.objects.get(pk=job.pk), printer)
@@ -168,6 +170,8 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
         "job-detail": {"job_id": job.pk},
         "job-thumbnail": {"job_id": job.pk},
         "job-layer": {"job_id": job.pk, "layer": 0},
+        "job-turntable": {"job_id": job.pk},
+        "job-answer": {"job_id": job.pk},
         "job-confirm": {"job_id": job.pk},
         "job-cancel": {"job_id": job.pk},
         "job-approve": {"job_id": job.pk},
