@@ -3,10 +3,11 @@
 Measures the fleet view at --printers and at --small printers (farm/management/
 dashboard_bench.py): first load time and bytes, and bytes and server time per live update when
 1 % of the printers change; the ratio of the two sizes shows whether an update's cost grows with
-the farm. Each size runs in a child process on a database of its own, recreated each time (as
-bench_farm_pass: FARM_DATABASE_URL when its name says `bench`, else `dashboard_bench` on its
-server), with the cache and broker on FARM_REDIS_URL, which it empties: give it a Redis
-database of its own.
+the farm. With --browser, also the first load as headless Chromium sees it (navigation start to
+the load event, the fleet drawn; farm/management/dashboard_browser.py). Each size runs in a
+child process on a database of its own, recreated each time (as bench_farm_pass:
+FARM_DATABASE_URL when its name says `bench`, else `dashboard_bench` on its server), with the
+cache and broker on FARM_REDIS_URL, which it empties: give it a Redis database of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--updates", type=int, default=20)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--browser", action="store_true", help="also measure the first load in Chromium"
+        )
         parser.add_argument("--in-bench-database", action="store_true", help="(internal)")
 
     def handle(self, *args: Any, **o: Any) -> None:
@@ -48,14 +52,19 @@ class Command(BaseCommand):
             return
         sizes = {str(n): self._child(n, o) for n in (o["small"], o["printers"])}
         small, large = sizes[str(o["small"])], sizes[str(o["printers"])]
+        ratios = {
+            "first_load_ms": _ratio(large, small, "first_load", "ms_median"),
+            "first_load_bytes": _ratio(large, small, "first_load", "bytes_median"),
+            "update_ms": _ratio(large, small, "live_update", "ms_median"),
+            "update_bytes": _ratio(large, small, "live_update", "bytes_median"),
+        }
+        if o["browser"]:
+            ratios["browser_load_event_ms"] = _ratio(
+                large, small, "browser_first_load", "load_event_end_ms_median"
+            )
         report = {
             "sizes": sizes,
-            "large_over_small": {
-                "first_load_ms": _ratio(large, small, "first_load", "ms_median"),
-                "first_load_bytes": _ratio(large, small, "first_load", "bytes_median"),
-                "update_ms": _ratio(large, small, "live_update", "ms_median"),
-                "update_bytes": _ratio(large, small, "live_update", "bytes_median"),
-            },
+            "large_over_small": ratios,
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }
         if o["json"]:
@@ -77,6 +86,10 @@ class Command(BaseCommand):
             report = dashboard_bench.run(
                 printers=o["printers"], updates=o["updates"], seed_value=o["seed"]
             )
+            if o["browser"]:
+                from farm.management.dashboard_browser import first_loads
+
+                report["browser_first_load"] = first_loads(username="operator")
         finally:
             app.control.purge()  # the sample jobs' slicing messages no worker will take
             cache.clear()
@@ -98,6 +111,7 @@ class Command(BaseCommand):
             f"--printers={printers}",
             f"--updates={o['updates']}",
             f"--seed={o['seed']}",
+            *(["--browser"] if o["browser"] else []),
         ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
