@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from farm.models import Job, Material, Printer, PrintRun, Site
+from farm.models import Job, Material, Printer, PrintRun, PromiseChange, Site
 from farm.models.job import Priority
 from farm.models.printer import PrinterState
 from farm.site_watch import SiteCondition
@@ -141,6 +141,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "planned_start",
             "planned_end",
             "plan_note",
+            "promised_end",
+            "promise_confidence",
             "seconds_per_copy",
             "grams_per_copy",
             "held",
@@ -152,14 +154,24 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         read_only_fields = fields
 
 
+class PromiseChangeSerializer(serializers.ModelSerializer[PromiseChange]):
+    """One change of a job's promised completion, and why (old is null for the first)."""
+
+    class Meta:
+        model = PromiseChange
+        fields = ["at", "old", "new", "reason"]
+        read_only_fields = fields
+
+
 class JobDetailSerializer(JobSerializer):
     """A job with its copies and runs, as its page shows it."""
 
     copies = CopiesSerializer(read_only=True)
     runs = RunSerializer(many=True, read_only=True)
+    promise_changes = PromiseChangeSerializer(many=True, read_only=True)
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "notes", "copies", "runs"]
+        fields = [*JobSerializer.Meta.fields, "notes", "copies", "runs", "promise_changes"]
         read_only_fields = fields
 
 

@@ -25,6 +25,7 @@ from farm.models.event import EventKind
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.jobs import job_refresh_status
+from farm.services.promise_disruptions import promises_disrupt_printers
 from farm.services.runs import bed_clear, run_fail, run_transition
 from farm.services.spools import spool_use_for_run
 from farm.statuses import RunStatus
@@ -38,6 +39,8 @@ def run_mark_in_doubt(*, run_id: int, reason: str) -> None:
             return
         run_transition(run, RunStatus.IN_DOUBT, in_doubt_since=timezone.now())
         event_record(EventKind.RUN_IN_DOUBT, run=run, message=reason)
+        name = Printer.objects.filter(pk=run.printer_id).values_list("name", flat=True).first()
+        promises_disrupt_printers(printer_ids=[run.printer_id], reason=f"{name} went offline")
 
 
 def run_contact_back(*, run_id: int, paused: bool) -> None:

@@ -26,6 +26,7 @@ from farm.models.job import FileKind
 from farm.models.printer import PrinterState
 from farm.scheduling import Assignment, PlanOptions, PrinterSlot, SiteRules, WorkItem
 from farm.scheduling.estimates import Corrections
+from farm.scheduling.promises import due_with
 from farm.services.learning import corrections_load, plan_model, time_scale
 from farm.services.runs import copies_held
 from farm.services.work_lists import filament_declines_active
@@ -153,6 +154,7 @@ JOB_TIMES = {
     "submitted_s": Epoch("submitted_at"),
     "planned_start_s": Epoch("planned_start"),
     "planned_end_s": Epoch("planned_end"),
+    "promised_s": Epoch("promised_end"),
 }
 
 
@@ -192,7 +194,7 @@ def work_item(
         size_mm=(0.0, 0.0, 0.0) if None in size else size,
         nozzle_mm=row["nozzle_mm"],
         priority=row["priority"],
-        due=row["due_s"],
+        due=due_with(row["due_s"], row["promised_s"]),  # a promise is a due date
         submitted=row["submitted_s"],
         site=row["site__slug"],
         preferred_site=row["needed_at__slug"],

@@ -23,6 +23,7 @@ from farm.scheduling.types import fits
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.fleet_feed import fleet_changes_publish
 from farm.services.printer_control import OPERATOR_COMMANDS, printer_command_request
+from farm.services.promise_disruptions import promises_disrupt_printers
 from farm.services.runs import RunRequest, copies_held, runs_create
 from farm.statuses import RUN_ACTIVE, JobStatus
 from printers.commands import PrinterCommand
@@ -98,6 +99,9 @@ def printers_set_service(
             for pk, _ in changing
         )
         outcome.done = [pk for pk, _ in changing]
+        if not in_service:
+            for pk, name in changing:
+                promises_disrupt_printers(printer_ids=[pk], reason=f"{name} out of service")
         for pk in set(ids) - set(outcome.done):
             outcome.skipped[pk] = f"already {words}"
         if outcome.done:

@@ -26,6 +26,7 @@ from farm.services.enqueue import (
 from farm.services.events import event_record
 from farm.services.jobs import job_refresh_status
 from farm.services.learning import corrections_observe
+from farm.services.promise_disruptions import promises_disrupt_printers
 from farm.services.rows_insert import rows_insert
 from farm.services.spools import spool_use_for_run
 from farm.statuses import (
@@ -290,6 +291,10 @@ def run_fail(*, run_id: int, reason: str, progress: float | None = None) -> None
         event_record(EventKind.RUN_FAILED, run=run, message=reason)
         spool_use_for_run(run=run, share=run.progress)  # filament up to where it stopped
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
+        # Its reprint may delay it, and every job planned after it on this printer.
+        promises_disrupt_printers(
+            printer_ids=[printer.pk], reason=f"run failed on {printer.name}", also=[run.job_id]
+        )
         enqueue_schedule_pass()
 
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from farm.models import Event, Job, Printer
 from farm.models.event import EventKind
@@ -25,7 +26,6 @@ from farm.scheduling import (
     Assignment,
     Plan,
     plan,
-    quote,
 )
 from farm.scheduling.types import incompatibility
 from farm.services.plan_inputs import (
@@ -39,6 +39,7 @@ from farm.services.plan_inputs import (
     to_timestamp,
     work_item,
 )
+from farm.services.promises import promise_history, promises_pass, quote_promise, quote_record
 from farm.services.runs import RunRequest, runs_create
 from farm.statuses import JobStatus
 
@@ -92,6 +93,7 @@ def schedule_pass() -> PassResult:
         previous=inputs.previous,
     )
     published = _publish_times(result, inputs.jobs, inputs.now)
+    promises_pass(result, inputs)  # new promises; moved only where the farm changed
     _quote_waiting_jobs(inputs)
     started, requests, acted, moved = _start_due_runs(result, inputs)
     previous_plan_store(
@@ -186,27 +188,26 @@ def _write_times(rows: list[tuple[int, float | None, float | None, str]]) -> Non
 
 
 def _quote_waiting_jobs(inputs: PlanInputs) -> None:
-    """Jobs waiting for their owner's confirmation get the completion time they would get."""
-    waiting = job_values(
-        # A held one (by an operator, or waiting for approval) is quoted once released.
-        Job.objects.filter(status=JobStatus.QUOTED, held=False)
-        .exclude(seconds_per_copy=None)
-        .order_by("submitted_at")
-    )[:MAX_QUOTES_PER_PASS]
+    """Jobs waiting for their owner's confirmation get the completion time they would get,
+    with the promise's margin (`quote_promise`): never quoted first, then the least recently
+    quoted, so more waiting jobs than a pass quotes are all quoted in turn."""
+    waiting = list(
+        job_values(
+            # A held one (by an operator, or waiting for approval) is quoted once released.
+            Job.objects.filter(status=JobStatus.QUOTED, held=False)
+            .exclude(seconds_per_copy=None)
+            .order_by(F("quoted_at").asc(nulls_first=True), "submitted_at")
+        )[:MAX_QUOTES_PER_PASS]
+    )
+    if not waiting:
+        return
     model_seconds = model_seconds_of(inputs.corrections, inputs.scales)
+    history = promise_history(printers=inputs.printers)
     for job in waiting:
-        new = work_item(job, job["quantity"], model_seconds)
-        end, why = quote(
-            inputs.slots,
-            inputs.items,
-            new,
-            now=to_timestamp(inputs.now),
-            sites=inputs.sites,
-            options=inputs.options,
+        end, why, promise = quote_promise(
+            inputs, work_item(job, job["quantity"], model_seconds), history
         )
-        Job.objects.filter(pk=job["id"]).update(
-            planned_end=from_timestamp(end) if end is not None else None, plan_note=why[:200]
-        )
+        quote_record(job_id=job["id"], end=end, why=why, promise=promise)
 
 
 def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int], dict[int, int]]:

@@ -34,6 +34,7 @@ from farm.services.doubt import run_mark_in_doubt
 from farm.services.enqueue import enqueue_schedule_pass
 from farm.services.events import event_record
 from farm.services.jobs import job_refresh_status
+from farm.services.promise_disruptions import promises_disrupt_printers
 from farm.services.runs import run_transition
 from farm.site_watch import (
     HEARTBEAT_WRITE_SECONDS,
@@ -226,6 +227,10 @@ def site_mark_down(*, site: Site, now: datetime.datetime) -> bool:
             "moves to other sites"
         )
         event_record(EventKind.SITE_DOWN, message=message, site=site.slug)
+        promises_disrupt_printers(
+            printer_ids=list(site.printers.values_list("pk", flat=True)),
+            reason=f"site {site.name} down",
+        )
         enqueue_schedule_pass()
     log.warning("%s", message)
     return True

@@ -28,7 +28,9 @@ Scenario file format (one JSON object; hours count from "start")::
       "model_bias": {"MINI": 1.15},  # a model really takes this much longer than estimated
       "learn_estimates": true,      # correct estimates from finished runs (estimates.py)
       "replan_hours": 2,            # full replan at least this often when anything changed
-      "report_within_days": 5       # report the share of jobs finished within N days
+      "report_within_days": 5,      # report the share of jobs finished within N days
+      "promises": {"share": 0.9}    # promise every job (farm.scheduling.promises) and
+                                    # report the share kept and the error; absent: none
     }
 """
 
@@ -80,6 +82,7 @@ class Scenario:
     learn_estimates: bool = False
     replan_hours: float = 2.0
     report_within_days: float = 5.0
+    promise_share: float | None = None
 
 
 def load(path: str | Path) -> Scenario:
@@ -177,6 +180,7 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         learn_estimates=bool(data.get("learn_estimates", False)),
         replan_hours=float(data.get("replan_hours", 2.0)),
         report_within_days=float(data.get("report_within_days", 5.0)),
+        promise_share=(float(data["promises"].get("share", 0.9)) if data.get("promises") else None),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -23,7 +24,9 @@ from farm.scheduling.calendar import Staffing
 from farm.scheduling.engine import Engine
 from farm.scheduling.estimates import Corrections, Observation, error_summary
 from farm.scheduling.planner import plan
-from farm.scheduling.types import PrinterSlot, SiteRules, WorkItem
+from farm.scheduling.promises import ClearingRules, due_with
+from farm.scheduling.types import Assignment, PrinterSlot, SiteRules, WorkItem
+from farm.twin.promises import PromiseBook
 from farm.twin.scenario import Scenario
 
 H = 3600.0
@@ -53,6 +56,8 @@ class _Printer:
     printing: tuple[int, int] | None = None  # (job id, copies)
     broken: bool = False
     printing_seconds: float = 0.0
+    run_start: float = 0.0
+    run_planned: float = 0.0  # the planned seconds of the run it prints
 
 
 @dataclass
@@ -63,6 +68,8 @@ class _Stats:
     material_changes: int = 0
     replans: int = 0
     replan_seconds: float = 0.0
+    promise_seconds: float = 0.0
+    plan_seconds: float = 0.0  # of it, full plans (following the plan, with promises)
     decisions: int = 0
     estimates: list[tuple[float, float]] = field(default_factory=list)  # (planned, actual)
     pieces_per_day: list[int] = field(default_factory=list)
@@ -89,6 +96,11 @@ class Twin:
         self.bias = dict(scenario.model_bias)
         self.corrections = Corrections()
         self.models = sorted({p.model for p in scenario.printers})
+        share = scenario.promise_share
+        # With promises the printers follow the full plan, as the farm's do, so a promise is
+        # measured against the plan it was made from (the engine alone decides otherwise).
+        self.book = PromiseBook(share, ClearingRules.of(self.rules)) if share is not None else None
+        self.queues: defaultdict[int, deque[Assignment]] = defaultdict(deque)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -149,6 +161,8 @@ class Twin:
         else:
             self.down_sites.add(site)
             for p in self.printers.values():
+                if p.slot.site == site:
+                    self._disrupt(p, f"site {site} down", "site down")
                 if p.slot.site == site and p.printing is not None:
                     self._abort(p)  # a power cut loses the run; the site coming up clears it
         self.dirty = True
@@ -172,7 +186,11 @@ class Twin:
         p.printing = None
         job = self.jobs[job_id]
         failed = self.rng.random() < self.s.run_failure_rate
+        if self.book is not None:
+            actual = self.now - p.run_start
+            self.book.run_ended(p.slot.model, p.run_planned, actual, failed=failed)
         if failed:
+            self._disrupt(p, f"run failed on printer {pid}", "run failed")
             self._requeue(job_id, copies)
         else:
             job.done += copies
@@ -192,6 +210,7 @@ class Twin:
         self.jobs[job_id].unstarted += copies
         self.stats.failed_runs += 1
         if self.engine is None:
+            self.dirty = True  # following the plan: the next pass places them
             return
         self.engine.requeue(job_id, copies)
         for pid in sorted(self.idle):
@@ -203,6 +222,10 @@ class Twin:
     def _break(self, pid: int) -> None:
         p = self.printers[pid]
         self.stats.breakdowns += 1
+        if self.book is not None and p.printing is not None:
+            lost = self.now - p.run_start
+            self.book.run_ended(p.slot.model, p.run_planned, lost, failed=True)
+        self._disrupt(p, f"printer {pid} out of service", "out of service")
         self._abort(p)
         p.broken = True
         back = self.now + self.rng.exponential(self.s.repair_hours * H)
@@ -224,6 +247,58 @@ class Twin:
             self._replan()
         self._ask_idle()
 
+    # -- promises (farm.twin.promises) ----------------------------------------------------
+
+    def _disrupt(self, p: _Printer, reason: str, kind: str) -> None:
+        if self.book is not None:
+            jobs = {p.printing[0]} if p.printing is not None else set()
+            self.book.disrupt_printer(p.slot.id, jobs, reason, kind)
+
+    def _pass(self) -> None:
+        """What the farm's scheduling pass does (`farm.services.scheduling`): a full plan that
+        keeps the last one's runs not yet started (`previous`), promises for the jobs new in
+        it and the hold rule for the others; the printers then follow it (`_follow`)."""
+        assert self.book is not None
+        started = time.perf_counter()
+        slots = self._slots()
+        previous = [a for q in self.queues.values() for a in q]
+        sites = self._site_rules()
+        full = plan(slots, self._pending(), now=self.now, sites=sites, previous=previous)
+        self.queues = defaultdict(deque)
+        for a in sorted(full.assignments, key=lambda a: a.start):
+            self.queues[a.printer_id].append(a)
+        printing: dict[int, float] = {}
+        for p in self.printers.values():
+            if p.printing is not None:
+                end = p.run_start + p.run_planned  # what the farm expects, not the truth
+                printing[p.printing[0]] = max(printing.get(p.printing[0], end), end)
+        open_jobs = {j for j, job in self.jobs.items() if job.finished is None}
+        by_id = {s.id: s for s in slots}
+        planned = time.perf_counter()
+        self.book.replanned(self.now, full.assignments, by_id, printing, open_jobs)
+        self.stats.promise_seconds += time.perf_counter() - planned
+        self.stats.plan_seconds += planned - started
+
+    def _follow(self, p: _Printer) -> None:
+        """Start the printer's next planned run when it is due, as the pass does
+        (`is_due_now`: within a second, or within the filament change before it)."""
+        queue = self.queues.get(p.slot.id)
+        while queue and self.jobs[queue[0].job_id].unstarted <= 0:
+            queue.popleft()  # its copies went to another printer, or it was lost and replanned
+        self.stats.decisions += 1
+        if not queue:
+            self.idle.add(p.slot.id)
+            return
+        a = queue[0]
+        change = self.rules.get(p.slot.site, SiteRules()).change_seconds
+        due = a.start - (change if a.material_change else 0.0)
+        if due > self.now + 1.0:
+            self.idle.add(p.slot.id)  # a new pass may give it other work before then
+            self.push(due, READY, p.slot.id, p.token)
+            return
+        queue.popleft()
+        self._start(p, a, max(self.now, a.start))
+
     def _ask_idle(self) -> None:
         for pid in sorted(self.idle):
             self._ask(self.printers[pid])
@@ -242,7 +317,11 @@ class Twin:
         self.push(at, READY, p.slot.id, p.token)
 
     def _pending(self) -> list[WorkItem]:
-        items = [replace(j.item, copies=j.unstarted) for j in self.jobs.values() if j.unstarted > 0]
+        items = [
+            replace(j.item, copies=j.unstarted, due=self._due(j))
+            for j in self.jobs.values()
+            if j.unstarted > 0
+        ]
         if not self.s.learn_estimates:
             return items
         # What the farm would do: per-model print times from the learned corrections.
@@ -252,6 +331,12 @@ class Twin:
             )
             for w in items
         ]
+
+    def _due(self, job: _Job) -> float | None:
+        """A promised job is due by its promise (`farm.scheduling.promises.due_with`)."""
+        if self.book is None:
+            return job.item.due
+        return due_with(job.item.due, self.book.promise_of(job.item.job_id))
 
     def _slots(self) -> list[PrinterSlot]:
         slots = []
@@ -282,20 +367,31 @@ class Twin:
 
     def _replan(self) -> None:
         started = time.perf_counter()
-        self.engine = Engine(self._slots(), self._pending(), now=self.now, sites=self._site_rules())
+        if self.book is not None:
+            self._pass()
+        else:
+            slots, pending = self._slots(), self._pending()
+            self.engine = Engine(slots, pending, now=self.now, sites=self._site_rules())
         self.stats.replans += 1
         self.stats.replan_seconds += time.perf_counter() - started
         self.dirty = False
 
     def _promise(self, order: str) -> float:
         """The planned completion of an order, from a full plan of all pending work now."""
-        full = plan(self._slots(), self._pending(), now=self.now, sites=self._site_rules())
+        if self.book is not None:  # the plan the farm follows, made by this moment's pass
+            planned = [a for q in self.queues.values() for a in q]
+        else:
+            slots, pending = self._slots(), self._pending()
+            planned = plan(slots, pending, now=self.now, sites=self._site_rules()).assignments
         ids = {j.item.job_id for j in self.jobs.values() if j.order == order}
-        ends = [a.end for a in full.assignments if a.job_id in ids]
+        ends = [a.end for a in planned if a.job_id in ids]
         return max(ends) if ends else math.nan
 
     def _ask(self, p: _Printer) -> None:
         if p.broken or p.printing is not None or p.slot.site in self.down_sites:
+            return
+        if self.book is not None:
+            self._follow(p)
             return
         if self.engine is None:
             self._replan()
@@ -309,13 +405,16 @@ class Twin:
         if a is None or self.jobs.get(a.job_id) is None or self.jobs[a.job_id].unstarted <= 0:
             self.idle.add(p.slot.id)
             return
+        self._start(p, a, a.start)
+
+    def _start(self, p: _Printer, a: Assignment, start: float) -> None:
         job = self.jobs[a.job_id]
         copies = min(a.copies, job.unstarted)
         job.unstarted -= copies
         if a.material_change:
             self.stats.material_changes += 1
             p.material, p.colour = job.item.material, job.item.colour or p.colour
-        planned = a.end - a.start
+        planned = (a.end - a.start) * copies / a.copies
         model = p.slot.model
         estimate = job.item.seconds_per_copy * copies  # what slicing said, uncorrected
         truth = estimate * self.bias.get(model, 1.0)
@@ -325,11 +424,12 @@ class Twin:
             self.corrections.observe(Observation(model, p.slot.id, estimate, actual))
         p.printing = (a.job_id, copies)
         p.printing_seconds += actual
+        p.run_start, p.run_planned = start, planned
         p.token += 1
-        p.busy_until = a.start + actual
+        p.busy_until = start + actual
         self.idle.discard(p.slot.id)
         self.stats.runs += 1
-        self.push(a.start + actual, END, p.slot.id, p.token)
+        self.push(start + actual, END, p.slot.id, p.token)
 
     # -- the report -----------------------------------------------------------------------
 
@@ -403,7 +503,17 @@ class Twin:
             "replans": self.stats.replans,
             "replan_seconds": round(self.stats.replan_seconds, 2),
             "decisions": self.stats.decisions,
+            **self._promise_report(),
         }
+
+    def _promise_report(self) -> dict[str, Any]:
+        if self.book is None:
+            return {}
+        finished = {j: job.finished for j, job in self.jobs.items()}
+        report = self.book.report(finished, self.end)
+        report["promise_seconds"] = round(self.stats.promise_seconds, 2)
+        report["plan_seconds"] = round(self.stats.plan_seconds, 2)
+        return {"promises": report}
 
 
 def simulate(scenario: Scenario) -> dict[str, Any]:

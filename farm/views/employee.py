@@ -21,6 +21,7 @@ from farm.roles import is_operator, signed_in_user
 from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
 from farm.services.observation import printer_live
 from farm.services.pricing import job_price
+from farm.services.promises import promise_summary
 from farm.services.questions import job_answer
 from farm.services.quotas import quota_allowances
 from farm.services.submission import job_submit, upload_limit_bytes
@@ -142,6 +143,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "events": job.events.select_related("actor")[:100],
         "price": job_price(job),
         **part_context(job),
+        "promise": promise_summary(job),
     }
     if request.GET.get("partial"):
         return render(request, "farm/_job_status.html", context)
