@@ -22,7 +22,7 @@ from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_blo
 from slicing.layers import layer_heights, slice_mesh
 from slicing.motion import move_times
 from slicing.settings import SliceSettings
-from slicing.thumbnail import render_png
+from slicing.thumbnail import render_pngs
 from slicing.toolpaths import plan_layers
 from slicing.workdir import move_into_place
 
@@ -89,8 +89,11 @@ def slice_to_gcode(
         layers=len(layers),
         copies=copies,
     )
-    for width, height in THUMBNAIL_SIZES:
-        lines += thumbnail_block(render_png(mesh, width, height), width, height)
+    # both sizes from one sampling of the surface
+    for png, (width, height) in zip(
+        render_pngs(mesh, THUMBNAIL_SIZES), THUMBNAIL_SIZES, strict=True
+    ):
+        lines += thumbnail_block(png, width, height)
     _write_atomically(out_path, [lines, body.lines], work_dir)
     return SliceResult(
         gcode_path=out_path,

@@ -25,6 +25,7 @@ from slicing.analysis import analyse_file
 from slicing.errors import EngineError
 from slicing.external import ExternalResult, run_engine_process
 from slicing.limits import CURAENGINE
+from slicing.overhangs import overhang_angle_deg
 from slicing.settings import MACHINE, SliceSettings, machine_limits_gcode
 from slicing.workdir import move_into_place
 
@@ -127,6 +128,9 @@ def setting_values(s: SliceSettings, *, part_height_mm: float) -> dict[str, str]
         "bridge_settings_enabled": "true",
         "bridge_wall_speed": s.bridge_speed,
         "bridge_skin_speed": s.bridge_speed,
+        # overhang walls slower, past the same lean as the built-in engine's (slicing.overhangs)
+        "wall_overhang_angle": f"{overhang_angle_deg(s):.1f}",
+        "wall_overhang_speed_factor": f"{100 * s.bridge_speed / s.external_perimeter_speed:.0f}",
         "small_feature_speed_factor": 100,  # PrusaSlicer's small perimeters: same speed
         "small_feature_speed_factor_0": 100,
         "retraction_enable": "true",

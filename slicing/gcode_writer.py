@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from slicing.settings import SliceSettings
 from slicing.toolpaths_base import Kind, Layer
 
 ENGINE_NAME = "farm-builtin"
-ENGINE_VERSION = "0.1"
+ENGINE_VERSION = "0.2"
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ def _speed(kind: Kind, first_layer: bool, s: SliceSettings) -> float:
         Kind.SPARSE: s.infill_speed,
         Kind.SKIRT: s.perimeter_speed,
         Kind.BRIDGE: s.bridge_speed,
+        Kind.OVERHANG: s.bridge_speed,  # as PrusaSlicer's overhang perimeters
         Kind.BRIM: s.perimeter_speed,
         Kind.GAP_FILL: s.solid_infill_speed,  # PrusaSlicer's gap_fill_speed, as its .ini sets
         Kind.SUPPORT: s.infill_speed,
@@ -58,6 +59,25 @@ class _LayerSegments:
     lines: list[str]
     rows: np.ndarray  # (m, 8): x0, y0, z0, x, y, z, de, feed
     bounds: np.ndarray  # (paths + 1,): path k's segments are rows[bounds[k]:bounds[k + 1]]
+    speeds: np.ndarray  # (paths,) mm/s
+
+
+def _segments_of(
+    layer: Layer, first: bool, s: SliceSettings, filament_area: float
+) -> _LayerSegments:
+    speeds = np.array([_speed(p.kind, first, s) for p in layer.paths])
+    bead, bridge = s.bead_mm2(layer.height), s.bridge_mm2()
+    flows = np.array(
+        [
+            p.flow_mm2
+            if p.flow_mm2 is not None
+            else bridge
+            if p.kind in (Kind.BRIDGE, Kind.OVERHANG)
+            else bead
+            for p in layer.paths
+        ]
+    )
+    return _layer_segments(layer, flows / filament_area, speeds)
 
 
 def _layer_segments(layer: Layer, e_per_mm: np.ndarray, speeds: np.ndarray) -> _LayerSegments:
@@ -83,7 +103,7 @@ def _layer_segments(layer: Layer, e_per_mm: np.ndarray, speeds: np.ndarray) -> _
         )
     ]
     bounds = np.searchsorted(owner, np.arange(len(counts) + 1))
-    return _LayerSegments(lines, rows, bounds)
+    return _LayerSegments(lines, rows, bounds, speeds)
 
 
 def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
@@ -105,6 +125,7 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
     retract = f"G1 E-{r:.3f} F{pull * 60:.0f}"
     unretract = f"G1 E{r:.3f} F{pull * 60:.0f}"
     top = 0.0
+    memo: dict[tuple[int, float, bool], _LayerSegments] = {}
     for index, layer in enumerate(layers):
         out += [
             ";LAYER_CHANGE",
@@ -123,15 +144,16 @@ def render_body(layers: Sequence[Layer], s: SliceSettings) -> Body:
             out.append(f"M106 S{round(255 * s.fan_percent / 100)}")
         if not layer.paths:
             continue
-        speeds = np.array([_speed(p.kind, index == 0, s) for p in layer.paths])
-        bead, bridge = s.bead_mm2(layer.height), s.bridge_mm2()
-        flows = np.array(
-            [
-                p.flow_mm2 if p.flow_mm2 is not None else bridge if p.kind == Kind.BRIDGE else bead
-                for p in layer.paths
-            ]
-        )
-        segs = _layer_segments(layer, flows / filament_area, speeds)
+        # a repeated layer shares its path list with the one it repeats (plan_layers): its
+        # G1 lines are the same, only the rows' Z differs
+        key = (id(layer.paths), round(layer.height, 6), index == 0)
+        if key not in memo:
+            memo[key] = _segments_of(layer, index == 0, s, filament_area)
+        segs = memo[key]
+        if len(segs.rows) and segs.rows[0, 2] != layer.z:
+            segs = replace(segs, rows=segs.rows.copy())
+            segs.rows[:, 2] = segs.rows[:, 5] = layer.z
+        speeds = segs.speeds
         filament += float(segs.rows[:, 6].sum())
         kind = ""
         for k, path in enumerate(layer.paths):

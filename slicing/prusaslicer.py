@@ -67,6 +67,7 @@ def ini_text(s: SliceSettings) -> str:
         "top_solid_infill_speed": s.solid_infill_speed,
         "gap_fill_speed": s.solid_infill_speed,
         "bridge_speed": s.bridge_speed,
+        "overhangs": 1,  # overhang perimeters at the bridge speed, as the built-in engine's
         "first_layer_speed": s.first_layer_speed,
         "travel_speed": s.travel_speed,
         "retract_length": s.retract_mm,

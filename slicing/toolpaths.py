@@ -7,19 +7,22 @@ layers and perimeter counts, never over segments.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
 import shapely
 
 from slicing.gapfill import gap_fill_paths, uncovered
-from slicing.infill import fill_lines, scan_pieces
+from slicing.infill import fill_many, scan_pieces
+from slicing.overhangs import split_overhangs
+from slicing.repeats import share_repeats
 from slicing.settings import SliceSettings
-from slicing.supports import plan_supports
+from slicing.supports import SupportPlan, plan_supports
 from slicing.toolpaths_base import Kind, Layer, Toolpath
 
 T = TypeVar("T")
+EMPTY = shapely.Polygon()
+FILL_BATCH = 64  # layers filled in one fill_many
 # open lines, in the order an island prints them (after its loops)
 OPEN_KINDS = (
     Kind.GAP_FILL, Kind.BRIDGE, Kind.SOLID, Kind.SPARSE, Kind.SUPPORT_INTERFACE, Kind.SUPPORT,
@@ -73,10 +76,19 @@ def solid_areas(
     if settings.infill >= 0.999:
         return [(inner, empty) for inner in inners]
 
+    memo: dict[tuple[int, ...], tuple[shapely.Geometry, shapely.Geometry]] = {}
+
     def split(i: int) -> tuple[shapely.Geometry, shapely.Geometry]:
         lo, hi = i - settings.bottom_layers, i + settings.top_layers
         if lo < 0 or hi >= count:
             return inners[i], empty
+        # a stack of repeated layers hands in the same objects (see plan_layers)
+        key = tuple(id(inners[j]) for j in range(lo, hi + 1))
+        if key not in memo:
+            memo[key] = _split(i, lo, hi)
+        return memo[key]
+
+    def _split(i: int, lo: int, hi: int) -> tuple[shapely.Geometry, shapely.Geometry]:
         # comparing infill areas (not outlines) also makes solid the infill next to sloped
         # walls, where the perimeters above or below do not cover it: a vertical shell
         window = [inners[j] for j in range(lo, hi + 1) if j != i]
@@ -138,40 +150,30 @@ def _map(fn: Callable[[int], T], count: int) -> list[T]:
 def plan_layers(
     regions: Sequence[shapely.Geometry], tops: np.ndarray, settings: SliceSettings
 ) -> list[Layer]:
-    """Toolpaths for every layer. `regions[i]` is the filled outline of layer i, whose top is `tops[i]`."""
+    """Toolpaths for every layer. `regions[i]` is the filled outline of layer i, whose top is
+    `tops[i]`.
+
+    A layer that repeats the one below (slicing.repeats) shares its outline object, and each
+    step below is remembered by the identity of what it was given: the loops of an outline,
+    the split of a stack of infill areas, the fill of a (solid, sparse, below) triple, the
+    order of a layer's paths from where the nozzle stands. A repeated layer then costs a few
+    dictionary look-ups, and shares its toolpath list with the layer it repeats."""
+    regions = share_repeats(regions)
     w = settings.spacing()
     heights = np.diff(np.r_[0.0, np.asarray(tops, dtype=float)])
-    shells = _map(lambda i: perimeter_paths(regions[i], settings, float(heights[i])), len(regions))
+    shell_memo: dict[tuple[int, float], tuple[list[Toolpath], shapely.Geometry]] = {}
+
+    def shell(i: int) -> tuple[list[Toolpath], shapely.Geometry]:
+        key = (id(regions[i]), round(float(heights[i]), 6))  # not its last bits
+        if key not in shell_memo:
+            shell_memo[key] = perimeter_paths(regions[i], settings, key[1])
+        return shell_memo[key]
+
+    shells = _map(shell, len(regions))
     inners = [inner for _, inner in shells]
     splits = solid_areas(regions, inners, settings)
     supports = plan_supports(regions, settings)
-
-    def fills(i: int) -> list[Toolpath]:
-        solid, sparse = splits[i]
-        angle = 45.0 if i % 2 == 0 else 135.0
-        width = settings.line_width_mm
-        paths: list[Toolpath] = []
-        if i > 0 and not solid.is_empty:
-            bridge, solid = bridge_areas(solid, regions[i - 1], settings)
-            if not bridge.is_empty:
-                across = bridge_angle(bridge, regions[i - 1], settings.bridge_spacing())
-                paths += fill_lines(
-                    bridge, settings.bridge_spacing(), across, Kind.BRIDGE, width=width
-                )
-        paths += fill_lines(solid, w, angle, Kind.SOLID, width=width)
-        if settings.infill > 0.0:
-            paths += fill_lines(sparse, w / settings.infill, angle, Kind.SPARSE, width=width)
-        # support: lines that turn 90° from layer to layer (a grid), its top laid dense
-        across = 0.0 if i % 2 == 0 else 90.0
-        spacing = settings.support_spacing_mm
-        paths += fill_lines(supports.sparse[i], spacing, across, Kind.SUPPORT, width=width)
-        dense = settings.support_interface_spacing_mm
-        paths += fill_lines(
-            supports.interface[i], dense, angle, Kind.SUPPORT_INTERFACE, width=width
-        )
-        return paths
-
-    infill = _map(fills, len(regions))
+    infill = plan_fills(regions, splits, supports, settings)
     layers: list[Layer] = []
     position = np.array([0.0, 0.0])
     links = {
@@ -181,14 +183,83 @@ def plan_layers(
         Kind.SUPPORT: 3.0 * settings.support_spacing_mm,
         Kind.SUPPORT_INTERFACE: 3.0 * settings.support_interface_spacing_mm,
     }
+    order_memo: dict[tuple[object, ...], tuple[list[Toolpath], np.ndarray]] = {}
     for i, region in enumerate(regions):
+        height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
+        key = (id(shells[i][0]), id(infill[i]), id(regions[i - 1]), *np.round(position, 4))
+        if i > 0 and key in order_memo:
+            ordered, position = order_memo[key]
+            layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
+            continue
         paths = shells[i][0] + infill[i]
         footprint = shapely.union(region, supports.sparse[0]) if i == 0 else region
         skirt = skirt_paths(footprint, settings) if i == 0 else []
         ordered, position = order_paths(skirt, paths, region, position, links)
-        height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
+        if i > 0:
+            ordered = split_overhangs(ordered, regions[i - 1], settings)
+            order_memo[key] = (ordered, position)
         layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
     return layers
+
+
+def plan_fills(
+    regions: Sequence[shapely.Geometry],
+    splits: Sequence[tuple[shapely.Geometry, shapely.Geometry]],
+    supports: SupportPlan,
+    settings: SliceSettings,
+) -> list[list[Toolpath]]:
+    """Every layer's open lines: bridges over air, solid and sparse infill, supports.
+
+    Each kind is filled for all layers in one `fill_many`; a layer handed the same areas as
+    an earlier one of its parity (a repeated layer) shares that layer's list."""
+    w = settings.spacing()
+    count = len(regions)
+    first: dict[tuple[int, ...], int] = {}
+    owner = []  # the layer whose fill each layer shares
+    for i in range(count):
+        below = regions[i - 1] if i > 0 else None
+        key: tuple[int, ...] = (i % 2, id(splits[i][0]), id(splits[i][1]), id(below))
+        key += (id(supports.sparse[i]), id(supports.interface[i]))
+        owner.append(first.setdefault(key, i))
+    todo = [i for i in range(count) if owner[i] == i]
+    angles = [45.0 if i % 2 == 0 else 135.0 for i in todo]
+    solids, bridges, across = [], [], []
+    for i in todo:
+        solid = splits[i][0]
+        bridge: shapely.Geometry = EMPTY
+        if i > 0 and not solid.is_empty:
+            bridge, solid = bridge_areas(solid, regions[i - 1], settings)
+        solids.append(solid)
+        bridges.append(bridge)
+        spacing = settings.bridge_spacing()
+        across.append(0.0 if bridge.is_empty else bridge_angle(bridge, regions[i - 1], spacing))
+    width = settings.line_width_mm
+    # support: lines that turn 90° from layer to layer (a grid), its top laid dense
+    grid = [0.0 if i % 2 == 0 else 90.0 for i in todo]
+    jobs = [
+        (bridges, settings.bridge_spacing(), across, Kind.BRIDGE),
+        (solids, w, angles, Kind.SOLID),
+        ([splits[i][1] for i in todo], w / max(settings.infill, 1e-9), angles, Kind.SPARSE),
+        ([supports.sparse[i] for i in todo], settings.support_spacing_mm, grid, Kind.SUPPORT),
+        (
+            [supports.interface[i] for i in todo],
+            settings.support_interface_spacing_mm,
+            angles,
+            Kind.SUPPORT_INTERFACE,
+        ),
+    ]
+    if settings.infill <= 0.0:
+        jobs.pop(2)
+    done: list[list[Toolpath]] = [[] for _ in todo]
+    for areas, spacing, turns, kind in jobs:
+        # in batches, so the arrays of a large part's every layer never exist at once
+        for lo in range(0, len(todo), FILL_BATCH):
+            hi = lo + FILL_BATCH
+            filled = fill_many(areas[lo:hi], spacing, turns[lo:hi], kind, width=width)
+            for n, paths in enumerate(filled, start=lo):
+                done[n] += paths
+    by_layer = dict(zip(todo, done, strict=True))
+    return [by_layer[owner[i]] for i in range(count)]
 
 
 BRIDGE_ANCHOR_MM = 2.0  # bridge lines reach this far onto supported ground at each end
@@ -273,7 +344,7 @@ def order_paths(
             for path in _nearest_first(lines, position):
                 gap = float(np.hypot(*(path.points[0] - position)))
                 link = bool(ordered) and ordered[-1].kind == kind and gap < links.get(kind, 0.0)
-                ordered.append(replace(path, linked=link))
+                ordered.append(_with(path, linked=link))
                 position = path.points[-1]
     return ordered, position
 
@@ -282,24 +353,35 @@ def _nearest_first(lines: list[Toolpath], position: np.ndarray) -> list[Toolpath
     """Greedy tour of open lines: next the line with an end nearest the nozzle, walked from it."""
     if len(lines) < 2:
         return lines
-    heads = np.array([p.points[0] for p in lines])
-    tails = np.array([p.points[-1] for p in lines])
-    left = np.ones(len(lines), dtype=bool)
+    n = len(lines)
+    # ends[j]: line j's head for j < n, line j - n's tail for j >= n, walked from that end
+    ends = np.array([p.points[0] for p in lines] + [p.points[-1] for p in lines])
+    far = np.zeros(2 * n)
     out: list[Toolpath] = []
-    for _ in range(len(lines)):
-        d_head = ((heads - position) ** 2).sum(axis=1)
-        d_tail = ((tails - position) ** 2).sum(axis=1)
-        d_head[~left] = np.inf
-        d_tail[~left] = np.inf
-        h, t = int(np.argmin(d_head)), int(np.argmin(d_tail))
-        if d_head[h] <= d_tail[t]:
-            chosen, points = h, lines[h].points
-        else:
-            chosen, points = t, lines[t].points[::-1]
-        left[chosen] = False
-        out.append(replace(lines[chosen], points=points))
-        position = points[-1]
+    x, y = float(position[0]), float(position[1])
+    for _ in range(n):
+        d = (ends[:, 0] - x) ** 2 + (ends[:, 1] - y) ** 2 + far
+        j = int(np.argmin(d))  # a head wins a tie with a tail, as it comes first
+        line = lines[j % n]
+        points = line.points if j < n else line.points[::-1]
+        far[j % n] = far[j % n + n] = np.inf
+        out.append(_with(line, points=points))
+        x, y = float(points[-1, 0]), float(points[-1, 1])
     return out
+
+
+def _with(
+    path: Toolpath, *, points: np.ndarray | None = None, linked: bool | None = None
+) -> Toolpath:
+    """`path` with new points or link flag: dataclasses.replace, without its introspection
+    (a layer makes thousands)."""
+    return Toolpath(
+        path.kind,
+        path.points if points is None else points,
+        path.closed,
+        path.linked if linked is None else linked,
+        path.flow_mm2,
+    )
 
 
 def _start_near(path: Toolpath, position: np.ndarray) -> Toolpath:
@@ -311,4 +393,4 @@ def _start_near(path: Toolpath, position: np.ndarray) -> Toolpath:
     if k == 0:
         return path
     rolled = np.roll(ring, -k, axis=0)
-    return replace(path, points=np.vstack([rolled, rolled[:1]]))
+    return _with(path, points=np.vstack([rolled, rolled[:1]]))

@@ -13,6 +13,7 @@ class Kind(StrEnum):
 
     EXTERNAL = "External perimeter"
     PERIMETER = "Perimeter"
+    OVERHANG = "Overhang perimeter"  # a loop's stretch over air (slicing.overhangs)
     SOLID = "Solid infill"
     SPARSE = "Internal infill"
     SKIRT = "Skirt"

@@ -12,9 +12,9 @@ import trimesh
 from slicing.analysis import analyse_file
 from slicing.builtin import slice_to_gcode
 from slicing.gcode_parse import Moves, parse_gcode
+from slicing.infill import fill_lines
 from slicing.orient import place_on_bed
 from slicing.settings import SliceSettings
-from slicing.toolpaths import fill_lines
 from slicing.toolpaths_base import Kind
 
 SETTINGS = SliceSettings()
