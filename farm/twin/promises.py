@@ -116,6 +116,7 @@ class PromiseBook:
         final: list[tuple[float, float]] = []
         plan_only: list[tuple[float, float]] = []
         errors: list[tuple[float, float, float]] = []
+        plan_errors: list[tuple[float, float, float]] = []
         for j, p in self.promised.items():
             done = finished.get(j)
             if done is None and p.end > end:
@@ -125,6 +126,7 @@ class PromiseBook:
             final.append((p.end, actual))
             plan_only.append((p.planned, actual))
             errors.append((p.at, p.first, actual))
+            plan_errors.append((p.at, p.planned, actual))
         leads = sorted((p.first - p.at) / 3600 for p in self.promised.values())
         return {
             "share_target": self.share,
@@ -134,6 +136,8 @@ class PromiseBook:
             "kept_share_after_moves": _round(kept_share(final)),
             "kept_share_without_margin": _round(kept_share(plan_only)),
             "error_p90_share_of_lead": _round(error_p90(errors)),
+            # The plan's own end as the promise: what the margin trades for promises kept.
+            "error_p90_share_of_lead_without_margin": _round(error_p90(plan_errors)),
             "lead_hours_median": round(leads[len(leads) // 2], 2) if leads else None,
             "moved_jobs": sum(1 for p in self.promised.values() if p.moves),
             "moves_by_reason": dict(self.reasons),
