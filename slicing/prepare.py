@@ -33,6 +33,7 @@ from slicing.orient import orient, place_on_bed
 from slicing.packing import build_plate, pack
 from slicing.profile import PrintProfile
 from slicing.settings import SliceSettings
+from slicing.supports import gcode_has_supports, needs_supports
 from slicing.thumbnail import render_png
 from slicing.turntable import render_turntable, turntable_path
 
@@ -251,11 +252,6 @@ def _slice_mesh(
     deadline.check("check it")
     pose = orient(mesh)
     notes.append(pose.describe())
-    if settings.supports != "off":  # the quote says so: supports cost filament and time
-        where = "standing on the bed only" if settings.supports == "bed" else "wherever needed"
-        notes.append(
-            f"supports under overhangs steeper than {settings.support_angle_deg:g}°, {where}"
-        )
     deadline.check("orient it")
     _fit_this_printer(mesh, profile.build_mm)
     x, y, z = (float(v) for v in mesh.extents)
@@ -272,6 +268,13 @@ def _slice_mesh(
     gcode = cache.path(key, ".gcode")
     used_engine, reason = choice.engine, choice.reason
     stated: float | None = None
+    asked = settings.supports
+    if asked == "auto" and used_engine in EXTERNAL_ENGINES:
+        # the other engines are asked for supports wherever needed only when our rule says
+        # the part needs them, so every engine decides alike (the built-in one decides itself)
+        settings = settings.with_changes(
+            supports="everywhere" if needs_supports(plate, settings) else "off"
+        )
     if used_engine in EXTERNAL_ENGINES:
         try:
             _slice_external(
@@ -290,6 +293,7 @@ def _slice_mesh(
             plate, settings, gcode, copies=layout.copies, work_dir=work, deadline=deadline
         )
         seconds, filament, layers = result.seconds, result.filament_mm, result.layers
+    notes += _support_notes(asked, gcode_has_supports(gcode), settings.support_angle_deg)
     # written only once the G-code exists: a refused part leaves nothing behind
     thumbnail = cache.path(key, ".png")
     write_atomically(thumbnail, render_png(mesh, 300, 300))
@@ -320,6 +324,21 @@ def _slice_mesh(
     )
     cache.store(key, _to_record(prepared))
     return prepared
+
+
+def _support_notes(asked: str, printed: bool, angle_deg: float) -> list[str]:
+    """What the quote says of supports: they cost filament and time, and leave marks."""
+    where = "standing on the bed only" if asked == "bed" else "wherever needed"
+    if printed and asked == "auto":
+        return [
+            f"supports added under overhangs steeper than {angle_deg:g}°, {where}: "
+            "the part needs them (it cannot bridge those overhangs)"
+        ]
+    if printed:
+        return [f"supports under overhangs steeper than {angle_deg:g}°, {where}"]
+    if asked in ("bed", "everywhere"):
+        return ["supports were asked for, but no overhang of the part as oriented needs them"]
+    return []
 
 
 def _slice_external(

@@ -23,7 +23,8 @@ class PrintProfile:
     material: str = "PLA"
     brim_mm: float = 0.0  # a brim this wide holds small or tall parts down; 0 for none
     engine: str = "auto"  # "auto" (best installed), "builtin", "prusaslicer", "curaengine"
-    supports: str = "off"  # "off", "bed" (on the bed only) or "everywhere"
+    # "off", "bed" (on the bed only), "everywhere" or "auto" (everywhere, if the part needs them)
+    supports: str = "off"
 
     def digest(self) -> str:
         """A stable hash of every setting, for the slice cache key."""

@@ -11,6 +11,12 @@ Per layer (plain shapely over whole layers):
   the part (`bed`: touching the bed only);
 - *interface*: the top `support_interface_layers` layers of support under each overhang, laid
   dense so the overhang rests on a surface, not on a grid of lines.
+
+`auto` (the farm decides, for a job that left it to the farm): supports are added, wherever
+needed, only when the part needs them: when what overhangs, less what can be bridged (a
+ceiling whose lines rest on the layer below at both ends), covers at least
+`support_auto_min_mm2`. A 20 mm calibration cube's engraved letters have ceilings, and
+bridge them; a block leaning out 60° does not hold its own side.
 """
 
 from __future__ import annotations
@@ -18,9 +24,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import shapely
+import trimesh
 
+from slicing.infill import scan_pieces
+from slicing.layers import layer_heights, slice_mesh
 from slicing.settings import SliceSettings
 
 EMPTY = shapely.Polygon()
@@ -58,13 +69,72 @@ def overhangs(
     return out
 
 
+BRIDGE_ANCHOR_MM = 2.0  # a bridge's lines reach this far onto the layer below at each end
+BRIDGED_SHARE = 0.9  # of a ceiling's line length that rests on the layer below at both ends
+
+
+def unbridged(
+    need: Sequence[shapely.Geometry], regions: Sequence[shapely.Geometry], spacing: float
+) -> list[shapely.Geometry]:
+    """`need` (each layer's overhang) less the pieces that print as bridges: grown by an
+    anchor onto the layer (as the bridge infill is), their lines in some direction rest on
+    the layer below at both ends for at least `BRIDGED_SHARE` of their length."""
+    out = [EMPTY] * len(need)
+    for i, bare in enumerate(need):
+        if bare.is_empty:
+            continue
+        below = regions[i - 1]
+        shapely.prepare(below)
+        kept = []
+        pieces = shapely.get_parts(bare)
+        # a strip thinner than half a line (a slope's share of one layer) is no ceiling
+        thin = 2 * shapely.area(pieces) < spacing / 2 * shapely.length(pieces)
+        for piece, strip in zip(pieces, thin.tolist(), strict=True):
+            if strip:
+                kept.append(piece)
+                continue
+            anchored = shapely.intersection(shapely.buffer(piece, BRIDGE_ANCHOR_MM), regions[i])
+            if _bridged_share(anchored, below, spacing) < BRIDGED_SHARE:
+                kept.append(piece)
+        out[i] = shapely.union_all(kept) if kept else EMPTY
+    return out
+
+
+def _bridged_share(area: shapely.Geometry, below: shapely.Geometry, spacing: float) -> float:
+    """The best share, over directions 15° apart, of line length across `area` whose both
+    ends lie on `below`."""
+    best = 0.0
+    for angle in range(0, 180, 15):
+        a = math.radians(angle)
+        cos, sin = math.cos(a), math.sin(a)
+        turned = shapely.make_valid(
+            shapely.transform(area, lambda xy, c=cos, s=sin: xy @ [[c, -s], [s, c]])
+        )
+        _, y, xa, xb = scan_pieces(turned, spacing)
+        if len(y) == 0:
+            continue
+        # back to the bed: (x, y) of the scan frame turned by +angle
+        ends_x = [xa * cos - y * sin, xb * cos - y * sin]
+        ends_y = [xa * sin + y * cos, xb * sin + y * cos]
+        held = shapely.contains_xy(below, ends_x[0], ends_y[0]) & shapely.contains_xy(
+            below, ends_x[1], ends_y[1]
+        )
+        span = xb - xa
+        best = max(best, float((span * held).sum() / span.sum()))
+    return best
+
+
 def plan_supports(regions: Sequence[shapely.Geometry], settings: SliceSettings) -> SupportPlan:
     count = len(regions)
     if settings.supports == "off" or count < 2:
         return no_supports(count)
     need = overhangs(regions, settings)
+    if settings.supports == "auto":
+        # what the part cannot print without: its overhangs less what it bridges
+        need = unbridged(need, regions, settings.bridge_spacing())
     area = float(sum(shapely.area(n) for n in need))
-    if area <= settings.line_width_mm**2:
+    least = settings.support_auto_min_mm2 if settings.supports == "auto" else 0.0
+    if area <= max(settings.line_width_mm**2, least):
         return no_supports(count)
     gap = settings.support_z_gap_layers
     keep_clear = [shapely.buffer(r, settings.support_xy_gap_mm, quad_segs=3) for r in regions]
@@ -93,3 +163,28 @@ def plan_supports(regions: Sequence[shapely.Geometry], settings: SliceSettings) 
             interface[j] = shapely.intersection(support[j], shapely.union_all(tops))
     sparse = [shapely.difference(s, i) for s, i in zip(support, interface, strict=True)]
     return SupportPlan(sparse, interface, area)
+
+
+def needs_supports(mesh: trimesh.Trimesh, settings: SliceSettings) -> bool:
+    """Whether a placed part needs supports by the `auto` rule (for an engine that is not
+    ours, asked for supports wherever needed only when it does): its layers cut as the
+    built-in engine cuts them."""
+    lo, hi = mesh.bounds
+    tops = layer_heights(float(hi[2] - lo[2]), settings.first_layer_mm, settings.layer_height_mm)
+    regions = slice_mesh(mesh, tops - np.diff(np.r_[0.0, tops]) / 2.0 + float(lo[2]))
+    return plan_supports(regions, settings.with_changes(supports="auto")).any
+
+
+SUPPORT_TYPES = (b";TYPE:Support", b";TYPE:SUPPORT")  # ours and PrusaSlicer's; CuraEngine's
+
+
+def gcode_has_supports(path: Path) -> bool:
+    """Whether a G-code prints any support (its `;TYPE:` comments say so, in every engine)."""
+    tail = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            window = tail + chunk
+            if any(kind in window for kind in SUPPORT_TYPES):
+                return True
+            tail = window[-16:]
+    return False

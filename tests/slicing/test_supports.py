@@ -18,6 +18,7 @@ from slicing.prepare import prepare
 from slicing.profile import PrintProfile
 from slicing.sample_parts import overhang_part
 from slicing.settings import SliceSettings
+from slicing.supports import gcode_has_supports, needs_supports
 
 SUPPORT, INTERFACE = "Support material", "Support material interface"
 
@@ -112,12 +113,58 @@ def test_supports_off_by_default() -> None:
 
 
 def test_prepare_says_on_the_quote_that_supports_were_added(tmp_path: Path) -> None:
-    mesh = tmp_path / "overhang.stl"
-    overhang_part(60.0).export(mesh)
+    # a ball overhangs at its foot however it is turned
+    mesh = tmp_path / "ball.stl"
+    trimesh.creation.icosphere(radius=10.0).export(mesh)
     prepared = prepare(
         mesh, "mesh", PrintProfile(supports="bed"), out_dir=tmp_path, engine="builtin"
     )
     assert "supports under overhangs steeper than 55°, standing on the bed only" in prepared.notes
+    assert prepared.gcode_path is not None and gcode_has_supports(prepared.gcode_path)
+
+
+def test_automatic_supports_stand_under_the_60_degree_overhang(tmp_path: Path) -> None:
+    settings = SliceSettings(supports="auto")
+    part = overhang_part(60.0)
+    place_on_bed(part, settings.bed_mm)
+    left = float(part.bounds[0][0])
+    moves = sliced(part, settings, tmp_path)
+    heights = layer_heights(moves)
+    support = [z for z in heights if not beads(moves, z, {SUPPORT, INTERFACE}).is_empty]
+    assert support and support[0] == heights[0]  # from the bed up
+    assert len(support) > 30
+    for z in support:
+        # under the leaning side only, never under the part's foot
+        xs = shapely.get_coordinates(beads(moves, z, {SUPPORT, INTERFACE}))[:, 0]
+        assert xs.min() >= left + 10.0 - settings.line_width_mm, z
+
+
+def test_automatic_supports_leave_the_calibration_cube_alone(
+    meshes_dir: Path, tmp_path: Path
+) -> None:
+    # its engraved letters' ceilings are bridged, and nothing else overhangs
+    cube = trimesh.load(meshes_dir / "XYZ-Cube.stl", force="mesh")
+    assert isinstance(cube, trimesh.Trimesh)
+    moves = sliced(cube, SliceSettings(supports="auto"), tmp_path)
+    assert SUPPORT not in moves.features and INTERFACE not in moves.features
+
+
+def test_a_job_left_to_the_farm_is_quoted_with_supports_only_when_it_needs_them(
+    tmp_path: Path, meshes_dir: Path
+) -> None:
+    ball = tmp_path / "ball.stl"
+    trimesh.creation.icosphere(radius=10.0).export(ball)
+    auto = PrintProfile(supports="auto")
+    prepared = prepare(ball, "mesh", auto, out_dir=tmp_path / "a", engine="builtin")
+    assert any(
+        n.startswith("supports added under overhangs steeper than 55°") for n in prepared.notes
+    )
+    assert prepared.gcode_path is not None and gcode_has_supports(prepared.gcode_path)
+    cube = prepare(
+        meshes_dir / "XYZ-Cube.stl", "mesh", auto, out_dir=tmp_path / "b", engine="builtin"
+    )
+    assert not any("support" in n for n in cube.notes)
+    assert cube.gcode_path is not None and not gcode_has_supports(cube.gcode_path)
 
 
 def test_prusaslicer_and_curaengine_are_asked_for_the_same_supports() -> None:
@@ -128,3 +175,16 @@ def test_prusaslicer_and_curaengine_are_asked_for_the_same_supports() -> None:
     cura = curaengine.setting_values(settings, part_height_mm=10)
     assert cura["support_enable"] == "true" and cura["support_type"] == "buildplate"
     assert "support_material = 0\n" in prusaslicer.ini_text(SliceSettings())
+
+
+def test_the_other_engines_are_asked_for_supports_when_our_rule_says_the_part_needs_them(
+    meshes_dir: Path,
+) -> None:
+    settings = SliceSettings(supports="auto")
+    ball = trimesh.creation.icosphere(radius=10.0)
+    place_on_bed(ball, settings.bed_mm)
+    assert needs_supports(ball, settings)
+    cube = trimesh.load(meshes_dir / "XYZ-Cube.stl", force="mesh")
+    assert isinstance(cube, trimesh.Trimesh)
+    place_on_bed(cube, settings.bed_mm)
+    assert not needs_supports(cube, settings)
