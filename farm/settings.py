@@ -142,7 +142,7 @@ ALLOWED_HOSTS = [h for h in envstr("FARM_ALLOWED_HOSTS", "127.0.0.1,localhost").
 
 INSTALLED_APPS = [
     "axes",
-    "django.contrib.admin",
+    "farm.apps.FarmAdminConfig",  # django.contrib.admin, operators let in (farm/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

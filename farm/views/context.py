@@ -7,4 +7,6 @@ from farm.roles import is_operator
 
 def roles(request: HttpRequest) -> dict[str, bool]:
     user = request.user
-    return {"is_operator": is_operator(user), "is_admin": bool(user.is_staff)}
+    operator = is_operator(user)
+    # is_admin: the admin console's link; operators use its bulk actions too (farm/roles.py).
+    return {"is_operator": operator, "is_admin": bool(user.is_staff) or operator}

@@ -59,3 +59,29 @@ def test_a_simulated_fault_says_how_many_printers_it_reached(
         ("warning", "Only simulated printers have fault knobs."),
         ("success", "1 printer went offline."),
     ]
+
+
+def test_an_operator_logs_in_to_the_admin_and_runs_its_bulk_actions(
+    client: Client, operator: Any, make_printer: Any
+) -> None:
+    # An operator is in the operator group only: no staff flag to remember (farm/roles.py).
+    assert not operator.is_staff
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "olga", "password": "pw-olga"}
+    )
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    full = [make_printer(f"p{i}", bed_clear=False) for i in range(2)]
+    response = client.post(
+        "/admin/farm/printer/",
+        {"action": "confirm_bed_cleared", "_selected_action": [p.pk for p in full]},
+    )
+    assert ("success", "2 beds confirmed cleared.") in said(response)
+    # The people are the administrators' business.
+    assert client.get("/admin/auth/user/").status_code == 403
+
+
+def test_an_employee_stays_out_of_the_admin(client: Client, alice: Any) -> None:
+    response = client.post("/admin/login/", {"username": "alice", "password": "pw-alice"})
+    assert response.status_code == 200  # the form again, with its error
+    client.force_login(alice)
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
