@@ -20,6 +20,15 @@ class EstimateSource(models.TextChoices):
     SLICED = "sliced", "From the sliced G-code"
 
 
+class Supports(models.TextChoices):
+    """What a job asks of supports (slicing.supports: PrintProfile.supports)."""
+
+    AUTO = "auto", "Where the part needs them (the farm decides)"
+    OFF = "off", "None"
+    BED = "bed", "Standing on the bed only"
+    EVERYWHERE = "everywhere", "Wherever needed, on the part too"
+
+
 class Priority(models.IntegerChoices):
     LOW = -1, "Low"
     NORMAL = 0, "Normal"
@@ -50,6 +59,12 @@ class Job(models.Model):
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     due = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True, max_length=2000)
+    supports = models.CharField(
+        max_length=12,
+        choices=Supports.choices,
+        default=Supports.AUTO,
+        help_text="Supports under overhangs; left to the farm, they are added when needed.",
+    )
     site = models.ForeignKey(
         "farm.Site",
         null=True,
