@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from farm.models import Material, Printer, Site
-from farm.models.job import Priority
+from farm.models.job import Priority, Supports
 from farm.services.submission import upload_too_large_message
 from slicing.intake import SUFFIXES
 
@@ -44,6 +44,13 @@ class JobSubmitForm(forms.Form):
     )
     notes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
+    )
+    supports = forms.TypedChoiceField(
+        choices=Supports.choices,
+        initial=Supports.AUTO,
+        required=False,
+        empty_value=Supports.AUTO,  # a form (or script) that does not say: the farm decides
+        help_text="Under overhangs: they cost filament and time and leave marks to clean off.",
     )
 
     def __init__(self, *args: Any, upload_too_large: bool = False, **kwargs: Any) -> None:

@@ -50,6 +50,7 @@ def profile_for(
         nozzle_temp_c=material.nozzle_temp_c,
         bed_temp_c=material.bed_temp_c,
         material=material.name,
+        supports=job.supports,  # the job's ask, or "auto": the engine adds them when needed
     )
 
 

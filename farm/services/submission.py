@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from farm.models import Job, Material, Site
 from farm.models.event import EventKind
-from farm.models.job import FileKind
+from farm.models.job import FileKind, Supports
 from farm.services.enqueue import enqueue_job_prepare
 from farm.services.events import event_record
 from farm.services.quotas import quota_check_submission
@@ -78,6 +78,7 @@ def job_submit(
     site: Site | None = None,
     needed_at: Site | None = None,
     confirm_required: bool = False,
+    supports: str = Supports.AUTO,
 ) -> Job:
     """Save a job and start preparing its file. Nothing is saved when anything is wrong.
 
@@ -105,6 +106,7 @@ def job_submit(
         site=site,
         needed_at=needed_at,
         confirm_required=confirm_required,
+        supports=supports,
     )
     try:
         with transaction.atomic():

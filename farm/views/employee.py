@@ -60,6 +60,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     site=data["site"],
                     needed_at=data["needed_at"],
                     confirm_required=True,
+                    supports=data["supports"],
                 )
             except ValidationError as exc:
                 by_field = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
