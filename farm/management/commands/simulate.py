@@ -1,17 +1,25 @@
-"""Run the digital twin: `manage.py simulate --scenario FILE --json`.
+"""Run the digital twin: `manage.py simulate --scenario FILE [--farm] --json`.
 
 A discrete-event simulation of the farm driven by the real planner; the scenario format is
-documented in farm/twin/scenario.py, with examples in farm/twin/scenarios/.
+documented in farm/twin/scenario.py, with examples in farm/twin/scenarios/. With --farm the
+farm's own Django services run on a simulated clock against a throwaway SQLite database
+(farm/twin/farm_mode.py), in a child process so the farm's own database is never touched.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from farm.twin.farm_mode import simulate_farm
 from farm.twin.scenario import load
 from farm.twin.simulation import simulate
 
@@ -23,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--scenario", type=Path, required=True)
         parser.add_argument("--days", type=float, help="override the scenario's simulated days")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--farm", action="store_true", help="run the farm's services, not only the planner"
+        )
+        # The child of --farm, on the throwaway database its parent points it at.
+        parser.add_argument("--farm-child", action="store_true", help="(internal)")
 
     def handle(self, *args: Any, **o: Any) -> None:
         try:
@@ -33,9 +46,31 @@ class Command(BaseCommand):
             from dataclasses import replace
 
             scenario = replace(scenario, days=o["days"])
-        report = simulate(scenario)
+        if o["farm"]:
+            self._farm_child(o)
+            return
+        if o["farm_child"]:
+            call_command("migrate", verbosity=0)
+            report = simulate_farm(scenario)
+        else:
+            report = simulate(scenario)
         if o["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
         for key, value in report.items():
             self.stdout.write(f"{key:32} {value}")
+
+    def _farm_child(self, o: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory(prefix="farm-twin-") as scratch:
+            env = {
+                **os.environ,
+                "FARM_DATABASE_URL": f"sqlite:///{scratch}/twin.sqlite3",
+                "FARM_VAR_DIR": scratch,
+            }
+            args = [sys.executable, sys.argv[0], "simulate", "--scenario", str(o["scenario"])]
+            args += ["--farm-child"] + (["--json"] if o["json"] else [])
+            args += ["--days", str(o["days"])] if o["days"] else []
+            done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise CommandError(f"the farm twin failed:\n{done.stderr[-4000:]}")
+            self.stdout.write(done.stdout)

@@ -1,0 +1,52 @@
+"""The twin driving the farm's own services on a simulated clock (farm.twin.farm_mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from farm.models import Job, PrintRun, PromiseChange
+from farm.statuses import RunStatus
+from farm.twin.farm_mode import simulate_farm
+from farm.twin.scenario import from_dict
+
+
+def farm(**extra: Any) -> dict[str, Any]:
+    scenario: dict[str, Any] = {
+        "name": "farm mode",
+        "days": 0.5,
+        "seed": 3,
+        "printers": {"generate": 6, "seed": 3},
+        "background": {"jobs_per_day": 24, "seed": 4},
+        "replan_hours": 1,
+    }
+    scenario.update(extra)
+    return scenario
+
+
+@pytest.mark.django_db
+def test_the_farm_prints_its_jobs_through_its_own_services_on_the_simulated_clock() -> None:
+    report = simulate_farm(from_dict(farm()))
+    assert report["runs"] > 0 and report["jobs_done"] > 0
+    # What the services wrote, on the simulated clock (the scenario starts 2026-11-23).
+    first = PrintRun.objects.order_by("created_at").first()
+    assert first is not None and first.created_at.date().isoformat() == "2026-11-23"
+    assert PrintRun.objects.filter(status=RunStatus.DONE).exists()
+    # Every job the passes planned was promised by the farm's rule, and none moved: nothing
+    # in this farm failed.
+    assert (
+        PromiseChange.objects.filter(reason="first promise").count()
+        == Job.objects.exclude(promised_end=None).count()
+    )
+    assert report["promises"]["moved"] == 0
+    assert timezone.now().year >= 2026 and timezone.now().date().isoformat() != "2026-11-23"
+
+
+@pytest.mark.django_db
+def test_a_failed_run_moves_promises_only_with_its_reason() -> None:
+    report = simulate_farm(from_dict(farm(failures={"run_failure_rate": 0.5})))
+    assert report["failed_runs"] > 0
+    reasons = set(report["promises"]["moves_by_reason"])
+    assert report["promises"]["moved"] > 0 and reasons == {"run failed"}
