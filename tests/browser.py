@@ -13,13 +13,11 @@ Use it from a test module::
         browser.save_screenshot("fleet")
         assert browser.axe() == []
 
-The API, kept small:
-
-Fixtures (imported into the test module as above; their names are `browser` and `chromium`):
+The API, kept small. Two fixtures, imported into the test module as above (their names are
+`browser` and `chromium`, so the import does not shadow the test's argument):
 
 - `chromium` (module fixture): one headless Chromium per test module (a start costs seconds
-  on a loaded machine); skips with the reason when chromium, chromedriver or selenium is
-  missing (mark the tests `integration`: with CI=true a skip fails).
+  on a loaded machine); skips with the reason when chromium or chromedriver is missing (mark the tests `integration`: with CI=true a skip fails).
 - `browser` (function fixture): a `Browser` on pytest-django's `live_server` (so the test runs
   on a transactional database: the server thread must see the test's rows), its cookies
   cleared and its window 1280x900.
@@ -120,7 +118,9 @@ class Browser:
         )
 
     def log_in_with_form(self, username: str, password: str) -> None:
-        self.open("/accounts/login/")
+        """Through the log-in page: the one shown now (and its ?next=), else a fresh one."""
+        if not self.driver.current_url.startswith(self.base_url + "/accounts/login/"):
+            self.open("/accounts/login/")
         self.driver.find_element("name", "username").send_keys(username)
         self.driver.find_element("name", "password").send_keys(password)
         self.driver.find_element("css selector", "main form [type=submit]").click()

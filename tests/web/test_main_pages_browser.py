@@ -160,3 +160,15 @@ def test_an_employee_on_an_operator_page_gets_the_farms_own_403_page(
     )
     browser.save_screenshot("403-employee-on-fleet")
     assert browser.axe() == []
+
+
+def test_an_operator_logs_in_through_the_form_and_lands_where_they_were_going(
+    browser: Browser, operator: User
+) -> None:
+    browser.open("/operator/work/")
+    assert browser.js("location.pathname") == "/accounts/login/"
+    assert browser.axe() == []
+    browser.save_screenshot("login")
+    browser.log_in_with_form("olga", "pw-olga")
+    assert browser.js("location.pathname") == "/operator/work/"
+    assert browser.js("document.querySelector('h1').textContent") == "Work lists"
