@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -37,10 +38,13 @@ from farm.scheduling.types import WorkItem
 from farm.services.learning import plan_model
 from farm.services.plan_inputs import PlanInputs, from_timestamp, to_timestamp
 from farm.services.promise_disruptions import PROMISED
+from farm.services.rows_insert import rows_insert
 from farm.statuses import RUN_PRINTED, RunStatus
 
 HISTORY_RUNS = 5000  # the newest runs the margins are learned from
 FIRST_PROMISE = "first promise"
+PROMISE_FIELDS = ["promised_end", "promise_confidence", "promise_runs"]
+PROMISE_BATCH = 1000  # jobs per UPDATE: a farm's first pass promises every job at once
 
 
 # -- the history ------------------------------------------------------------------------------
@@ -126,44 +130,54 @@ def promises_pass(result: Plan, inputs: PlanInputs) -> int:
     for pk, job in inputs.jobs.items():
         if job.active_ends:
             ends[pk] = max(ends.get(pk, now), *job.active_ends)
-    rows = (
-        list(
-            _to_look_at(inputs.now)
-            .filter(pk__in=list(ends))
-            .values("pk", "promised_end", "promise_disruption", "promise_disrupted_at")
-        )
-        if ends
-        else []
+    # Few rows once the farm runs (new jobs, disrupted ones), every job on a first pass: read
+    # by condition, not by a list of ids (SQLite takes at most 32,766 parameters).
+    looked_at = _to_look_at(inputs.now).values(
+        "pk", "promised_end", "promise_disruption", "promise_disrupted_at"
     )
+    rows = [r for r in looked_at if r["pk"] in ends]
     if not rows:
         return 0
     history = promise_history(printers=inputs.printers)
     slots = {s.id: s for s in inputs.slots}
     wanted = {r["pk"] for r in rows}
     chains = chains_for(wanted, result.assignments, slots, now, ClearingRules.of(inputs.sites))
-    changes: list[PromiseChange] = []
-    with transaction.atomic():
-        for r in rows:
-            pk, end = r["pk"], ends[r["pk"]]
-            renewed = promise_for(end, chains.get(pk, []), history)
-            if r["promised_end"] is None:
-                changes.append(_set(pk, None, renewed, FIRST_PROMISE, inputs.now))
-                continue
+    promised: list[Job] = []
+    changes: list[dict[str, Any]] = []
+    applied: list[int] = []
+    for r in rows:
+        pk, end = r["pk"], ends[r["pk"]]
+        renewed = promise_for(end, chains.get(pk, []), history)
+        if r["promised_end"] is None:
+            reason, p = FIRST_PROMISE, renewed
+        else:
+            applied.append(pk)  # moved or kept: the plan now reflects the change
             decision = hold(
                 promised=to_timestamp(r["promised_end"]),
                 planned_end=end,
                 renewed=renewed.end,
                 disruption=r["promise_disruption"],
             )
-            if decision.moved:
-                moved = Promise(decision.end, end, renewed.confidence, renewed.runs)
-                changes.append(_set(pk, r["promised_end"], moved, decision.reason, inputs.now))
-            # Applied (moved or kept): the plan now reflects the change. A change recorded
-            # after this pass read the farm waits for the next pass.
-            Job.objects.filter(pk=pk, promise_disrupted_at__lte=inputs.now).update(
-                promise_disruption="", promise_disrupted_at=None
+            if not decision.moved:
+                continue
+            reason, p = (
+                decision.reason,
+                Promise(decision.end, end, renewed.confidence, renewed.runs),
             )
-        PromiseChange.objects.bulk_create(changes)
+        new = from_timestamp(p.end)
+        promised.append(
+            Job(pk=pk, promised_end=new, promise_confidence=p.confidence, promise_runs=p.runs)
+        )
+        changes.append(
+            {"job_id": pk, "at": inputs.now, "old": r["promised_end"], "new": new, "reason": reason}
+        )
+    with transaction.atomic():
+        Job.objects.bulk_update(promised, PROMISE_FIELDS, batch_size=PROMISE_BATCH)
+        rows_insert(PromiseChange, changes)
+        # A change recorded after this pass read the farm waits for the next pass.
+        Job.objects.filter(pk__in=applied, promise_disrupted_at__lte=inputs.now).update(
+            promise_disruption="", promise_disrupted_at=None
+        )
     return len(changes)
 
 
@@ -171,16 +185,6 @@ def _to_look_at(now: datetime.datetime) -> QuerySet[Job]:
     return Job.objects.filter(status__in=PROMISED).filter(
         Q(promised_end=None) | Q(promise_disrupted_at__lte=now)
     )
-
-
-def _set(
-    pk: int, old: datetime.datetime | None, p: Promise, reason: str, at: datetime.datetime
-) -> PromiseChange:
-    new = from_timestamp(p.end)
-    Job.objects.filter(pk=pk).update(
-        promised_end=new, promise_confidence=p.confidence, promise_runs=p.runs
-    )
-    return PromiseChange(job_id=pk, at=at, old=old, new=new, reason=reason[:300])
 
 
 # -- what the job page shows ---------------------------------------------------------------------
