@@ -9,7 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from farm import admin_records  # noqa: F401  (registers maintenance, spools, notifications)
+from farm import (
+    admin_records,  # noqa: F401  (registers maintenance, spools, notifications)
+    admin_webhooks,  # noqa: F401  (registers webhooks, time zones)
+)
 from farm.admin_forms import PrinterAdminForm
 from farm.models import Event, Job, Material, Printer, PrintRun, Quota, Site
 from farm.models.printer import ConnectionKind

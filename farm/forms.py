@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db.models import Count
+from django.utils import timezone
 
 from farm.models import Material, Printer, Site
 from farm.models.job import Priority, Supports
@@ -57,6 +58,9 @@ class JobSubmitForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.upload_too_large = upload_too_large
         self.fields["file"].help_text += f" At most {settings.FARM_MAX_UPLOAD_MB} MB."
+        # read in the person's zone (farm.local_time): say which
+        zone = timezone.get_current_timezone_name()
+        self.fields["due"].help_text = f"Optional; your time ({zone})."
         # Offer what the farm has loaded: the most common material first, its colours listed.
         loaded = Printer.objects.filter(enabled=True).exclude(material=None)
         common = loaded.values("material").annotate(n=Count("id")).order_by("-n").first()

@@ -35,6 +35,7 @@ from farm.services.slice_cache import slice_cache_trim
 from farm.services.spoolman import spoolman_sync
 from farm.services.spools import low_stock_notify, out_of_stock_declines
 from farm.services.sweeps import stuck_work_sweep
+from farm.services.webhooks import webhooks_from_events, webhooks_prune, webhooks_send
 from farm.task_names import TaskName
 from printers.commands import PrinterCommand
 from printers.drivers import DriverError
@@ -144,6 +145,10 @@ def notifications_send_task() -> None:
     notifications_from_events()
     notifications_send()
     notifications_prune()
+    # Signed webhooks ride on the same minute: each delivery is claimed the same way.
+    webhooks_from_events()
+    webhooks_send()
+    webhooks_prune()
 
 
 @shared_task(name=TaskName.SPOOLMAN_SYNC.value)
