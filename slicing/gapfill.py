@@ -17,6 +17,8 @@ and each line extruded at its mean width, scaled so each strip's volume is exact
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import shapely
 from scipy.spatial import QhullError, Voronoi
@@ -40,15 +42,17 @@ def uncovered(
     the inner bead's outer edge are the same offset of the outline); a strip is left only where
     the inner offset vanished: so each level's gap is the outer edge's offset less the
     inner bead grown back by half a bead. Polygon offsets only: far cheaper than growing the
-    beads' lines."""
+    beads' lines. `region` and the areas may be arrays (every layer at once), element-wise."""
     half = settings.spacing() / 2
     edges = [region]  # a wall too thin for a bead is filled to its outline
     edges += [shapely.buffer(area, -half, quad_segs=3) for area in loop_areas]
     grown = [shapely.buffer(area, half, quad_segs=3) for area in loop_areas]
     # edge k: where bead k-1 ends inward (edge 0: the outline; the sliver outside the external
     # bead is under the opening below); the strip from there that bead k does not reach
-    gaps = shapely.union_all(
-        [shapely.difference(edge, grown_k) for edge, grown_k in zip(edges, grown, strict=False)]
+    # a union of the levels' gaps pair by pair: for one layer, or element-wise for arrays
+    gaps = functools.reduce(
+        shapely.union,
+        [shapely.difference(edge, grown_k) for edge, grown_k in zip(edges, grown, strict=False)],
     )
     thin = MIN_WIDTH_SHARE * settings.line_width_mm / 2
     return shapely.buffer(shapely.buffer(gaps, -thin, quad_segs=2), thin, quad_segs=2)

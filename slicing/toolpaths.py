@@ -6,8 +6,7 @@ layers and perimeter counts, never over segments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 import shapely
@@ -20,9 +19,8 @@ from slicing.settings import SliceSettings
 from slicing.supports import SupportPlan, plan_supports
 from slicing.toolpaths_base import Kind, Layer, Toolpath
 
-T = TypeVar("T")
 EMPTY = shapely.Polygon()
-FILL_BATCH = 64  # layers filled in one fill_many
+FILL_BATCH = 64  # layers planned in one array operation (perimeters_many, fill_many)
 # open lines, in the order an island prints them (after its loops)
 OPEN_KINDS = (
     Kind.GAP_FILL, Kind.BRIDGE, Kind.SOLID, Kind.SPARSE, Kind.SUPPORT_INTERFACE, Kind.SUPPORT,
@@ -31,16 +29,27 @@ OPEN_KINDS = (
 
 def _paths(geometry: shapely.Geometry, kind: Kind, closed: bool) -> list[Toolpath]:
     """Every line or ring in `geometry` as a Toolpath, in one coordinate extraction."""
-    parts = shapely.get_parts(geometry)
+    return _paths_many(np.array([geometry], dtype=object), kind, closed)[0]
+
+
+def _paths_many(geometries: np.ndarray, kind: Kind, closed: bool) -> list[list[Toolpath]]:
+    """`_paths` of each geometry of `geometries` (g,), all extracted at once."""
+    parts, owner = shapely.get_parts(geometries, return_index=True)
     if closed:
-        polys = parts[shapely.get_type_id(parts) == 3]
-        parts = shapely.get_rings(polys)
-    parts = parts[~shapely.is_empty(parts)]
+        polygon = shapely.get_type_id(parts) == 3
+        parts, ring_of = shapely.get_rings(parts[polygon], return_index=True)
+        owner = owner[polygon][ring_of]
+    solid = ~shapely.is_empty(parts)
+    parts, owner = parts[solid], owner[solid]
+    out: list[list[Toolpath]] = [[] for _ in range(len(geometries))]
     if len(parts) == 0:
-        return []
+        return out
     coords, index = shapely.get_coordinates(parts, return_index=True)
     splits = np.flatnonzero(np.diff(index)) + 1
-    return [Toolpath(kind, c, closed) for c in np.split(coords, splits) if len(c) >= 2]
+    for c, g in zip(np.split(coords, splits), owner[index[np.r_[0, splits]]].tolist(), strict=True):
+        if len(c) >= 2:
+            out[g].append(Toolpath(kind, c, closed))
+    return out
 
 
 def perimeter_paths(
@@ -48,19 +57,30 @@ def perimeter_paths(
 ) -> tuple[list[Toolpath], shapely.Geometry]:
     """Perimeter loops of one layer, innermost first, then the gap fill of what they and the
     infill leave (slicing.gapfill), and the area left inside them for the infill."""
+    return perimeters_many([region], settings, [height])[0]
+
+
+def perimeters_many(
+    regions: Sequence[shapely.Geometry], settings: SliceSettings, heights: Sequence[float]
+) -> list[tuple[list[Toolpath], shapely.Geometry]]:
+    """`perimeter_paths` of many layers: every offset is one array operation over all of
+    them (GEOS does the same work, without a Python call per layer and offset)."""
     w, gap = settings.line_width_mm, settings.spacing()
-    loops: list[Toolpath] = []
-    areas: list[shapely.Geometry] = []
+    shapes = np.array(regions, dtype=object)
+    loops: list[list[Toolpath]] = [[] for _ in regions]
+    areas: list[np.ndarray] = []
     for k in reversed(range(settings.perimeters)):
-        ring_area = shapely.buffer(region, -(w / 2 + k * gap), quad_segs=3)
+        ring_area = shapely.buffer(shapes, -(w / 2 + k * gap), quad_segs=3)
         ring_area = shapely.simplify(ring_area, 0.0125)
         areas.insert(0, ring_area)
-        loops += _paths(ring_area, Kind.EXTERNAL if k == 0 else Kind.PERIMETER, closed=True)
-    inner = shapely.buffer(region, -(w / 2 + (settings.perimeters - 0.5) * gap), quad_segs=3)
-    gaps = uncovered(region, areas, settings)
-    if not gaps.is_empty:
-        loops += gap_fill_paths(gaps, settings, height)
-    return loops, inner
+        kind = Kind.EXTERNAL if k == 0 else Kind.PERIMETER
+        for n, paths in enumerate(_paths_many(ring_area, kind, closed=True)):
+            loops[n] += paths
+    inner = shapely.buffer(shapes, -(w / 2 + (settings.perimeters - 0.5) * gap), quad_segs=3)
+    gaps = uncovered(shapes, areas, settings)
+    for n in np.flatnonzero(~shapely.is_empty(gaps)).tolist():
+        loops[n] += gap_fill_paths(gaps[n], settings, heights[n])
+    return list(zip(loops, inner, strict=True))
 
 
 def solid_areas(
@@ -76,36 +96,59 @@ def solid_areas(
     if settings.infill >= 0.999:
         return [(inner, empty) for inner in inners]
 
-    memo: dict[tuple[int, ...], tuple[shapely.Geometry, shapely.Geometry]] = {}
-
-    def split(i: int) -> tuple[shapely.Geometry, shapely.Geometry]:
-        lo, hi = i - settings.bottom_layers, i + settings.top_layers
-        if lo < 0 or hi >= count:
-            return inners[i], empty
-        # a stack of repeated layers hands in the same objects (see plan_layers)
-        key = tuple(id(inners[j]) for j in range(lo, hi + 1))
-        if key not in memo:
-            memo[key] = _split(i, lo, hi)
-        return memo[key]
-
-    def _split(i: int, lo: int, hi: int) -> tuple[shapely.Geometry, shapely.Geometry]:
+    below, above = settings.bottom_layers, settings.top_layers
+    out = [(inner, empty) for inner in inners]  # near the bed and the top: all solid
+    # layers with a whole window, each distinct window once (repeated layers hand in the
+    # same objects, see plan_layers)
+    first: dict[tuple[int, ...], int] = {}
+    owner = list(range(count))  # the layer whose split each layer shares
+    for i in range(below, count - above):
+        key = tuple(id(inners[j]) for j in range(i - below, i + above + 1))
+        owner[i] = first.setdefault(key, i)
+    todo = [i for i in range(below, count - above) if owner[i] == i]
+    if todo:
         # comparing infill areas (not outlines) also makes solid the infill next to sloped
-        # walls, where the perimeters above or below do not cover it: a vertical shell
-        window = [inners[j] for j in range(lo, hi + 1) if j != i]
-        covered = shapely.intersection_all(window)
-        solid = shapely.difference(inners[i], covered)
-        sparse = _parts(shapely.intersection(inners[i], covered))
-        # sparse islands too small to hold infill are made solid (PrusaSlicer's
-        # solid_infill_below_area), and crumbs of solid smaller than a line are dropped
-        small = shapely.area(sparse) < settings.solid_below_mm2
-        solid_parts = _parts(solid)
-        solid_parts = solid_parts[shapely.area(solid_parts) > settings.line_width_mm**2]
-        kept = np.concatenate([solid_parts, sparse[small]])
-        solid_area = shapely.union_all(kept) if len(kept) else empty
-        sparse_area = shapely.multipolygons(sparse[~small]) if (~small).any() else empty
-        return solid_area, sparse_area
+        # walls, where the perimeters above or below do not cover it: a vertical shell.
+        # Every layer at once: one array operation per neighbour, not one call per layer.
+        shapes, at = np.array(inners, dtype=object), np.array(todo)
+        covered = shapes[at - below]
+        previous = covered
+        for d in range(-below + 1, above + 1):
+            if d == 0:
+                continue
+            # a repeat of the last neighbour taken (the same object) changes nothing
+            fresh = np.array([a is not b for a, b in zip(shapes[at + d], previous, strict=True)])
+            if fresh.any():
+                covered[fresh] = shapely.intersection(covered[fresh], shapes[at + d][fresh])
+            previous = shapes[at + d]
+        solids = shapely.difference(shapes[at], covered)
+        sparses = shapely.intersection(shapes[at], covered)
+        for n, i in enumerate(todo):
+            out[i] = _split(solids[n], sparses[n], settings)
+    return [out[owner[i]] for i in range(count)]
 
-    return _map(split, count)
+
+def _split(
+    solid: shapely.Geometry, sparse: shapely.Geometry, settings: SliceSettings
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """(solid, sparse) of one layer from the raw difference and intersection: sparse islands
+    too small to hold infill are made solid (PrusaSlicer's solid_infill_below_area), and
+    crumbs of solid smaller than a line are dropped."""
+    sparse_parts = _parts(sparse)
+    small = shapely.area(sparse_parts) < settings.solid_below_mm2
+    solid_parts = _parts(solid)
+    crumbs = shapely.area(solid_parts) <= settings.line_width_mm**2
+    if not small.any() and not crumbs.any() and _polygonal(solid) and _polygonal(sparse):
+        return solid, sparse  # the usual layer: nothing to move, no union to make
+    empty = shapely.Polygon()
+    kept = np.concatenate([solid_parts[~crumbs], sparse_parts[small]])
+    solid_area = shapely.union_all(kept) if len(kept) else empty
+    sparse_area = shapely.multipolygons(sparse_parts[~small]) if (~small).any() else empty
+    return solid_area, sparse_area
+
+
+def _polygonal(geometry: shapely.Geometry) -> bool:
+    return bool(shapely.get_type_id(geometry) in (3, 6))
 
 
 def _parts(geometry: shapely.Geometry) -> np.ndarray:
@@ -140,13 +183,6 @@ def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list
     return skirt[::-1] + brim[::-1]
 
 
-def _map(fn: Callable[[int], T], count: int) -> list[T]:
-    # Sequential on purpose: a thread pool (GEOS releases the GIL) gained nothing on the
-    # shared two-core workers, and each layer's skin reads its neighbours' geometry, which
-    # GEOS does not promise is safe to read from two threads at once.
-    return [fn(i) for i in range(count)]
-
-
 def plan_layers(
     regions: Sequence[shapely.Geometry], tops: np.ndarray, settings: SliceSettings
 ) -> list[Layer]:
@@ -161,15 +197,17 @@ def plan_layers(
     regions = share_repeats(regions)
     w = settings.spacing()
     heights = np.diff(np.r_[0.0, np.asarray(tops, dtype=float)])
-    shell_memo: dict[tuple[int, float], tuple[list[Toolpath], shapely.Geometry]] = {}
-
-    def shell(i: int) -> tuple[list[Toolpath], shapely.Geometry]:
-        key = (id(regions[i]), round(float(heights[i]), 6))  # not its last bits
-        if key not in shell_memo:
-            shell_memo[key] = perimeter_paths(regions[i], settings, key[1])
-        return shell_memo[key]
-
-    shells = _map(shell, len(regions))
+    # each distinct (outline, height) once: the height by value, not its last bits
+    keys = [(id(region), round(float(h), 6)) for region, h in zip(regions, heights, strict=True)]
+    distinct = sorted({key: i for i, key in reversed(list(enumerate(keys)))}.values())
+    planned = []
+    for lo in range(0, len(distinct), FILL_BATCH):  # batches bound the arrays held at once
+        batch = distinct[lo : lo + FILL_BATCH]
+        planned += perimeters_many(
+            [regions[i] for i in batch], settings, [keys[i][1] for i in batch]
+        )
+    shell_of = {keys[i]: shell for i, shell in zip(distinct, planned, strict=True)}
+    shells = [shell_of[key] for key in keys]
     inners = [inner for _, inner in shells]
     splits = solid_areas(regions, inners, settings)
     supports = plan_supports(regions, settings)
