@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from farm.scheduling import Assignment, SiteRules, plan
+import math
+
+import pytest
+
+from farm.scheduling import Assignment, Plan, PlanOptions, SiteRules, plan
 from farm.scheduling_bench.bench import moved_share
 from tests.scheduling.helpers import NOW, H, job, printer
 
@@ -125,3 +129,18 @@ def test_a_late_printer_covers_the_night_with_a_run_of_the_filament_it_holds() -
     on_2 = [a for a in sorted(result.assignments, key=lambda a: a.start) if a.printer_id == 2]
     assert on_2[0].job_id == 3 and on_2[0].start == NOW
     assert sum(a.material_change for a in on_2) == 1
+
+
+def test_a_printer_with_nothing_left_takes_the_tail_of_the_latest_one() -> None:
+    # Printer 1 was promised 150 one-hour runs, printer 2 fifty: once printer 2 is done, it
+    # takes printer 1's last promised runs, as many as a replan may move (1 % of 200).
+    printers = [printer(1), printer(2)]
+    work = [job(j, 1) for j in range(1, 201)]
+    previous = [promised(j, 1, 1.1 * (j - 1)) for j in range(1, 151)]
+    previous += [promised(j, 2, 1.1 * (j - 151)) for j in range(151, 201)]
+    keep = PlanOptions(replan_gain=math.inf)  # the kept plan, whatever a fresh one would gain
+    result = plan(printers, work, now=NOW, sites=ALWAYS, previous=previous, options=keep)
+    assert result.kept_previous
+    moved = {a.job_id for a in result.assignments if a.printer_id == 2} - set(range(151, 201))
+    assert moved == {149, 150}
+    assert moved_share(Plan(assignments=previous), result) == pytest.approx(2 / 200)
