@@ -15,6 +15,8 @@ from farm.services.webhooks import url_host, webhook_new_secret
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
     class Meta:
         model = WebhookEndpoint
         fields = ["owner", "name", "url", "events", "enabled"]
