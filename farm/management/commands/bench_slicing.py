@@ -2,8 +2,8 @@
 or `--suite [--meshes DIR]`: every mesh there and the generated parts, with the targets.
 
 Slices one mesh with the built-in engine and PrusaSlicer (each in its own process, same placed
-mesh, same settings) and prints per engine: wall seconds, peak memory, layers, G-code lines,
-our estimated print seconds, filament grams; for PrusaSlicer also its own stated estimate next
+mesh, same settings) and prints per engine: wall and CPU seconds, peak memory, layers, G-code
+lines, our estimated print seconds, filament grams; for PrusaSlicer also its own stated estimate next
 to ours. `--out DIR` keeps each engine's G-code. The work is slicing.bench.bench().
 """
 
@@ -63,6 +63,7 @@ class Command(BaseCommand):
                 continue
             self.stdout.write(
                 f"  {engine}: {result['wall_seconds']:.2f} s wall, "
+                f"{result.get('cpu_seconds', 0):.2f} s CPU, "
                 f"{result['peak_memory_mb']:.0f} MB peak, {result['layers']} layers, "
                 f"{result['gcode_lines']} lines, estimate {result['estimated_seconds']:.0f} s "
                 f"(its own: {result['stated_seconds']}), {result['filament_grams']:.2f} g"
