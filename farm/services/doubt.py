@@ -40,7 +40,7 @@ def run_mark_in_doubt(*, run_id: int, reason: str) -> None:
         run_transition(run, RunStatus.IN_DOUBT, in_doubt_since=timezone.now())
         event_record(EventKind.RUN_IN_DOUBT, run=run, message=reason)
         name = Printer.objects.filter(pk=run.printer_id).values_list("name", flat=True).first()
-        promises_disrupt_printers(printer_ids=[run.printer_id], reason=f"{name} went offline")
+        promises_disrupt_printers(reasons={run.printer_id: f"{name} went offline"})
 
 
 def run_contact_back(*, run_id: int, paused: bool) -> None:

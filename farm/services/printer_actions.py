@@ -100,8 +100,9 @@ def printers_set_service(
         )
         outcome.done = [pk for pk, _ in changing]
         if not in_service:
-            for pk, name in changing:
-                promises_disrupt_printers(printer_ids=[pk], reason=f"{name} out of service")
+            promises_disrupt_printers(
+                reasons={pk: f"{name} out of service" for pk, name in changing}
+            )
         for pk in set(ids) - set(outcome.done):
             outcome.skipped[pk] = f"already {words}"
         if outcome.done:

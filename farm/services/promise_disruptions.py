@@ -8,7 +8,8 @@ Apart from that module because these services are imported by the pass's inputs.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
+from collections import defaultdict
+from collections.abc import Collection, Mapping
 
 from django.utils import timezone
 
@@ -40,18 +41,23 @@ def promises_disrupt(*, job_ids: Collection[int], reason: str) -> int:
     )
 
 
-def promises_disrupt_printers(
-    *, printer_ids: Collection[int], reason: str, also: Collection[int] = ()
-) -> int:
-    """The jobs printing on these printers or planned on them by the last pass (and `also`)."""
-    ids = set(printer_ids)
-    jobs = set(also) | set(
-        PrintRun.objects.filter(printer_id__in=ids, status__in=ON_A_PRINTER).values_list(
-            "job_id", flat=True
-        )
-    )
+def promises_disrupt_printers(*, reasons: Mapping[int, str], also: Collection[int] = ()) -> int:
+    """The jobs printing on these printers (printer id -> the reason) or planned on them by
+    the last pass, and the jobs `also` (for the first printer's reason): one read of the last
+    plan and one UPDATE per reason, however many printers changed at once."""
+    if not reasons:
+        return 0
+    jobs: dict[int, str] = dict.fromkeys(also, next(iter(reasons.values())))
+    on_printers = PrintRun.objects.filter(printer_id__in=list(reasons), status__in=ON_A_PRINTER)
+    for job_id, printer_id in on_printers.values_list("job_id", "printer_id"):
+        jobs.setdefault(job_id, reasons[printer_id])
     # Imported here: the plan's inputs import the run services, which import this module.
     from farm.services.plan_inputs import previous_plan
 
-    jobs |= {a.job_id for a in previous_plan() if a.printer_id in ids}
-    return promises_disrupt(job_ids=jobs, reason=reason)
+    for a in previous_plan():
+        if a.printer_id in reasons:
+            jobs.setdefault(a.job_id, reasons[a.printer_id])
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for job_id, reason in jobs.items():
+        by_reason[reason].append(job_id)
+    return sum(promises_disrupt(job_ids=ids, reason=r) for r, ids in by_reason.items())

@@ -293,7 +293,7 @@ def run_fail(*, run_id: int, reason: str, progress: float | None = None) -> None
         job_refresh_status(job=Job.objects.select_for_update().get(pk=run.job_id))
         # Its reprint may delay it, and every job planned after it on this printer.
         promises_disrupt_printers(
-            printer_ids=[printer.pk], reason=f"run failed on {printer.name}", also=[run.job_id]
+            reasons={printer.pk: f"run failed on {printer.name}"}, also=[run.job_id]
         )
         enqueue_schedule_pass()
 

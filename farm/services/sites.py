@@ -228,8 +228,9 @@ def site_mark_down(*, site: Site, now: datetime.datetime) -> bool:
         )
         event_record(EventKind.SITE_DOWN, message=message, site=site.slug)
         promises_disrupt_printers(
-            printer_ids=list(site.printers.values_list("pk", flat=True)),
-            reason=f"site {site.name} down",
+            reasons=dict.fromkeys(
+                site.printers.values_list("pk", flat=True), f"site {site.name} down"
+            )
         )
         enqueue_schedule_pass()
     log.warning("%s", message)

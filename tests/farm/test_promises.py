@@ -11,9 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from farm.models import Job, Printer, PrintRun, PromiseChange, Site
+from farm.services.doubt import run_mark_in_doubt
 from farm.services.jobs import job_confirm
 from farm.services.printer_actions import printers_set_service
-from farm.services.runs import run_fail
+from farm.services.runs import run_fail, run_start
 from farm.services.scheduling import MAX_QUOTES_PER_PASS, schedule_pass
 from farm.services.sites import site_mark_down
 from farm.statuses import JobStatus
@@ -160,3 +161,14 @@ def test_the_api_shows_the_promise_and_its_changes_read_only(
     assert data["promised_end"] is not None
     assert [c["reason"] for c in data["promise_changes"]] == ["confirmed as quoted"]
     assert PromiseChange.objects.filter(job=job).count() == 1
+
+
+def test_a_printer_that_goes_offline_past_the_grace_is_a_change_of_the_farm(
+    alice: User, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    job = printing(alice, pla, cube_upload(), make_printer)
+    run = PrintRun.objects.get(job=job)
+    run_start(run_id=run.pk)
+    run_mark_in_doubt(run_id=run.pk, reason="no answer")
+    job.refresh_from_db()
+    assert job.promise_disruption == "p1 went offline"
