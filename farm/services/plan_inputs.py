@@ -29,6 +29,7 @@ from farm.scheduling.estimates import Corrections
 from farm.scheduling.promises import due_with
 from farm.services.learning import corrections_load, plan_model, time_scale
 from farm.services.runs import copies_held
+from farm.services.stock_plan import stock_plan
 from farm.services.work_lists import filament_declines_active
 from farm.statuses import RUN_ACTIVE, RUN_HELD, JobStatus
 
@@ -315,6 +316,8 @@ class PlanInputs:
     # Free printers by the (material, colour) they hold, and by (material, None) whatever the
     # colour, in reverse slot order: where a planned filament change can be avoided.
     holders: dict[tuple[str, str | None], list[PrinterSlot]] = field(default_factory=dict)
+    # Jobs left out of the plan for want of filament in stock, and why (`stock_plan`).
+    stock_notes: dict[int, str] = field(default_factory=dict)
 
 
 def plan_inputs() -> PlanInputs:
@@ -324,6 +327,8 @@ def plan_inputs() -> PlanInputs:
     scales = {plan_model(p): time_scale(p) for p in printers.values()}
     corrections = corrections_load()
     items, jobs = work_items((JobStatus.QUEUED, JobStatus.PRINTING), corrections, scales)
+    stock = stock_plan(slots, items)
+    slots, items = stock.slots, stock.items
     sites = {s.slug: site_rules(s, now) for s in Site.objects.all()}
     holders: dict[tuple[str, str | None], list[PrinterSlot]] = defaultdict(list)
     for slot in reversed(slots):
@@ -343,4 +348,5 @@ def plan_inputs() -> PlanInputs:
         work={w.job_id: w for w in items},
         holders=dict(holders),
         previous=previous_plan(),
+        stock_notes=stock.notes,
     )

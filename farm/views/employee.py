@@ -147,7 +147,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "promise": promise_summary(job),
     }
     if request.GET.get("partial"):
-        return render(request, "farm/_job_status.html", context)
+        return render(request, "farm/_job_live.html", context)
     return render(request, "farm/job_detail.html", context)
 
 

@@ -89,7 +89,7 @@ def test_an_employee_answers_the_scale_question_confirms_and_sees_it_done(
     assert "This part is 0.02 mm across: it looks like metres. Scale ×1000?" in page
     assert "It will cost" in page
     assert "If you confirm now, this job will be done by" in page
-    assert browser.js("document.getElementById('turntable-img').naturalWidth") > 0
+    browser.wait_for("document.getElementById('turntable-img').naturalWidth > 0")
     browser.save_screenshot("employee-quote-with-the-scale-question")
     assert browser.axe() == []
 

@@ -90,3 +90,14 @@ def test_the_turntable_shows_every_frame_of_the_plate(
     pixels = np.asarray(image.convert("RGB")).reshape(SIZE, FRAMES, SIZE, 3)
     part = (pixels != BACKGROUND).any(axis=3).mean(axis=(0, 2))  # (frames,) share
     assert (part > 0.1).all(), part
+
+
+def test_the_question_appears_on_an_open_page_with_its_next_refresh(
+    client: Client, alice: Any, pla: Any, make_printer: Any
+) -> None:
+    make_printer("p1")
+    job = quoted_in_metres(alice, pla)
+    client.force_login(alice)
+    live = client.get(f"/jobs/{job.pk}/?partial=1").content.decode()
+    assert "Scale ×1000?" in live and 'value="keep"' in live
+    assert "<html" not in live
