@@ -210,6 +210,7 @@ class FarmTwin:
         # The operators: a filament request is met at the next staffed moment, after the
         # change takes its time (a request withdrawn by then is not loaded).
         asked = Printer.objects.exclude(requested_material=None).select_related("site")
+        asked = asked.order_by("pk")
         for printer in asked:
             if printer.pk not in self.loading:
                 self.loading.add(printer.pk)
@@ -217,9 +218,9 @@ class FarmTwin:
                     self._staffed(printer) + self._rules(printer).change_seconds, LOAD, printer.pk
                 )
         # The dispatch a worker would do: every run just created is printing now.
-        for run in PrintRun.objects.filter(status=RunStatus.DISPATCHING).select_related(
-            "job", "printer"
-        ):
+        started = PrintRun.objects.filter(status=RunStatus.DISPATCHING)
+        # In a fixed order, so the random draws follow it: the same seed, the same farm.
+        for run in started.select_related("job", "printer").order_by("pk"):
             run_start(run_id=run.pk)
             self.runs += 1
             estimate = (run.job.seconds_per_copy or 0.0) * run.copies
