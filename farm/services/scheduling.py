@@ -41,6 +41,7 @@ from farm.services.plan_inputs import (
 )
 from farm.services.promises import promise_history, promises_pass, quote_promise, quote_record
 from farm.services.runs import RunRequest, runs_create
+from farm.services.stock_plan import out_of_stock_notify
 from farm.statuses import JobStatus
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def schedule_pass() -> PassResult:
         options=inputs.options,
         previous=inputs.previous,
     )
-    published = _publish_times(result, inputs.jobs, inputs.now)
+    published = _publish_times(result, inputs.jobs, inputs.now, inputs.stock_notes)
+    out_of_stock_notify(inputs.stock_notes)  # once a day per filament jobs wait for
     promises_pass(result, inputs)  # new promises; moved only where the farm changed
     _quote_waiting_jobs(inputs)
     started, requests, acted, moved = _start_due_runs(result, inputs)
@@ -119,10 +121,16 @@ def _moved(old: float | None, new: float | None) -> bool:
     return abs(old - new) >= PUBLISH_TOLERANCE_SECONDS
 
 
-def _publish_times(result: Plan, jobs: dict[int, PlannedJob], now: datetime.datetime) -> int:
-    """Write each job's planned start and end, and why nothing could be planned, where they
-    changed (by PUBLISH_TOLERANCE or more): compared in memory as POSIX seconds, so only
-    the jobs that moved are written. Returns how many."""
+def _publish_times(
+    result: Plan,
+    jobs: dict[int, PlannedJob],
+    now: datetime.datetime,
+    stock_notes: dict[int, str] | None = None,
+) -> int:
+    """Write each job's planned start and end, and why nothing could be planned (or why it
+    was left out of the plan: `stock_notes`), where they changed (by PUBLISH_TOLERANCE or
+    more): compared in memory as POSIX seconds, so only the jobs that moved are written.
+    Returns how many."""
     spans: dict[int, tuple[float, float]] = {}
     for a in result.assignments:
         span = spans.get(a.job_id)
@@ -140,6 +148,8 @@ def _publish_times(result: Plan, jobs: dict[int, PlannedJob], now: datetime.date
             times = [*(span or ()), *job.active_ends]
             start, end = min(times), max(*times, now_s)
         note = unplaceable.get(job_id, "")[:200] if unplaceable else ""
+        if stock_notes and job_id in stock_notes:
+            note = stock_notes[job_id]
         if (
             _moved(job.planned_start, start)
             or _moved(job.planned_end, end)
