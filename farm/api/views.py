@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import mixins, serializers, status, viewsets
@@ -35,6 +36,7 @@ from farm.api.serializers import (
     SiteSerializer,
     TokenSerializer,
 )
+from farm.local_time import user_zone_name
 from farm.models import Job, Material, Printer, Site
 from farm.services.jobs import job_cancel, job_confirm, job_visible_to
 from farm.services.pricing import job_price, site_rates
@@ -98,6 +100,18 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
 
     serializer_class = JobSerializer
     parser_classes = [MultiPartParser, FormParser]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticates: the token's owner is known
+        # A due date without an offset is read in its owner's zone, as on the form
+        # (farm.local_time; the web's middleware runs before a token is read).
+        timezone.activate(user_zone_name(request.user))
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        timezone.deactivate()
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         # The browsable API's form for a POST to the list is the submission's fields.
@@ -189,6 +203,7 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
     def answer(self, request: Request, pk: str) -> Response:
         """Answer one of the job's questions: keeping a part's scale prepares it again
         (status submitted), refusing a repair cancels it (409 if answered already)."""
+        self.get_object()  # someone else's job is not found, whatever the body says
         given = AnswerSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         return self._act(

@@ -28,6 +28,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("api:job-detail", "GET"): (401, 200, 404, 200),
     ("api:job-confirm", "POST"): (401, 409, 404, 409),  # not quoted yet: nothing to confirm
     ("api:job-cancel", "POST"): (401, 200, 404, 200),
+    ("api:job-questions", "GET"): (401, 200, 404, 200),
+    ("api:job-answer", "POST"): (401, 400, 404, 400),  # no question named
     ("api:printer-list", "GET"): (401, 403, 403, 200),
     ("api:printer-detail", "GET"): (401, 403, 403, 200),
     ("api:queue-list", "GET"): (401, 403, 403, 200),
@@ -76,6 +78,8 @@ def api_url(name: str, world: dict[str, Any]) -> str:
         "api:job-detail": {"pk": job.pk},
         "api:job-confirm": {"pk": job.pk},
         "api:job-cancel": {"pk": job.pk},
+        "api:job-questions": {"pk": job.pk},
+        "api:job-answer": {"pk": job.pk},
         "api:printer-detail": {"pk": printer.pk},
         "api:site-detail": {"pk": world["site"].pk},
         "api:material-detail": {"pk": world["material"].pk},

@@ -11,6 +11,7 @@ from django.test import Client
 from farm.local_time import user_zone_name
 from farm.models import Job, NotificationChannel
 from farm.services.profiles import profile_set_timezone
+from tests.api.conftest import token_client
 
 
 def test_a_person_without_a_zone_reads_the_farms(alice: Any, settings: Any) -> None:
@@ -68,3 +69,14 @@ def test_a_person_chooses_their_zone_on_their_page(client: Client, alice: Any) -
     assert "Select a valid choice" in refused.content.decode()
     client.post("/me/time/", {"timezone": ""})
     assert user_zone_name(alice) == "UTC"
+
+
+def test_a_due_date_sent_through_the_api_without_an_offset_is_read_in_the_owners_zone(
+    alice: Any, pla: Any, cube_upload: Any
+) -> None:
+    profile_set_timezone(user=alice, name="Europe/Berlin")
+    data = {"file": cube_upload(), "material": pla.pk, "due": "2026-12-10T14:00"}
+    response = token_client(alice).post("/api/v1/jobs/", data, format="multipart")
+    assert response.status_code == 201, response.content
+    assert Job.objects.get().due == datetime.datetime(2026, 12, 10, 13, 0, tzinfo=datetime.UTC)
+    assert response.json()["due"] == "2026-12-10T14:00:00+01:00"
