@@ -2,7 +2,8 @@
 
 Creates three sites, materials, 24 simulated printers (`--printers N` for more; a quarter with
 auto-eject, so the demo keeps flowing on its own; rows of 20 on each site's floor, a few tags), a user for each role with a random password (printed once, and kept
-in var/demo-logins.txt for `make run` to show), and a few sample parts submitted as jobs.
+in var/demo-logins.txt for `make run` to show), a few sample parts submitted as jobs, and
+spools, stock thresholds and maintenance schedules (`farm.management.demo_records`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from farm.management.demo_records import demo_records_seed
 from farm.models import Material, Printer, Site
 from farm.models.printer import ConnectionKind
 from farm.roles import EMPLOYEE, OPERATOR
@@ -110,6 +112,7 @@ class Command(BaseCommand):
         Printer.objects.bulk_create(
             (self._printer(i, sites, materials) for i in range(printer_count)), batch_size=1000
         )
+        demo_records_seed(materials=materials, loads=LOADS)
         logins = []
         employees = Group.objects.get_or_create(name=EMPLOYEE)[0]
         operators = Group.objects.get_or_create(name=OPERATOR)[0]
