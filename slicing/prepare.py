@@ -196,7 +196,9 @@ def _prepare_mesh(
     if scale is not None:  # the unasked scale keeps the keys cached before owners were asked
         parts.append(f"scale:{scale!r}")
     key = cache_key(*parts)
-    if (record := cache.load(key)) is not None:
+    # A record from before owners were asked (no "repairs") says nothing of a scale or a
+    # repair it made silently: slice again so they are asked.
+    if (record := cache.load(key)) is not None and "repairs" in record:
         return _from_record(record, cached=True)
     root = workdir.default_root(out_dir, limits.temp_dir)
     with workdir.slice_dir(root, stale_after_s=2 * limits.max_seconds + 600) as work:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -111,6 +112,33 @@ def test_it_scales_a_mesh_drawn_in_metres_and_says_so(tmp_path: Path) -> None:
     prepared = prepare(path, "mesh", BUILTIN, out_dir=tmp_path / "gcode")
     assert prepared.size_mm == pytest.approx((12, 12, 6))
     assert any("scaled by 1000" in note for note in prepared.notes)
+    assert (prepared.scale_hint, prepared.drawn_mm) == (
+        1000.0,
+        pytest.approx((0.012,) * 2 + (0.006,)),
+    )
+
+
+def test_a_scale_chosen_by_its_owner_is_its_own_slice_and_asks_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.stl"
+    trimesh.creation.box(extents=(0.012, 0.012, 0.006)).export(path)
+    chosen = prepare(path, "mesh", BUILTIN, out_dir=tmp_path / "gcode", scale=1000.0)
+    assert not chosen.cached and chosen.scale_hint is None
+    assert chosen.size_mm == pytest.approx((12, 12, 6))
+    with pytest.raises(PrepareError, match="too small to print"):
+        prepare(path, "mesh", BUILTIN, out_dir=tmp_path / "gcode", scale=1.0)
+
+
+def test_a_slice_cached_before_owners_were_asked_is_sliced_again(
+    small_cube: Path, tmp_path: Path
+) -> None:
+    first = prepare(small_cube, "mesh", BUILTIN, out_dir=tmp_path / "gcode")
+    assert first.gcode_path is not None
+    record = first.gcode_path.with_suffix(".json")
+    old = json.loads(record.read_text())
+    del old["repairs"], old["scale_hint"], old["drawn_mm"]
+    record.write_text(json.dumps(old))
+    assert not prepare(small_cube, "mesh", BUILTIN, out_dir=tmp_path / "gcode").cached
+    assert prepare(small_cube, "mesh", BUILTIN, out_dir=tmp_path / "gcode").cached
 
 
 def test_it_keeps_its_cache_in_the_configured_folder(small_cube: Path, tmp_path: Path) -> None:
