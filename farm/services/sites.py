@@ -221,10 +221,11 @@ def site_mark_down(*, site: Site, now: datetime.datetime) -> bool:
         if not marked:
             return False  # another sweep got there first
         heard = site.last_heartbeat_at
+        # Marked down by hand (or by the twin) before its fleet link ever reported: say so.
+        since = f"since {heard:%Y-%m-%d %H:%M:%S} UTC" if heard else "ever"
         message = (
-            f"site {site.name} is down: no heartbeat from its fleet link since "
-            f"{heard:%Y-%m-%d %H:%M:%S} UTC; its printers show unknown, its queued work "
-            "moves to other sites"
+            f"site {site.name} is down: no heartbeat from its fleet link {since}; its "
+            "printers show unknown, its queued work moves to other sites"
         )
         event_record(EventKind.SITE_DOWN, message=message, site=site.slug)
         promises_disrupt_printers(

@@ -27,6 +27,7 @@ from farm.services.sites import (
     database_now,
     run_release,
     site_heartbeat,
+    site_mark_down,
     sites_report,
     sites_sweep,
 )
@@ -117,6 +118,13 @@ def test_a_site_never_watched_is_not_down(site: Site, make_printer: Any) -> None
     site.refresh_from_db()
     assert site.online and site.down_since is None
     assert sites_report()[0].condition is SiteCondition.NOT_WATCHED
+
+
+def test_a_site_marked_down_before_it_was_ever_heard_says_so(site: Site) -> None:
+    assert site.last_heartbeat_at is None
+    assert site_mark_down(site=site, now=timezone.now())
+    event = Event.objects.get(kind=EventKind.SITE_DOWN)
+    assert "no heartbeat from its fleet link ever" in event.message
 
 
 @pytest.fixture
