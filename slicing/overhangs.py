@@ -42,8 +42,10 @@ def split_overhangs(
         return paths
     held = shapely.buffer(below, settings.nozzle_mm / 2, quad_segs=3)
     shapely.prepare(held)
-    lines = [shapely.linestrings(paths[k].points) for k in loops]
-    resting = shapely.covered_by(lines, held)
+    # every loop's line in one call (one shapely call per loop cost more than the test)
+    coords = np.concatenate([paths[k].points for k in loops])
+    owner = np.repeat(np.arange(len(loops)), [len(paths[k].points) for k in loops])
+    resting = shapely.covered_by(shapely.linestrings(coords, indices=owner), held)
     if resting.all():
         return paths
     hanging = {k for k, rests in zip(loops, resting.tolist(), strict=True) if not rests}
