@@ -7,9 +7,11 @@ Before the plan is made, from what is in stock:
 - a job nobody could print without such a change (no plannable printer it fits holds its
   filament, and no spool on the shelf could finish one of its runs) is left out of the plan and waits
   with the note "no PETG red in stock";
-- a material and colour with nothing at all on the shelf is refused on every printer that
-  does not hold it (`PrinterSlot.refused`, as an operator's decline), so its work goes to the
-  printers that hold it instead of to a change nobody can make.
+- a material and colour no shelf spool could finish any waiting run of is refused on every
+  printer that does not hold it (`PrinterSlot.refused`, as an operator's decline), so its
+  work goes to the printers that hold it instead of to a change nobody can make. (Where some
+  of its runs fit a shelf spool and others do not, a change may still be asked for one that
+  does not: the planner refuses by material and colour, not by job.)
 
 Stock is tracked per material: a material of which no spool was ever recorded is not tracked
 (a farm with no spools recorded plans exactly as before), as in `spools.out_of_stock_declines`.
@@ -101,28 +103,29 @@ def stock_limit(
         holders[(slot.material, None)].append(slot)
     kept: list[WorkItem] = []
     notes: dict[int, str] = {}
-    empty: set[Filament] = set()  # tracked filaments waited for with nothing on the shelf
+    waited: set[Filament] = set()  # tracked filaments the work needs
+    stocked: set[Filament] = set()  # ... of which a shelf spool could finish a run
     for item in items:
         if item.material not in shelf.tracked:
             kept.append(item)
             continue
-        largest = shelf.largest_for(item.material, item.colour)
-        if largest <= 0:
-            empty.add((item.material, item.colour.lower()))
+        filament = (item.material, item.colour.lower())
+        waited.add(filament)
+        fits = shelf.largest_for(*filament) > run_grams(item, grams_per_copy.get(item.job_id, 0.0))
+        if fits:
+            stocked.add(filament)
         holding = holders.get((item.material, item.colour.lower() or None), ())
-        if largest > run_grams(item, grams_per_copy.get(item.job_id, 0.0)) or any(
-            incompatibility(s, item) is None for s in holding
-        ):
+        if fits or any(incompatibility(s, item) is None for s in holding):
             kept.append(item)  # a spool can be loaded, or a printer holding it prints it
         else:
             notes[item.job_id] = f"no {filament_name(item.material, item.colour)} in stock"
-    if empty:
-        slots = [_refuse(s, empty) for s in slots]
+    if waited - stocked:
+        slots = [_refuse(s, waited - stocked) for s in slots]
     return StockPlan(slots, kept, notes)
 
 
-def _refuse(slot: PrinterSlot, empty: set[Filament]) -> PrinterSlot:
-    extra = {(m, c) for m, c in empty if not _holds(slot, m, c)}
+def _refuse(slot: PrinterSlot, unstocked: set[Filament]) -> PrinterSlot:
+    extra = {(m, c) for m, c in unstocked if not _holds(slot, m, c)}
     if not extra or extra <= slot.refused:
         return slot
     return replace(slot, refused=slot.refused | extra)

@@ -93,3 +93,14 @@ def test_any_colour_is_in_stock_when_any_spool_of_the_material_is() -> None:
     assert [w.job_id for w in out.items] == [1, 4]  # 3: a plate of five is 500 g; ABS untracked
     assert out.notes == {2: "no PLA red in stock", 3: "no PLA in stock"}
     assert out.slots[0].refused == frozenset({("PLA", "red")})  # nothing red on the shelf
+
+
+def test_a_filament_whose_shelf_spools_are_too_light_for_every_run_goes_to_its_holders() -> None:
+    shelf = Shelf(frozenset({"PLA"}), {("PLA", "red"): 300.0})
+    holder, other = slot(1, "PLA", "red"), slot(2, "PETG", "black")
+    out = stock_limit([holder, other], [item(1, "PLA", "red")], shelf, {1: 500.0})
+    assert [w.job_id for w in out.items] == [1] and out.notes == {}  # the holder prints it
+    assert out.slots[0].refused == frozenset()
+    assert out.slots[1].refused == frozenset({("PLA", "red")})
+    lighter = stock_limit([holder, other], [item(1, "PLA", "red")], shelf, {1: 200.0})
+    assert lighter.slots[1].refused == frozenset()  # a shelf spool can finish it: ask
