@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import FloatField, Func, QuerySet
 from django.utils import timezone
 
@@ -28,6 +26,7 @@ from farm.scheduling import Assignment, PlanOptions, PrinterSlot, SiteRules, Wor
 from farm.scheduling.estimates import Corrections
 from farm.scheduling.promises import due_with
 from farm.services.learning import corrections_load, plan_model, time_scale
+from farm.services.plan_store import previous_plan
 from farm.services.runs import copies_held
 from farm.services.stock_plan import stock_plan
 from farm.services.work_lists import filament_declines_active
@@ -264,12 +263,6 @@ def work_items(
     return items, by_id
 
 
-# The last pass's plan (its runs not started), kept in the cache, not the database: it is
-# derived data, rewritten each pass, and losing it costs one pass that plans afresh.
-PREVIOUS_PLAN_KEY = "schedule:previous-plan"
-PREVIOUS_PLAN_SECONDS = 86400
-
-
 def plan_options() -> PlanOptions:
     """The farm's planning weights (settings): what an operator's filament change is worth
     in makespan, and how much better a fresh plan must be to move promised runs."""
@@ -277,27 +270,6 @@ def plan_options() -> PlanOptions:
         change_penalty_seconds=settings.FARM_CHANGE_PENALTY_MINUTES * 60.0,
         replan_gain=settings.FARM_REPLAN_GAIN,
     )
-
-
-def previous_plan_store(assignments: list[Assignment]) -> None:
-    """Keep the runs of this pass's plan that were not started, for the next pass."""
-    rows = np.array(
-        [
-            (a.job_id, a.printer_id, a.copies, a.start, a.end, a.material_change)
-            for a in assignments
-        ],
-        dtype=np.float64,
-    ).reshape(-1, 6)
-    cache.set(PREVIOUS_PLAN_KEY, rows.tobytes(), PREVIOUS_PLAN_SECONDS)
-
-
-def previous_plan() -> list[Assignment]:
-    """The runs the last pass planned and did not start (none when the cache lost them)."""
-    raw = cache.get(PREVIOUS_PLAN_KEY)
-    if not raw:
-        return []
-    rows = np.frombuffer(raw, dtype=np.float64).reshape(-1, 6)
-    return [Assignment(int(j), int(p), int(c), s, e, bool(m)) for j, p, c, s, e, m in rows.tolist()]
 
 
 @dataclass

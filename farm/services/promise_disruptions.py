@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from django.utils import timezone
 
 from farm.models import Job, PrintRun, PromiseChange
+from farm.services.plan_store import previous_plan
 from farm.statuses import JobStatus, RunStatus
 
 PROMISED = (JobStatus.QUEUED, JobStatus.PRINTING)  # confirmed and not yet done
@@ -51,9 +52,6 @@ def promises_disrupt_printers(*, reasons: Mapping[int, str], also: Collection[in
     on_printers = PrintRun.objects.filter(printer_id__in=list(reasons), status__in=ON_A_PRINTER)
     for job_id, printer_id in on_printers.values_list("job_id", "printer_id"):
         jobs.setdefault(job_id, reasons[printer_id])
-    # Imported here: the plan's inputs import the run services, which import this module.
-    from farm.services.plan_inputs import previous_plan
-
     for a in previous_plan():
         if a.printer_id in reasons:
             jobs.setdefault(a.job_id, reasons[a.printer_id])

@@ -2,7 +2,7 @@
 timeline per printer for the next hours.
 
 The scheduling pass keeps the runs it planned and has not started in the cache
-(`farm.services.plan_inputs.previous_plan`): the queue shows that plan. When the cache has
+(`farm.services.plan_store.previous_plan`): the queue shows that plan. When the cache has
 none (no pass yet, or the cache was restarted) it plans the farm itself with the pass's inputs
 and planner, and keeps that PLAN_SECONDS for every open queue page. Jobs held or closed since
 the pass are left out (the next pass, which every change asks for, replans them).
@@ -21,12 +21,8 @@ from django.utils import timezone
 from farm.models import Job, Printer, PrintRun
 from farm.scheduling import Assignment, plan
 from farm.services.fleet_view import natural_key
-from farm.services.plan_inputs import (
-    PREVIOUS_PLAN_KEY,
-    plan_inputs,
-    previous_plan,
-    to_timestamp,
-)
+from farm.services.plan_inputs import plan_inputs, to_timestamp
+from farm.services.plan_store import PREVIOUS_PLAN_KEY, previous_plan
 from farm.statuses import JOB_OPEN, RUN_ACTIVE
 
 PLAN_KEY = "queue-plan"

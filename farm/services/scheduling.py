@@ -35,10 +35,10 @@ from farm.services.plan_inputs import (
     job_values,
     model_seconds_of,
     plan_inputs,
-    previous_plan_store,
     to_timestamp,
     work_item,
 )
+from farm.services.plan_store import previous_plan_store
 from farm.services.promises import promise_history, promises_pass, quote_promise, quote_record
 from farm.services.runs import RunRequest, runs_create
 from farm.services.stock_plan import out_of_stock_notify

@@ -18,7 +18,7 @@ from farm.scheduling import Plan
 from farm.scheduling_bench.bench import moved_share
 from farm.services import scheduling
 from farm.services.jobs import job_cancel
-from farm.services.plan_inputs import previous_plan
+from farm.services.plan_store import previous_plan
 from farm.services.preparation import job_prepare
 from farm.services.runs import RunRequest, runs_create
 from farm.services.scheduling import schedule_pass

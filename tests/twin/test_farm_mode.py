@@ -1,4 +1,4 @@
-"""The twin driving the farm's own services on a simulated clock (farm.twin.farm_mode)."""
+"""The twin driving the farm's own services on a simulated clock (farm.management.twin_farm)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from farm.management.twin_farm import simulate_farm
 from farm.models import Job, PrintRun, PromiseChange
 from farm.statuses import RunStatus
-from farm.twin.farm_mode import simulate_farm
 from farm.twin.scenario import from_dict
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 from farm.models import Event, Job, Material, Printer, PrintRun, Site
 from farm.models.event import EventKind
 from farm.models.job import Priority
-from farm.services.plan_inputs import PREVIOUS_PLAN_KEY
+from farm.services.plan_store import PREVIOUS_PLAN_KEY
 from farm.services.preparation import job_prepare
 from farm.services.queue_plan import queue_plan
 from farm.services.scheduling import schedule_pass

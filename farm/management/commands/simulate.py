@@ -3,7 +3,7 @@
 A discrete-event simulation of the farm driven by the real planner; the scenario format is
 documented in farm/twin/scenario.py, with examples in farm/twin/scenarios/. With --farm the
 farm's own Django services run on a simulated clock against a throwaway SQLite database
-(farm/twin/farm_mode.py), in a child process so the farm's own database is never touched.
+(farm/management/twin_farm.py), in a child process so the farm's own database is never touched.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from farm.twin.farm_mode import simulate_farm
+from farm.management.twin_farm import simulate_farm
 from farm.twin.scenario import load
 from farm.twin.simulation import simulate
 
