@@ -134,6 +134,35 @@ def maintenance_status(*, printer_ids: list[int] | None = None) -> list[DueItem]
 
 OVERVIEW_KEY = "maintenance-overview"
 OVERVIEW_ITEMS = 500
+DUE_POINTS_KEY = "maintenance-due-points"
+
+
+def _due_points(status: list[DueItem], at: datetime.datetime) -> dict[int, float]:
+    """Per printer, the earliest moment (POSIX seconds) one of its blocking schedules can
+    fall due by print hours or days: the planner plans no run across it. Print hours left
+    count as wall-clock time, since no printer prints more hours than pass; a schedule by
+    runs only cannot be turned into a time (the sweep takes the printer out when it is due)."""
+    points: dict[int, float] = {}
+    for item in status:
+        s = item.schedule
+        if not s.blocks or item.overdue:
+            continue  # an overdue printer is out of service: the planner does not see it
+        left = []
+        if s.every_print_hours:
+            left.append((s.every_print_hours - item.usage.print_hours) * 3600.0)
+        if s.every_days:
+            left.append((s.every_days - item.usage.days) * 86400.0)
+        if left:
+            due = at.timestamp() + max(0.0, min(left))
+            points[item.printer.pk] = min(points.get(item.printer.pk, due), due)
+    return points
+
+
+def maintenance_due_points() -> dict[int, float]:
+    """The due points the last sweep (or work logged since) found; none before the first
+    sweep (counting them takes seconds on a large farm, too long for every pass)."""
+    found = cache.get(DUE_POINTS_KEY)
+    return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -150,7 +179,9 @@ def _overview_store(status: list[DueItem]) -> Overview:
     overview = Overview(due[:OVERVIEW_ITEMS], len(status) - len(due), timezone.now())
     # Kept until two sweeps have passed: counting it again takes seconds on a large farm
     # (3 s at 10,000 printers), too long for a page opened all day.
-    cache.set(OVERVIEW_KEY, overview, timeout=2 * settings.FARM_RECORDS_SWEEP_SECONDS + 60)
+    timeout = 2 * settings.FARM_RECORDS_SWEEP_SECONDS + 60
+    cache.set(OVERVIEW_KEY, overview, timeout=timeout)
+    cache.set(DUE_POINTS_KEY, _due_points(status, overview.at), timeout=timeout)
     return overview
 
 
@@ -167,6 +198,10 @@ def _overview_refresh(printer: Printer) -> None:
     if not isinstance(found, Overview):
         return
     mine = maintenance_status(printer_ids=[printer.pk])
+    points = maintenance_due_points()
+    points.pop(printer.pk, None)
+    points.update(_due_points(mine, timezone.now()))
+    cache.set(DUE_POINTS_KEY, points, timeout=2 * settings.FARM_RECORDS_SWEEP_SECONDS + 60)
     rest = [i for i in found.due if i.printer.pk != printer.pk]
     soon = [i for i in mine if i.overdue or i.soon]
     due = sorted(rest + soon, key=lambda i: (-i.due.share, i.printer.name))

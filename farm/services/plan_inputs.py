@@ -23,9 +23,11 @@ from farm.models import Job, Material, Printer, PrintRun, Site
 from farm.models.job import FileKind
 from farm.models.printer import PrinterState
 from farm.scheduling import Assignment, PlanOptions, PrinterSlot, SiteRules, WorkItem
+from farm.scheduling.calendar import Staffing
 from farm.scheduling.estimates import Corrections
 from farm.scheduling.promises import due_with
 from farm.services.learning import corrections_load, plan_model, time_scale
+from farm.services.maintenance import maintenance_due_points
 from farm.services.plan_store import previous_plan
 from farm.services.runs import copies_held
 from farm.services.stock_plan import stock_plan
@@ -80,6 +82,8 @@ def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, 
     slots: list[PrinterSlot] = []
     by_id: dict[int, Printer] = {}
     declined = filament_declines_active(now)
+    due_points = maintenance_due_points()
+    staffing = {pk: Staffing(site_rules(site, now)) for pk, site in sites.items()}
     for p in printers:
         p.site = sites[p.site_id]
         p.material = materials.get(p.material_id) if p.material_id is not None else None
@@ -103,10 +107,24 @@ def printer_slots(now: datetime.datetime) -> tuple[list[PrinterSlot], dict[int, 
                 needs_clearing=not p.bed_clear or printing,
                 auto_eject=p.auto_eject and p.bed_clear,
                 refused=declined.get(p.pk, frozenset()),
+                maintenance=_maintenance_window(due_points.get(p.pk), staffing[p.site_id]),
             )
         )
         by_id[p.pk] = p
     return slots, by_id
+
+
+# The work itself, planned from the first staffed moment at or after the due point.
+MAINTENANCE_PLAN_SECONDS = 3600.0
+
+
+def _maintenance_window(due: float | None, staffing: Staffing) -> tuple[tuple[float, float], ...]:
+    """The plan keeps the printer idle from its maintenance due point until someone there has
+    had time to do the work: no run is planned across the due point (the sweep would take the
+    printer out of service mid-plan, and its runs with it)."""
+    if due is None:
+        return ()
+    return ((due, staffing.next_staffed(due) + MAINTENANCE_PLAN_SECONDS),)
 
 
 class Epoch(Func):

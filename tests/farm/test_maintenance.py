@@ -5,6 +5,7 @@ failure rates from the farm's runs flag a printer that keeps failing."""
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +20,9 @@ from farm.services.maintenance import (
     maintenance_status,
     maintenance_sweep,
 )
+from farm.services.plan_inputs import MAINTENANCE_PLAN_SECONDS, plan_inputs
+from farm.services.plan_store import previous_plan
+from farm.services.scheduling import schedule_pass
 from tests.farm.records_helpers import ended_run, queued_job
 
 
@@ -211,3 +215,20 @@ def test_the_overview_is_kept_by_the_sweep_and_refreshed_by_logged_work(
         maintenance_log_work(printer=p1, schedule=belts, actor=operator)
     overview = maintenance_overview()
     assert overview.due == [] and overview.upcoming == 1
+
+
+def test_the_plan_keeps_a_printer_idle_across_its_maintenance_due_point(
+    job: Any, make_printer: Any
+) -> None:
+    p1 = make_printer("p1")
+    schedule_made_days_ago(task="Clean the nozzle", printer=p1, every_print_hours=3)
+    ended_run(job, p1, hours=1.0)  # 1 of its 3 print hours used: due in 2 h at the soonest
+    maintenance_sweep()
+    slot = next(s for s in plan_inputs().slots if s.id == p1.pk)
+    ((due, back),) = slot.maintenance
+    assert 2 * 3600 - 120 < due - time.time() <= 2 * 3600 + 5
+    assert back >= due + MAINTENANCE_PLAN_SECONDS
+    schedule_pass()
+    runs = [a for a in previous_plan() if a.printer_id == p1.pk]
+    assert runs and not any(a.start < due < a.end for a in runs)
+    assert any(a.start >= back for a in runs)  # and prints again once the work is done
