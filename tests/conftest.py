@@ -20,6 +20,15 @@ from farm.roles import EMPLOYEE, OPERATOR
 CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that drives Chromium (tests/browser.py) is marked `browser`: CI runs it once, on
+    # the embedded default, not again on PostgreSQL + Redis, where the page is the same and
+    # the browser is the slow part.
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, Any]:
     report: Any = yield
