@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -27,12 +28,21 @@ def _cache_key(user_id: int) -> str:
     return f"user-tz:{user_id}"
 
 
+def _cache_call(call: Callable[..., Any], *args: Any) -> Any:
+    """The cache is a shortcut here: with Redis down, every page (this runs on each request)
+    answered 500; the database still knows the zone."""
+    try:
+        return call(*args)
+    except Exception:  # the cache backend's own connection errors differ per backend
+        return None
+
+
 def user_zone_name(user: User | AnonymousUser) -> str:
     """The zone `user` reads times in (an IANA name)."""
     if not isinstance(user, User):
         return str(settings.TIME_ZONE)
     key = _cache_key(user.pk)
-    found = cache.get(key)
+    found = _cache_call(cache.get, key)
     if found is None:
         found = (
             UserProfile.objects.filter(user=user)
@@ -45,13 +55,13 @@ def user_zone_name(user: User | AnonymousUser) -> str:
             .first()
             or ""
         )
-        cache.set(key, found, CACHE_SECONDS)
+        _cache_call(cache.set, key, found, CACHE_SECONDS)
     return found or str(settings.TIME_ZONE)
 
 
 def user_zone_forget(user_id: int) -> None:
     """After a change of the person's zone: the next page reads it anew."""
-    cache.delete(_cache_key(user_id))
+    _cache_call(cache.delete, _cache_key(user_id))
 
 
 class LocalTimeMiddleware:
