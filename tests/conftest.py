@@ -24,9 +24,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A test that drives Chromium (tests/browser.py) is marked `browser`: CI runs it once, on
     # the embedded default, not again on PostgreSQL + Redis, where the page is the same and
     # the browser is the slow part.
+    #
+    # A test that uses the farm's database or its Redis is marked `backends`: CI runs those
+    # integration tests again on PostgreSQL + Redis. The others (a slicer binary, an
+    # OctoPrint driver against a real server) do the same whatever the farm's database.
     for item in items:
-        if "chromium" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "chromium" in names:
             item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(names):
+            item.add_marker(pytest.mark.backends)
 
 
 @pytest.hookimpl(wrapper=True)

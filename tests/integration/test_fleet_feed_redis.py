@@ -10,7 +10,7 @@ import pytest
 from farm.services.fleet_feed import fleet_changes_publish, fleet_changes_since, fleet_cursor_now
 from tests.integration.services import redis_server
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.backends]
 
 
 def test_the_change_feed_on_redis(settings: Any) -> None:
