@@ -136,6 +136,13 @@ class Stagger:
         """Reserve the earliest start >= t and return it."""
         if not self.active:
             return t
-        slot = self._find(self._first(t))
-        self._used[slot] = self._used.get(slot, 0) + 1
-        return max(t, slot * self.slot)
+        # `_first` and `_find`'s usual case inlined: a plan calls this once per run.
+        slot = math.ceil(t / self.slot) if self.align else math.floor(t / self.slot)
+        used = self._used
+        count = used.get(slot, 0)
+        if count >= self.cap:
+            slot = self._find(slot)
+            count = used.get(slot, 0)
+        used[slot] = count + 1
+        start = slot * self.slot
+        return start if start > t else t

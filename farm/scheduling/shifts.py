@@ -222,12 +222,14 @@ class _Shifts:
             self.class_work[k] += work
         # Per material and class: all its states' work and printers (any colour serves it).
         self.held: list[tuple[str, str]] = []
+        self.own: list[_State] = []  # per printer: the state of the filament it holds
         for i in range(len(e.printers)):
             material, colour = e.loaded[i]
             state = self._state(e.class_of[i], material, colour)
             state.count += 1
             state.sumfree += e.free[i]
             self.held.append((material, colour))
+            self.own.append(state)
         self.class_count = [len(m) for m in idx.class_members]
         self.class_sumfree = [sum(e.free[i] for i in m) for m in idx.class_members]
         # How long the night after each printer's site's shift lasts, roughly: plates at
@@ -360,20 +362,20 @@ class _Shifts:
         if pool is None:
             return None
         k = e.class_of[i]
-        if e._auto_eject[i] and not (
-            self.class_work[k] <= TAIL * self.class_count[k] * self.class_longest[k]
-        ):
-            return pool, pool.longest()
-        longest_pool, longest = pool, 0.0
+        auto = e._auto_eject[i]
+        class_work, tail = self.class_work[k], TAIL * self.class_count[k]
         # The class's longest plate at the start bounds every state's now: most decisions
         # are far from the tail and skip the look over the bands.
-        near_tail = self.class_work[k] <= TAIL * self.class_count[k] * self.class_longest[k]
+        near_tail = class_work <= tail * self.class_longest[k]
+        if auto and not near_tail:
+            return pool, pool.longest()
+        longest_pool, longest = pool, 0.0
         for candidate in state.pools if near_tail else ():
             if candidate is not None and candidate.live:
                 length = candidate.lengths[candidate.longest()]
                 if length > longest:
                     longest_pool, longest = candidate, length
-        if near_tail and self.class_work[k] <= TAIL * self.class_count[k] * longest:
+        if near_tail and class_work <= tail * longest:
             # The class's last stretch: longest first whatever its urgency (a long plate
             # started last is what makes a plan end late), unless it would end at night.
             pool = longest_pool
@@ -382,12 +384,12 @@ class _Shifts:
             end = start + longest
             # Ending at night is fine for the class's last runs: the plan ends with them.
             if (
-                e._auto_eject[i]
+                auto
                 or staffing.next_staffed(end) - end <= e.options.night_wait_seconds
                 or end >= self._even_end(k)
             ):
                 return pool, h
-        if self.e._auto_eject[i]:
+        if auto:
             return pool, pool.longest()
         staffing = e._staffing_of[i]
         morning = staffing.next_staffed(start)
@@ -400,7 +402,9 @@ class _Shifts:
         # By day: the longest plate that ends before the shift does and is not kept for a
         # night, of the most urgent band; else of any band; else a longer one that still
         # ends before the shift does.
-        h = pool.longest_at_most(min(left, self.reserve[k]))
+        reserve = self.reserve[k]
+        # `longest_at_most` inlined: this is the usual decision by day.
+        h = pool._left_of(bisect_right(pool.lengths, left if left < reserve else reserve) - 1)
         if h >= 0:
             return pool, h
         for other in state.pools:
@@ -508,41 +512,59 @@ class _Shifts:
         self.latest_end = e.lower_bound
         ready = [(e.free[i], i) for i in range(len(e.printers))]
         heapq.heapify(ready)
-        heappop, heappush = heapq.heappop, heapq.heappush
+        heappop, heapreplace = heapq.heappop, heapq.heapreplace
         pins = self.pins
+        # Looked up once: the loop runs once per planned run (88,000 at the bench's size).
+        staffing_of, class_of, own_of = e._staffing_of, e.class_of, self.own
+        class_work, class_sumfree, class_count = (
+            self.class_work,
+            self.class_sumfree,
+            self.class_count,
+        )
+        plate_seconds = self.plate_seconds
         while ready:
-            t, i = heappop(ready)
+            # The printer stays at the heap's top while it is decided: its next ready time
+            # replaces it there (one sift instead of a pop and a push).
+            t, i = ready[0]
             if i in pins and pins[i]:
-                heappush(ready, (self._start_pinned(i, t), i))
+                heapreplace(ready, (self._start_pinned(i, t), i))
                 continue
-            staffing = e._staffing_of[i]
+            staffing = staffing_of[i]
             staffed = staffing.next_staffed(t) == t
-            source = self._source(i, t, staffed)
+            # `_source`'s usual case, inlined: the printer's own state still needs it.
+            k = class_of[i]
+            own = own_of[i]
+            end = (class_work[k] + class_sumfree[k]) / (class_count[k] or 1)
+            if own.work > 0 and (own.count * end - own.sumfree - own.work < end - t or not staffed):
+                source: _State | None = own
+                start = t
+            else:
+                source = self._source(i, t, staffed)
+                start = t
+                if source is not None and needs(source, *self.held[i]):
+                    start = staffing.next_staffed(t) + e._change_of[i]
             if source is None:
                 stolen = self._steal(i, t)
                 if stolen is None:
                     free = self._take_pin(i, t)
                     if free is not None:
-                        heappush(ready, (free, i))
+                        heapreplace(ready, (free, i))
+                    else:
+                        heappop(ready)
                     continue
                 state, pool, h, duration = stolen
                 free = self._commit(i, t, state, pool, h, duration)
             else:
-                material, colour = self.held[i]
-                start = t
-                if needs(source, material, colour):
-                    start = staffing.next_staffed(t) + e._change_of[i]
                 picked = self._pick(source, i, start)
                 if picked is None:
                     # Its plates are all taken; what `work` still says is rounding left by
                     # the subtractions. Dropping the printer here lost it for the rest of
                     # the plan (and with it, on a farm, thousands of copies): ask again.
                     source.work = 0.0
-                    heappush(ready, (t, i))
                     continue
                 pool, h = picked
-                free = self._commit(i, t, source, pool, h, self.plate_seconds[pool.plates[h]])
-            heappush(ready, (free, i))
+                free = self._commit(i, t, source, pool, h, plate_seconds[pool.plates[h]])
+            heapreplace(ready, (free, i))
         for j in range(len(e.work)):
             if e.primary[j] >= 0:
                 e.remaining[j] = 0
@@ -553,8 +575,11 @@ class _Shifts:
     ) -> float:
         """Start the plate on printer i (ready at t); returns when it is ready again."""
         material, colour = self.held[i]
-        change = needs(source, material, colour)
-        plate = pool.take(h)
+        change = source is not self.own[i] and needs(source, material, colour)
+        # `pool.take(h)`, inlined
+        pool.alive[h] = False
+        pool.live -= 1
+        plate = pool.plates[h]
         # The work left where the plate was routed (a stolen plate's class is another's).
         k2 = self.e.primary[self.plate_job[plate]]
         routed = self.plate_seconds[plate] + self.clear[self.e.index.class_members[k2][0]]
@@ -584,14 +609,14 @@ class _Shifts:
         end = start + duration
         wait = 0.0 if e._auto_eject[i] else staffing.next_staffed(end) - end
         free = end + wait + self.clear[i]
-        states = self.states[k]
-        held = states.get(old) or self._state(k, *old)
+        held = self.own[i]
         if change:
             held.count -= 1
             held.sumfree -= t
             self.held[i] = new
             e.loaded[i] = new
-            held = states.get(new) or self._state(k, *new)
+            held = self.states[k].get(new) or self._state(k, *new)
+            self.own[i] = held
             held.count += 1
             held.sumfree += t
         held.sumfree += free - t
