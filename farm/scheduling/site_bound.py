@@ -163,30 +163,45 @@ def changes_bound(
 ) -> int:
     """At least this many filament changes in any plan that ends all its work by `horizon`.
 
-    One printer prints at most `horizon - its free time` seconds, so a state (material, or
-    material and colour) with W seconds of work is printed by at least ceil(W / the longest
-    such span) printers; each of them that does not hold it now changes into it at least
-    once. Changes into different states are different changes; changes into a material
-    include those into each of its colours, so per material the larger count holds.
+    A printer holding a state (material, or material and colour) prints it at most
+    `horizon - its free time` seconds, the longest such span at most; one changing into it
+    starts it at the earliest when someone is first there after it is free, plus the change,
+    so it prints it at most `horizon` less that. A state with W seconds of work and H
+    holders then needs at least (W - H * holder span) / changer span printers changing into
+    it, each at least once. Changes into different states are different changes; changes
+    into a material include those into each of its colours, so per material the larger
+    count holds.
     """
     work_m, work_mc = works if works is not None else state_work(plates(engine))
     free = engine.free_at_start
     if not work_m or not free:
         return 0
     span = horizon - min(free)
-    if span <= 0:
+    changer_span = horizon - _first_change_done(engine)
+    if span <= 0 or changer_span <= 0:
         return 0
     holders_m, holders_mc = holders if holders is not None else _holders(engine)
+
+    def changers(work: float, held: int) -> int:
+        return max(0, math.ceil((work - held * span) / changer_span - 1e-9))
+
     total = 0
     for m, work in work_m.items():
-        by_material = max(0, math.ceil(work / span - 1e-9) - holders_m.get(m, 0))
+        by_material = changers(work, holders_m.get(m, 0))
         by_colour = sum(
-            max(0, math.ceil(w / span - 1e-9) - holders_mc.get((m2, c), 0))
-            for (m2, c), w in work_mc.items()
-            if m2 == m
+            changers(w, holders_mc.get((m2, c), 0)) for (m2, c), w in work_mc.items() if m2 == m
         )
         total += max(by_material, by_colour)
     return total
+
+
+def _first_change_done(engine: Engine) -> float:
+    """The earliest moment any printer can have changed filament: someone there after it is
+    free, plus its site's change time."""
+    return min(
+        engine._staffing_of[i].next_staffed(free) + engine._change_of[i]
+        for i, free in enumerate(engine.free_at_start)
+    )
 
 
 def site_rule_bound(engine: Engine, runs: _Plates | None = None) -> RuleBound:

@@ -103,3 +103,17 @@ def test_the_changes_bound_never_exceeds_the_fewest_changes(seed: int) -> None:
     fewest = solve(printers, work, rules, now=NOW, horizon_steps=HORIZON, max_makespan=made - NOW)
     assert changes_bound(Engine(printers, work, now=NOW, sites=sites), made) <= fewest.changes
     assert result.changes_bound is not None and result.changes_bound <= fewest.changes
+
+
+def test_printers_changing_filament_cannot_start_before_someone_is_there() -> None:
+    # Midnight, three printers holding PLA, three PETG plates of 8 h, all done by 16:00. A
+    # printer that changes to PETG starts at 06:15 at the earliest (the shift at 06:00 and a
+    # 15-minute change), so it prints one plate: three changes. Counting each printer's
+    # 16 h as if it could print PETG from midnight said two.
+    printers = [printer(i, material="PLA") for i in (1, 2, 3)]
+    work = [job(j, 8, material="PETG") for j in (1, 2, 3)]
+    sites = {"A": TWO_SHIFTS}
+    fewest = solve(printers, work, TWO_SHIFTS, now=NOW, horizon_steps=HORIZON, max_makespan=16 * H)
+    bound = changes_bound(Engine(printers, work, now=NOW, sites=sites), NOW + 16 * H)
+    assert bound == 3
+    assert bound <= fewest.changes
