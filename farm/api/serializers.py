@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from farm.models import Job, Material, Printer, PrintRun, PromiseChange, Site
-from farm.models.job import Priority
+from farm.models.job import Priority, Supports
 from farm.models.printer import PrinterState
 from farm.site_watch import SiteCondition
 from farm.statuses import JobStatus, RunStatus
@@ -49,6 +49,7 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
             "name",
             "slug",
             "location",
+            "pickup_location",
             "timezone",
             "online",
             "staffed_from_hour",
@@ -135,6 +136,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "site",
             "needed_at",
             "confirm_required",
+            "supports",
             "submitted_at",
             "confirmed_at",
             "finished_at",
@@ -200,6 +202,11 @@ class JobSubmitSerializer(serializers.Serializer[Any]):
     confirm_required = serializers.BooleanField(
         default=True,
         help_text="Wait as quoted until confirmed (POST .../confirm/); false: queue at once.",
+    )
+    supports = serializers.ChoiceField(
+        choices=Supports.choices,
+        default=Supports.AUTO,
+        help_text="Supports under overhangs (meshes): auto, the farm adds them where needed.",
     )
 
 
