@@ -17,6 +17,7 @@ from farm.views import (
     queue,
     records,
     stats,
+    tokens,
     work,
 )
 
@@ -31,6 +32,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/cancel/", employee.job_cancel_view, name="job-cancel"),
     path("jobs/<int:job_id>/answer/", employee.job_answer_view, name="job-answer"),
     path("me/time/", profile.my_time, name="my-time"),
+    path("me/tokens/", tokens.my_tokens, name="my-tokens"),
+    path("me/tokens/<str:token_key>/revoke/", tokens.my_token_revoke, name="my-token-revoke"),
     path("jobs/<int:job_id>/turntable.png", employee.job_turntable, name="job-turntable"),
     path("jobs/<int:job_id>/approve/", approvals.job_approve_view, name="job-approve"),
     path("jobs/<int:job_id>/refuse/", approvals.job_refuse_view, name="job-refuse"),

@@ -276,8 +276,22 @@ class TokenSerializer(serializers.Serializer[Any]):
     """An API token of the user: only its first characters, never the token itself."""
 
     token_key = serializers.CharField(read_only=True, help_text="The token's first characters.")
+    name = serializers.CharField(read_only=True, help_text="What uses it; empty: made unnamed.")
     created = serializers.DateTimeField(read_only=True)
     expiry = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="To the minute; null: never used."
+    )
+
+
+class TokenCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text='What will use it, e.g. "CI robot"; empty: "API token" and the date.',
+    )
 
 
 class NewTokenSerializer(TokenSerializer):

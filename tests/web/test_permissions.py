@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from knox.models import AuthToken
 
 from farm.models import Job, NotificationChannel, Printer, PrintRun, Spool
 from farm.services.preparation import job_prepare
@@ -60,6 +61,9 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "job-turntable": ("GET", (302, 200, 404, 200, 200)),
     "job-answer": ("POST", (302, 302, 404, 302, 302)),
     "my-time": ("GET", (302, 200, 200, 200, 200)),
+    # Each person's own tokens: someone else's token is not found.
+    "my-tokens": ("GET", (302, 200, 200, 200, 200)),
+    "my-token-revoke": ("POST", (302, 302, 404, 404, 404)),
     "job-confirm": ("POST", (302, 302, 404, 302, 302)),
     "job-cancel": ("POST", (302, 302, 404, 302, 302)),
     "job-approve": ("POST", (302, 403, 403, 302, 302)),
@@ -162,6 +166,9 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
     if name == "spool-action":
         spool = Spool.objects.create(material=job.material, colour="black")
         return reverse(name, kwargs={"spool_id": spool.pk, "action": "unload"})
+    if name == "my-token-revoke":
+        token, _ = AuthToken.objects.create(user=job.owner)
+        return reverse(name, kwargs={"token_key": token.token_key})
     if name == "notification-action":
         channel = NotificationChannel.objects.create(
             user=job.owner, name="mine", url_encrypted="-", url_hint="json://…", events=[]
