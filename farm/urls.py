@@ -18,6 +18,7 @@ from farm.views import (
     records,
     stats,
     tokens,
+    webhooks,
     work,
 )
 
@@ -91,6 +92,12 @@ urlpatterns = [
         "notifications/<int:channel_id>/<str:action>/",
         notifications.channel_action,
         name="notification-action",
+    ),
+    path("manage/webhooks/", webhooks.webhooks, name="webhooks"),
+    path(
+        "manage/webhooks/<int:endpoint_id>/<str:action>/",
+        webhooks.webhook_action,
+        name="webhook-action",
     ),
     path("api/v1/", include((api_patterns, "api"))),
     path("octoprint/", include((octoprint_patterns, "octoprint"))),

@@ -18,6 +18,7 @@ from knox.models import AuthToken
 from farm.models import Job, NotificationChannel, Printer, PrintRun, Spool
 from farm.services.preparation import job_prepare
 from farm.services.submission import job_submit
+from farm.services.webhooks import webhook_create
 from farm.statuses import RunStatus
 from tests.farm.helpers import claim
 
@@ -85,6 +86,9 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     # Each person's own channels: someone else's channel is not found.
     "notifications": ("GET", (302, 200, 200, 200, 200)),
     "notification-action": ("POST", (302, 302, 404, 404, 404)),
+    # Managers (the group, and administrators): the farm's webhook endpoints.
+    "webhooks": ("GET", (302, 403, 403, 403, 200)),
+    "webhook-action": ("POST", (302, 403, 403, 403, 302)),
     "fleet-bulk": ("POST", (302, 403, 403, 302, 302)),
     "work": ("GET", (302, 403, 403, 200, 200)),
     "work-beds": ("POST", (302, 403, 403, 302, 302)),
@@ -169,6 +173,9 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
     if name == "my-token-revoke":
         token, _ = AuthToken.objects.create(user=job.owner)
         return reverse(name, kwargs={"token_key": token.token_key})
+    if name == "webhook-action":
+        endpoint, _ = webhook_create(owner=job.owner, name="ERP", url="https://erp.example/hook")
+        return reverse(name, kwargs={"endpoint_id": endpoint.pk, "action": "disable"})
     if name == "notification-action":
         channel = NotificationChannel.objects.create(
             user=job.owner, name="mine", url_encrypted="-", url_hint="json://…", events=[]
