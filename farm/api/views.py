@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from knox.models import AuthToken
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,6 +43,7 @@ from farm.services.api_tokens import api_token_create, api_token_revoke, api_tok
 from farm.services.jobs import job_cancel, job_confirm, job_visible_to
 from farm.services.pricing import job_price, site_rates
 from farm.services.questions import job_answer
+from farm.services.reuse import job_print_again
 from farm.services.sites import site_report
 from farm.services.submission import job_submit, upload_too_large_message
 from farm.statuses import JobStatus
@@ -214,6 +215,29 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
             question_id=given.validated_data["question"],
             answer=given.validated_data["answer"],
         )
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: JobDetailSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def again(self, request: Request, pk: str) -> Response:
+        """Print one's own job again: a new job of the same file and settings, prepared and
+        then waiting, quoted, for POST .../confirm/ (403 for someone else's job an operator
+        sees; 409 if its file is no longer kept)."""
+        job = self.get_object()
+        try:
+            again = job_print_again(job=job, actor=api_user(request))
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(job_detail_data(again), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=None,

@@ -36,6 +36,7 @@ from farm.models.site import validate_timezone
 from farm.records_rules import quiet_hours_end, url_hint
 from farm.roles import OPERATOR
 from farm.services.enqueue import send_task
+from farm.services.pickup import pickup_sentence
 from farm.task_names import TaskName
 from printers.secrets import decrypt, encrypt
 
@@ -195,7 +196,8 @@ def _event_message(event: Event) -> tuple[Message, list[int] | None] | None:
         return Message(
             NotifyEvent.JOB_DONE,
             f"Job #{job.pk} {job.name} is done",
-            f"All {job.quantity} copies of {job.name} are printed and off the bed.",
+            f"All {job.quantity} copies of {job.name} are printed and off the bed. "
+            f"{pickup_sentence(job)}".strip(),
             f"event:{event.pk}",
         ), [job.owner_id]
     if event.kind == EventKind.RUN_FAILED and event.job is not None:

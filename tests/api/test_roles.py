@@ -28,6 +28,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("api:job-detail", "GET"): (401, 200, 404, 200),
     ("api:job-confirm", "POST"): (401, 409, 404, 409),  # not quoted yet: nothing to confirm
     ("api:job-cancel", "POST"): (401, 200, 404, 200),
+    ("api:job-again", "POST"): (401, 201, 404, 403),  # one's own job only
     ("api:job-questions", "GET"): (401, 200, 404, 200),
     ("api:job-answer", "POST"): (401, 400, 404, 400),  # no question named
     ("api:printer-list", "GET"): (401, 403, 403, 200),
@@ -84,6 +85,7 @@ def api_url(name: str, world: dict[str, Any]) -> str:
         "api:job-detail": {"pk": job.pk},
         "api:job-confirm": {"pk": job.pk},
         "api:job-cancel": {"pk": job.pk},
+        "api:job-again": {"pk": job.pk},
         "api:job-questions": {"pk": job.pk},
         "api:job-answer": {"pk": job.pk},
         "api:printer-detail": {"pk": printer.pk},

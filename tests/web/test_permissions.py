@@ -61,6 +61,8 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "job-layer": ("GET", (302, 200, 404, 200, 200)),
     "job-turntable": ("GET", (302, 200, 404, 200, 200)),
     "job-answer": ("POST", (302, 302, 404, 302, 302)),
+    # One's own job only: an operator sees it but it is not theirs to print again.
+    "job-again": ("POST", (302, 302, 404, 403, 403)),
     "my-time": ("GET", (302, 200, 200, 200, 200)),
     # Each person's own tokens: someone else's token is not found.
     "my-tokens": ("GET", (302, 200, 200, 200, 200)),
@@ -187,6 +189,7 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
         "job-layer": {"job_id": job.pk, "layer": 0},
         "job-turntable": {"job_id": job.pk},
         "job-answer": {"job_id": job.pk},
+        "job-again": {"job_id": job.pk},
         "job-confirm": {"job_id": job.pk},
         "job-cancel": {"job_id": job.pk},
         "job-approve": {"job_id": job.pk},
