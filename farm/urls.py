@@ -90,6 +90,7 @@ urlpatterns = [
     path("operator/stats/", stats.stats, name="stats"),
     path("operator/stats/<str:section>.csv", stats.stats_csv, name="stats-csv"),
     path("notifications/", notifications.channels, name="notifications"),
+    path("notifications/email/", notifications.email_me, name="notification-email"),
     path(
         "notifications/<int:channel_id>/<str:action>/",
         notifications.channel_action,

@@ -88,6 +88,7 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     # Each person's own channels: someone else's channel is not found.
     "notifications": ("GET", (302, 200, 200, 200, 200)),
     "notification-action": ("POST", (302, 302, 404, 404, 404)),
+    "notification-email": ("POST", (302, 302, 302, 302, 302)),  # back to the page, said why
     # Managers (the group, and administrators): the farm's webhook endpoints.
     "webhooks": ("GET", (302, 403, 403, 403, 200)),
     "webhook-action": ("POST", (302, 403, 403, 403, 302)),
