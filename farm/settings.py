@@ -471,7 +471,7 @@ CONTENT_SECURITY_POLICY = {
 FARM_API_TOKEN_DAYS = envint("FARM_API_TOKEN_DAYS", "365", minimum=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "farm.api.auth.FarmTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

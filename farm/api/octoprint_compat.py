@@ -19,7 +19,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -27,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from farm.api.auth import ApiKeyAuthentication
+from farm.api.auth import ApiKeyAuthentication, FarmTokenAuthentication
 from farm.api.views import api_user, service_errors
 from farm.models import Material, Printer
 from farm.services.submission import job_submit, upload_too_large_message
@@ -72,7 +71,7 @@ def material_for(upload: UploadedFile) -> Material | None:
 
 
 class OctoPrintView(APIView):
-    authentication_classes = [ApiKeyAuthentication, TokenAuthentication]
+    authentication_classes = [ApiKeyAuthentication, FarmTokenAuthentication]
 
 
 @extend_schema(exclude=True)

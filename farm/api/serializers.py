@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from farm.models import Job, Material, Printer, PrintRun, PromiseChange, Site
-from farm.models.job import Priority
+from farm.models.job import Priority, Supports
 from farm.models.printer import PrinterState
 from farm.site_watch import SiteCondition
 from farm.statuses import JobStatus, RunStatus
@@ -49,6 +49,7 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
             "name",
             "slug",
             "location",
+            "pickup_location",
             "timezone",
             "online",
             "staffed_from_hour",
@@ -135,6 +136,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "site",
             "needed_at",
             "confirm_required",
+            "supports",
             "submitted_at",
             "confirmed_at",
             "finished_at",
@@ -200,6 +202,11 @@ class JobSubmitSerializer(serializers.Serializer[Any]):
     confirm_required = serializers.BooleanField(
         default=True,
         help_text="Wait as quoted until confirmed (POST .../confirm/); false: queue at once.",
+    )
+    supports = serializers.ChoiceField(
+        choices=Supports.choices,
+        default=Supports.AUTO,
+        help_text="Supports under overhangs (meshes): auto, the farm adds them where needed.",
     )
 
 
@@ -269,8 +276,22 @@ class TokenSerializer(serializers.Serializer[Any]):
     """An API token of the user: only its first characters, never the token itself."""
 
     token_key = serializers.CharField(read_only=True, help_text="The token's first characters.")
+    name = serializers.CharField(read_only=True, help_text="What uses it; empty: made unnamed.")
     created = serializers.DateTimeField(read_only=True)
     expiry = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="To the minute; null: never used."
+    )
+
+
+class TokenCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text='What will use it, e.g. "CI robot"; empty: "API token" and the date.',
+    )
 
 
 class NewTokenSerializer(TokenSerializer):

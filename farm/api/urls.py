@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from farm.api import octoprint_compat, views
+from farm.api import octoprint_compat, records, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("jobs", views.JobViewSet, basename="job")
@@ -16,9 +16,13 @@ router.register("sites", views.SiteViewSet, basename="site")
 router.register("queue", views.QueueViewSet, basename="queue")
 router.register("materials", views.MaterialViewSet, basename="material")
 router.register("tokens", views.TokenViewSet, basename="token")
+router.register("spools", records.SpoolViewSet, basename="spool")
+router.register("plan", records.PlanViewSet, basename="plan")
 
 api_patterns = [
     path("", include(router.urls)),
+    path("stock/", records.StockView.as_view(), name="stock"),
+    path("reports/", records.ReportView.as_view(), name="reports"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI, whose split view serves its start-up script as a file (the CSP allows no
     # inline script). Not Redoc: its page asks for fonts and a logo from elsewhere, and a

@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from knox.models import AuthToken
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,13 +34,16 @@ from farm.api.serializers import (
     NewTokenSerializer,
     PrinterSerializer,
     SiteSerializer,
+    TokenCreateSerializer,
     TokenSerializer,
 )
 from farm.local_time import user_zone_name
 from farm.models import Job, Material, Printer, Site
+from farm.services.api_tokens import api_token_create, api_token_revoke, api_tokens_of
 from farm.services.jobs import job_cancel, job_confirm, job_visible_to
 from farm.services.pricing import job_price, site_rates
 from farm.services.questions import job_answer
+from farm.services.reuse import job_print_again
 from farm.services.sites import site_report
 from farm.services.submission import job_submit, upload_too_large_message
 from farm.statuses import JobStatus
@@ -215,6 +218,29 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Job]):
 
     @extend_schema(
         request=None,
+        responses={
+            201: JobDetailSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def again(self, request: Request, pk: str) -> Response:
+        """Print one's own job again: a new job of the same file and settings, prepared and
+        then waiting, quoted, for POST .../confirm/ (403 for someone else's job an operator
+        sees; 409 if its file is no longer kept)."""
+        job = self.get_object()
+        try:
+            again = job_print_again(job=job, actor=api_user(request))
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(job_detail_data(again), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
         responses={200: JobDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
@@ -315,25 +341,34 @@ class MaterialViewSet(viewsets.ReadOnlyModelViewSet[Material]):
 
 @extend_schema(tags=["tokens"])
 class TokenViewSet(viewsets.GenericViewSet[AuthToken]):
-    """The user's own API tokens: one per integration (a slicer, a script), each revocable."""
+    """The user's own API tokens: one per integration (a slicer, a script), each named and
+    revocable (farm.services.api_tokens; the same as the page /me/tokens/)."""
 
     serializer_class = TokenSerializer
     lookup_field = "token_key"
-
-    def get_queryset(self) -> QuerySet[AuthToken]:
-        return AuthToken.objects.filter(user=api_user(self.request)).order_by("-created")
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(api_tokens_of(api_user(request)))
         assert page is not None
         return self.get_paginated_response(TokenSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={201: NewTokenSerializer})
+    @extend_schema(
+        request=TokenCreateSerializer,
+        responses={201: NewTokenSerializer, 400: OpenApiResponse(description="What is wrong.")},
+    )
     def create(self, request: Request) -> Response:
         """A new token; the answer is the only time it is shown (it is kept hashed)."""
-        instance, token = AuthToken.objects.create(user=api_user(request))
-        instance.token = token
-        return Response(NewTokenSerializer(instance).data, status=status.HTTP_201_CREATED)
+        given = TokenCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        name = given.validated_data["name"].strip()
+        name = name or f"API token {timezone.localdate():%Y-%m-%d}"
+        try:
+            row, key = api_token_create(user=api_user(request), name=name)
+        except DjangoValidationError as exc:
+            raise service_errors(exc) from None
+        data = {**TokenSerializer(row).data, "token": key}
+        return Response(NewTokenSerializer(data).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[OpenApiParameter("token_key", str, OpenApiParameter.PATH)],
@@ -341,7 +376,7 @@ class TokenViewSet(viewsets.GenericViewSet[AuthToken]):
     )
     def destroy(self, request: Request, token_key: str) -> Response:
         """Revoke a token (every token sharing those first characters, which is one)."""
-        if not self.get_queryset().filter(token_key=token_key).delete()[0]:
+        if not api_token_revoke(user=api_user(request), token_key=token_key):
             raise Http404("No such token.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from farm.models.api_token import TokenLabel
 from farm.models.event import Event
 from farm.models.job import Job
 from farm.models.maintenance import MaintenanceHold, MaintenanceLog, MaintenanceSchedule
@@ -36,6 +37,7 @@ __all__ = [
     "Spool",
     "SpoolUse",
     "StockThreshold",
+    "TokenLabel",
     "UserProfile",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -18,6 +18,11 @@ class Site(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True)
     location = models.CharField(max_length=200, blank=True)
+    pickup_location = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where people collect finished parts, e.g. Shelf B, building 4 reception.",
+    )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     # Kept by the sites sweep (farm.services.sites), not by hand: False once the site's fleet
     # link has been silent past FARM_SITE_DOWN_GRACE_SECONDS; the planner uses online sites only.

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -36,6 +37,7 @@ from farm.models.site import validate_timezone
 from farm.records_rules import quiet_hours_end, url_hint
 from farm.roles import OPERATOR
 from farm.services.enqueue import send_task
+from farm.services.pickup import pickup_sentence
 from farm.task_names import TaskName
 from printers.secrets import decrypt, encrypt
 
@@ -55,10 +57,18 @@ FARM_EVENTS = frozenset(
 )
 
 
+# A channel that mails the person's own account address through the farm's mail settings
+# (FARM_SMTP_HOST, as password resets): no Apprise URL, no SMTP password of their own.
+ACCOUNT_EMAIL_URL = "farm-email://account"
+ACCOUNT_EMAIL_EVENTS = (NotifyEvent.JOB_DONE, NotifyEvent.JOB_FAILED)
+
+
 def url_check(url: str) -> str:
     """The URL, stripped, if Apprise knows how to send to it; else ValidationError (which
     names the scheme only)."""
     url = url.strip()
+    if url == ACCOUNT_EMAIL_URL:
+        return url
     if not url or not apprise.Apprise().add(url):
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         raise ValidationError(f"Apprise cannot send to a {scheme}:// URL like this one.")
@@ -176,6 +186,20 @@ def notify(
     return len(rows)
 
 
+def channel_email_account(*, user: User) -> NotificationChannel:
+    """A channel that e-mails `user`'s account address when their jobs are done or fail."""
+    if not user.email:
+        raise ValidationError("Your account has no e-mail address: ask an administrator.")
+    if NotificationChannel.objects.filter(user=user, url_hint=ACCOUNT_EMAIL_URL).exists():
+        raise ValidationError("Your jobs are e-mailed to you already.")
+    channel = channel_save(
+        user=user, name="E-mail", url=ACCOUNT_EMAIL_URL, events=ACCOUNT_EMAIL_EVENTS
+    )
+    NotificationChannel.objects.filter(pk=channel.pk).update(url_hint=ACCOUNT_EMAIL_URL)
+    channel.url_hint = ACCOUNT_EMAIL_URL
+    return channel
+
+
 def channel_set_enabled(*, channel: NotificationChannel, enabled: bool) -> None:
     NotificationChannel.objects.filter(pk=channel.pk).update(enabled=enabled)
 
@@ -195,7 +219,8 @@ def _event_message(event: Event) -> tuple[Message, list[int] | None] | None:
         return Message(
             NotifyEvent.JOB_DONE,
             f"Job #{job.pk} {job.name} is done",
-            f"All {job.quantity} copies of {job.name} are printed and off the bed.",
+            f"All {job.quantity} copies of {job.name} are printed and off the bed. "
+            f"{pickup_sentence(job)}".strip(),
             f"event:{event.pk}",
         ), [job.owner_id]
     if event.kind == EventKind.RUN_FAILED and event.job is not None:
@@ -266,8 +291,12 @@ def notifications_from_events(*, limit: int = 1000) -> int:
 
 
 def _deliver(channel: NotificationChannel, title: str, body: str) -> bool:
+    url = decrypt(channel.url_encrypted)
+    if url == ACCOUNT_EMAIL_URL:
+        address = channel.user.email  # read now: the address may have changed since
+        return bool(address) and send_mail(title, body, None, [address]) == 1
     sender = apprise.Apprise()
-    if not sender.add(decrypt(channel.url_encrypted)):
+    if not sender.add(url):
         return False
     return bool(sender.notify(title=title, body=body))
 
@@ -283,7 +312,7 @@ def notifications_send(*, limit: int = SEND_BATCH) -> int:
     due = list(
         Notification.objects.filter(
             sent_at=None, send_after__lte=now, attempts__lt=MAX_ATTEMPTS
-        ).select_related("channel")[:limit]
+        ).select_related("channel__user")[:limit]
     )
     sent = 0
     for n in due:

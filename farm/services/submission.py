@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -79,11 +79,13 @@ def job_submit(
     needed_at: Site | None = None,
     confirm_required: bool = False,
     supports: str = Supports.AUTO,
+    again_from: Job | None = None,
 ) -> Job:
     """Save a job and start preparing its file. Nothing is saved when anything is wrong.
 
     With `confirm_required`, the prepared job waits (QUOTED) until its owner has seen the
-    completion time the farm can promise and confirmed it.
+    completion time the farm can promise and confirmed it. `again_from`: the past job this
+    one prints again (its history says so).
     """
     sniffed = job_validate(upload=upload, quantity=quantity, due=due)
     quota_check_submission(owner)
@@ -112,7 +114,15 @@ def job_submit(
         with transaction.atomic():
             job.file.save(f"upload.{sniffed.suffix}", upload, save=False)
             job.save()
-            event_record(EventKind.JOB_SUBMITTED, job=job, actor=owner, quantity=quantity)
+            again: dict[str, Any] = {"again_from": again_from.pk} if again_from else {}
+            event_record(
+                EventKind.JOB_SUBMITTED,
+                job=job,
+                actor=owner,
+                message=f"printed again from job #{again_from.pk}" if again_from else "",
+                quantity=quantity,
+                **again,
+            )
     except BaseException:
         # The row rolled back; do not leave the stored file behind.
         if job.file:

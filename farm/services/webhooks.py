@@ -27,7 +27,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from farm.models import Event, WebhookDelivery, WebhookEndpoint
-from farm.roles import is_operator
+from farm.models.event import EventKind
+from farm.roles import is_manager, is_operator
 from farm.webhooks import body_bytes, delivery_headers, new_secret, permanent_failure
 from printers.secrets import decrypt, encrypt
 
@@ -61,6 +62,17 @@ def webhook_new_secret(*, endpoint: WebhookEndpoint) -> str:
     secret = new_secret()
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_encrypted=encrypt(secret))
     return secret
+
+
+def webhook_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool) -> None:
+    """Turn an endpoint off (its waiting deliveries wait, none are written) or on again."""
+    cleared = {"last_error": ""} if enabled else {}  # on again: the old error is history
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=enabled, **cleared)
+
+
+def webhook_event_kinds() -> list[str]:
+    """The event kinds an endpoint may ask for."""
+    return sorted(k.value for k in EventKind if k.value.startswith(WATCHED_PREFIXES))
 
 
 def url_host(url: str) -> str:
@@ -126,7 +138,9 @@ def webhooks_from_events(*, limit: int = 1000) -> int:
             cache.set(EVENTS_CURSOR, latest or 0, timeout=None)
         return 0
     endpoints = list(WebhookEndpoint.objects.filter(enabled=True).select_related("owner"))
-    operators = {e.owner_id for e in endpoints if is_operator(e.owner)}
+    # Operators' and managers' endpoints get every event (a manager's are the farm's ERP, its
+    # chat bridge); anyone else's, their own jobs' only.
+    operators = {e.owner_id for e in endpoints if is_operator(e.owner) or is_manager(e.owner)}
     now = timezone.now()
     rows = [
         WebhookDelivery(

@@ -20,6 +20,7 @@ from farm.models.job import FileKind
 from farm.roles import is_operator, signed_in_user
 from farm.services.jobs import copies_summary, job_cancel, job_confirm, job_visible_to
 from farm.services.observation import printer_live
+from farm.services.pickup import job_pickup_places
 from farm.services.pricing import job_price
 from farm.services.promises import promise_summary
 from farm.services.questions import job_answer
@@ -145,6 +146,8 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "price": job_price(job),
         **part_context(job),
         "promise": promise_summary(job),
+        "pickup": job_pickup_places(job) if job.is_done else [],
+        "may_print_again": job.owner_id == request.user.pk and bool(job.file),
     }
     if request.GET.get("partial"):
         return render(request, "farm/_job_live.html", context)

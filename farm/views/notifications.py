@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 from farm.models import Notification, NotificationChannel, NotifyEvent
 from farm.records_forms import ChannelForm
 from farm.roles import is_operator, signed_in_user
-from farm.services.notifications import channel_save, channel_set_enabled, channel_test
+from farm.services.notifications import (
+    ACCOUNT_EMAIL_URL,
+    channel_email_account,
+    channel_save,
+    channel_set_enabled,
+    channel_test,
+)
 
 
 @login_required
@@ -44,9 +50,22 @@ def channels(request: HttpRequest) -> HttpResponse:
         for c in NotificationChannel.objects.filter(user=user)
     ]
     recent = Notification.objects.filter(channel__user=user).select_related("channel")[:20]
-    return render(
-        request, "farm/notifications.html", {"form": form, "rows": rows, "recent": recent}
-    )
+    emailed = any(c.url_hint == ACCOUNT_EMAIL_URL for c, _ in rows)
+    context = {"form": form, "rows": rows, "recent": recent, "emailed": emailed}
+    return render(request, "farm/notifications.html", context)
+
+
+@login_required
+@require_POST
+def email_me(request: HttpRequest) -> HttpResponse:
+    """One click: e-mail me at my account's address when my jobs are done or fail."""
+    try:
+        channel_email_account(user=signed_in_user(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Your jobs will be e-mailed to you when done or failed.")
+    return redirect("notifications")
 
 
 @login_required

@@ -169,3 +169,20 @@ def test_a_job_s_progress_counts_its_copies_on_printers_as_its_page_does(
     assert [(r["id"], r["printer"], r["site"]) for r in shown["runs"]] == [
         (run.pk, "berlin-01", "berlin")
     ]
+
+
+def test_supports_are_chosen_as_on_the_form_and_reach_the_print_profile(
+    alice: User, pla: Material, cube_upload: Any
+) -> None:
+    from farm.services.preparation import profile_for
+
+    left = submit(alice, cube_upload(), pla)
+    assert left.json()["supports"] == "auto"
+    asked = submit(alice, cube_upload(), pla, supports="off")
+    assert asked.status_code == 201, asked.content
+    job = Job.objects.get(pk=asked.json()["id"])
+    assert job.supports == "off"
+    assert profile_for(job, nozzle_mm=0.4, build_mm=(250.0, 210.0, 220.0)).supports == "off"
+    wrong = submit(alice, cube_upload(), pla, supports="sometimes")
+    assert wrong.status_code == 400 and "supports" in wrong.json()
+    assert Job.objects.filter(owner=alice).count() == 2  # nothing saved for the bad one

@@ -12,7 +12,7 @@ from django.urls import reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from farm.models import Job, Printer
+from farm.models import Job, Printer, Spool
 from farm.services.submission import job_submit
 from tests.api.conftest import token_client
 from tests.web.test_permissions import url_patterns
@@ -28,6 +28,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("api:job-detail", "GET"): (401, 200, 404, 200),
     ("api:job-confirm", "POST"): (401, 409, 404, 409),  # not quoted yet: nothing to confirm
     ("api:job-cancel", "POST"): (401, 200, 404, 200),
+    ("api:job-again", "POST"): (401, 201, 404, 403),  # one's own job only
     ("api:job-questions", "GET"): (401, 200, 404, 200),
     ("api:job-answer", "POST"): (401, 400, 404, 400),  # no question named
     ("api:printer-list", "GET"): (401, 403, 403, 200),
@@ -40,6 +41,11 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("api:token-list", "GET"): (401, 200, 200, 200),
     ("api:token-list", "POST"): (401, 201, 201, 201),
     ("api:token-detail", "DELETE"): (401, 204, 404, 404),
+    ("api:spool-list", "GET"): (401, 403, 403, 200),
+    ("api:spool-detail", "GET"): (401, 403, 403, 200),
+    ("api:stock", "GET"): (401, 403, 403, 200),
+    ("api:reports", "GET"): (401, 403, 403, 200),
+    ("api:plan-list", "GET"): (401, 200, 200, 200),  # each sees the runs they may
     ("api:schema", "GET"): (401, 200, 200, 200),
     ("api:docs", "GET"): (401, 200, 200, 200),
     ("octoprint:version", "GET"): (401, 200, 200, 200),
@@ -68,6 +74,7 @@ def world(
         "site": site,
         "material": pla,
         "token_key": alices_other_token.token_key,
+        "spool": Spool.objects.create(material=pla, colour="black"),
     }
 
 
@@ -78,12 +85,14 @@ def api_url(name: str, world: dict[str, Any]) -> str:
         "api:job-detail": {"pk": job.pk},
         "api:job-confirm": {"pk": job.pk},
         "api:job-cancel": {"pk": job.pk},
+        "api:job-again": {"pk": job.pk},
         "api:job-questions": {"pk": job.pk},
         "api:job-answer": {"pk": job.pk},
         "api:printer-detail": {"pk": printer.pk},
         "api:site-detail": {"pk": world["site"].pk},
         "api:material-detail": {"pk": world["material"].pk},
         "api:token-detail": {"token_key": world["token_key"]},
+        "api:spool-detail": {"pk": world["spool"].pk},
     }
     return reverse(name, kwargs=kwargs.get(name, {}))
 

@@ -13,10 +13,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from knox.models import AuthToken
 
 from farm.models import Job, NotificationChannel, Printer, PrintRun, Spool
 from farm.services.preparation import job_prepare
 from farm.services.submission import job_submit
+from farm.services.webhooks import webhook_create
 from farm.statuses import RunStatus
 from tests.farm.helpers import claim
 
@@ -59,7 +61,12 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     "job-layer": ("GET", (302, 200, 404, 200, 200)),
     "job-turntable": ("GET", (302, 200, 404, 200, 200)),
     "job-answer": ("POST", (302, 302, 404, 302, 302)),
+    # One's own job only: an operator sees it but it is not theirs to print again.
+    "job-again": ("POST", (302, 302, 404, 403, 403)),
     "my-time": ("GET", (302, 200, 200, 200, 200)),
+    # Each person's own tokens: someone else's token is not found.
+    "my-tokens": ("GET", (302, 200, 200, 200, 200)),
+    "my-token-revoke": ("POST", (302, 302, 404, 404, 404)),
     "job-confirm": ("POST", (302, 302, 404, 302, 302)),
     "job-cancel": ("POST", (302, 302, 404, 302, 302)),
     "job-approve": ("POST", (302, 403, 403, 302, 302)),
@@ -81,6 +88,10 @@ MATRIX: dict[str, tuple[str, tuple[int, ...]]] = {
     # Each person's own channels: someone else's channel is not found.
     "notifications": ("GET", (302, 200, 200, 200, 200)),
     "notification-action": ("POST", (302, 302, 404, 404, 404)),
+    "notification-email": ("POST", (302, 302, 302, 302, 302)),  # back to the page, said why
+    # Managers (the group, and administrators): the farm's webhook endpoints.
+    "webhooks": ("GET", (302, 403, 403, 403, 200)),
+    "webhook-action": ("POST", (302, 403, 403, 403, 302)),
     "fleet-bulk": ("POST", (302, 403, 403, 302, 302)),
     "work": ("GET", (302, 403, 403, 200, 200)),
     "work-beds": ("POST", (302, 403, 403, 302, 302)),
@@ -162,6 +173,12 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
     if name == "spool-action":
         spool = Spool.objects.create(material=job.material, colour="black")
         return reverse(name, kwargs={"spool_id": spool.pk, "action": "unload"})
+    if name == "my-token-revoke":
+        token, _ = AuthToken.objects.create(user=job.owner)
+        return reverse(name, kwargs={"token_key": token.token_key})
+    if name == "webhook-action":
+        endpoint, _ = webhook_create(owner=job.owner, name="ERP", url="https://erp.example/hook")
+        return reverse(name, kwargs={"endpoint_id": endpoint.pk, "action": "disable"})
     if name == "notification-action":
         channel = NotificationChannel.objects.create(
             user=job.owner, name="mine", url_encrypted="-", url_hint="json://…", events=[]
@@ -173,6 +190,7 @@ def farm_url(name: str, world: dict[str, Any]) -> str:
         "job-layer": {"job_id": job.pk, "layer": 0},
         "job-turntable": {"job_id": job.pk},
         "job-answer": {"job_id": job.pk},
+        "job-again": {"job_id": job.pk},
         "job-confirm": {"job_id": job.pk},
         "job-cancel": {"job_id": job.pk},
         "job-approve": {"job_id": job.pk},
