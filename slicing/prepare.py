@@ -34,6 +34,7 @@ from slicing.packing import build_plate, pack
 from slicing.profile import PrintProfile
 from slicing.settings import SliceSettings
 from slicing.supports import gcode_has_supports, needs_supports
+from slicing.thin_features import thin_features
 from slicing.thumbnail import render_png
 from slicing.turntable import render_turntable, turntable_path
 
@@ -66,6 +67,12 @@ class Prepared:
     scale_hint: float | None = None
     drawn_mm: tuple[float, float, float] | None = None
     repairs: list[str] = field(default_factory=list)  # what was repaired, in words
+    # Supports were left to the farm ("auto") and the part got them: its owner is asked.
+    supports_added: bool = False
+    # Features narrower than the nozzle (`thin_features`): about how thin, and the share of
+    # the layers looked at that have one; None when there are none.
+    thin_mm: float | None = None
+    thin_share: float = 0.0
 
 
 def prepare(
@@ -256,6 +263,7 @@ def _slice_mesh(
     notes.append(pose.describe())
     deadline.check("orient it")
     _fit_this_printer(mesh, profile.build_mm)
+    thin = thin_features(mesh, profile.nozzle_mm)
     x, y, z = (float(v) for v in mesh.extents)
     layout = pack((x, y), settings.bed_mm, wanted=copies)
     if layout.copies == 0:
@@ -295,7 +303,8 @@ def _slice_mesh(
             plate, settings, gcode, copies=layout.copies, work_dir=work, deadline=deadline
         )
         seconds, filament, layers = result.seconds, result.filament_mm, result.layers
-    notes += _support_notes(asked, gcode_has_supports(gcode), settings.support_angle_deg)
+    has_supports = gcode_has_supports(gcode)
+    notes += _support_notes(asked, has_supports, settings.support_angle_deg)
     # written only once the G-code exists: a refused part leaves nothing behind
     thumbnail = cache.path(key, ".png")
     write_atomically(thumbnail, render_png(mesh, 300, 300))
@@ -323,6 +332,9 @@ def _slice_mesh(
         scale_hint=checked.scale_hint,
         drawn_mm=drawn if checked.scale_hint is not None else None,
         repairs=checked.repairs,
+        supports_added=has_supports and asked == "auto",
+        thin_mm=thin.thinnest_mm if thin else None,
+        thin_share=thin.layers / thin.sampled if thin else 0.0,
     )
     cache.store(key, _to_record(prepared))
     return prepared

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from farm.models import Job
 from farm.models.event import EventKind
+from farm.models.job import Supports
 from farm.models.question import QuestionAnswer, QuestionKind
 from farm.services.jobs import job_confirm
 from farm.services.preparation import job_prepare
@@ -40,6 +41,10 @@ def holed_box() -> trimesh.Trimesh:
     keep[0] = False
     box.update_faces(keep)
     return box
+
+
+def ball() -> trimesh.Trimesh:
+    return trimesh.creation.icosphere(radius=10.0)
 
 
 def prepared(owner: Any, material: Any, mesh: trimesh.Trimesh, **order: Any) -> Job:
@@ -149,3 +154,87 @@ def test_only_its_owner_or_an_operator_answers_and_only_once(
     job_answer(job=job, actor=operator, question_id=question.pk, answer=QuestionAnswer.SCALE)
     with pytest.raises(ValidationError, match="answered already"):
         job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.KEEP)
+
+
+def test_supports_the_farm_added_are_a_question_and_printing_without_them_prepares_again(
+    alice: Any, pla: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Supports left to the farm: a ball overhangs at its foot however it is turned, so it
+    # gets them, and its owner is asked.
+    job = prepared(alice, pla, ball(), confirm_required=False)
+    assert job.status == JobStatus.QUOTED
+    question = job_open_questions(job).get()
+    assert question.kind == QuestionKind.SUPPORTS
+    assert question.text.endswith("Print with supports?")
+    assert question.answers == [
+        ("with_supports", "Print with supports"),
+        ("no_supports", "Print without supports"),
+    ]
+    with_supports = job.seconds_per_copy
+    with django_capture_on_commit_callbacks() as callbacks:
+        job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.NO_SUPPORTS)
+    job.refresh_from_db()
+    assert (job.status, job.supports) == (JobStatus.SUBMITTED, Supports.OFF)
+    assert len(callbacks) == 1  # the slicing task again
+    job_prepare(job_id=job.pk)
+    job.refresh_from_db()
+    # prepared without supports: shorter, not asked again, and queued by itself
+    assert job.status == JobStatus.QUEUED
+    assert job.seconds_per_copy is not None and with_supports is not None
+    assert job.seconds_per_copy < with_supports
+    assert not job_open_questions(job).exists()
+
+
+def test_printing_with_the_supports_keeps_the_quote(alice: Any, pla: Any) -> None:
+    job = prepared(alice, pla, ball(), confirm_required=False)
+    seconds = job.seconds_per_copy
+    question = job_open_questions(job).get()
+    job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.WITH_SUPPORTS)
+    job.refresh_from_db()
+    assert (job.status, job.seconds_per_copy, job.supports) == (
+        JobStatus.QUEUED,
+        seconds,
+        Supports.AUTO,
+    )
+
+
+def test_supports_asked_for_are_not_questioned(alice: Any, pla: Any) -> None:
+    job = prepared(alice, pla, ball(), supports=Supports.EVERYWHERE)
+    assert not job.questions.exists()
+
+
+def joined(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    out = trimesh.util.concatenate(list(meshes))
+    assert isinstance(out, trimesh.Trimesh)
+    return out
+
+
+def thin_fin() -> trimesh.Trimesh:
+    """A 20 mm plate with a fin 0.25 mm thick and 10 mm tall standing on it."""
+    plate = trimesh.creation.box((20.0, 20.0, 2.0))
+    fin = trimesh.creation.box((0.25, 15.0, 10.0)).apply_translation((0.0, 0.0, 6.0))
+    return joined(plate, fin)
+
+
+def test_a_feature_thinner_than_the_nozzle_is_a_question(alice: Any, pla: Any) -> None:
+    job = prepared(alice, pla, thin_fin(), confirm_required=False)
+    assert job.status == JobStatus.QUOTED
+    question = job_open_questions(job).get()
+    assert question.kind == QuestionKind.THIN
+    assert question.text.startswith("Parts of this part are thinner than the 0.4 mm nozzle")
+    assert "about 0.25 mm" in question.text
+    assert question.answers == [("print_anyway", "Print it anyway"), ("cancel", "Cancel the job")]
+    job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.PRINT_ANYWAY)
+    assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
+
+
+def test_a_wall_wider_than_the_nozzle_asks_nothing(alice: Any, pla: Any) -> None:
+    part = thin_fin()
+    wide = joined(
+        trimesh.creation.box((20.0, 20.0, 2.0)),
+        trimesh.creation.box((0.6, 15.0, 10.0)).apply_translation((0.0, 0.0, 6.0)),
+    )
+    assert part.volume < wide.volume
+    job = prepared(alice, pla, wide, confirm_required=False)
+    assert not job.questions.exists()
+    assert job.status == JobStatus.QUEUED
