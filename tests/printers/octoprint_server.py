@@ -1,6 +1,7 @@
 """A real OctoPrint for contract tests: its own virtual environment, config and process.
 
-The venv lives in var/octoprint-venv (gitignored) and is made once; later runs reuse it.
+The venv lives in var/octoprint-venv (gitignored), or under FARM_TEST_TOOLS_DIR, and is made
+once; later runs reuse it.
 The server binds 127.0.0.1 on a free port, has its bundled virtual printer enabled, the
 first-run wizard, online checks and tracking off, and one admin user whose API key the tests
 use. It dies with the test process (PR_SET_PDEATHSIG) even when pytest is killed.
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,14 +30,13 @@ DEFAULT_SPEC = "octoprint>=1.10,<1.12"
 # FARM_OCTOPRINT_SPEC=octoprint==1.9.3 runs the contract tests against another version, in a
 # venv of its own next to the default one.
 SPEC = os.environ.get("FARM_OCTOPRINT_SPEC", DEFAULT_SPEC)
-VENV = (
-    ROOT
-    / "var"
-    / (
-        "octoprint-venv"
-        if SPEC == DEFAULT_SPEC
-        else "octoprint-venv-" + re.sub(r"[^A-Za-z0-9.]+", "-", SPEC).strip("-")
-    )
+# Where the venv is made: var/ of the checkout, or FARM_TEST_TOOLS_DIR (.ci/run keeps it
+# outside the clean clone, so CI installs OctoPrint once rather than on every run).
+TOOLS = Path(os.environ.get("FARM_TEST_TOOLS_DIR") or ROOT / "var")
+VENV = TOOLS / (
+    "octoprint-venv"
+    if SPEC == DEFAULT_SPEC
+    else "octoprint-venv-" + re.sub(r"[^A-Za-z0-9.]+", "-", SPEC).strip("-")
 )
 INSTALL_TIMEOUT_S = 1200
 START_TIMEOUT_S = 120
@@ -47,9 +48,12 @@ class OctoPrintUnavailable(Exception):
 
 def ensure_venv() -> Path:
     octoprint = VENV / "bin" / "octoprint"
-    if octoprint.exists():
+    complete = VENV / ".installed"  # written last: a venv whose install was cut off is made again
+    if complete.exists():
         return octoprint
     try:
+        shutil.rmtree(VENV, ignore_errors=True)
+        VENV.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True)
         subprocess.run(
             [str(VENV / "bin" / "pip"), "install", "--quiet", SPEC, *_extras(SPEC)],
@@ -62,6 +66,7 @@ def ensure_venv() -> Path:
         raise OctoPrintUnavailable(
             f"cannot install {SPEC} into {VENV}: {exc}; {detail.decode(errors='replace')[-500:]}"
         ) from None
+    complete.touch()
     return octoprint
 
 
