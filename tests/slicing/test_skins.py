@@ -72,7 +72,9 @@ def test_a_narrow_floor_is_anchored_into_the_infill_below_it(tmp_path: Path) -> 
         block = trimesh.creation.box(extents=(x1 - x0, y1 - y0, 6.0))
         block.apply_translation(((x0 + x1) / 2, (y0 + y1) / 2, 9.0))
         blocks.append(block)
-    gcode, moved = sliced(trimesh.util.concatenate(blocks), tmp_path)
+    part = trimesh.util.concatenate(blocks)
+    assert isinstance(part, trimesh.Trimesh)
+    gcode, moved = sliced(part, tmp_path)
     # the floor's skin reaches SKIN_ANCHOR_MM past its edge into the part, in every one of
     # its top layers; without the anchor it was a strip a line wide along the wall
     probe = shapely.Point(10.0 + moved[0], 19.0 - SKIN_ANCHOR_MM + 0.5 + moved[1])
