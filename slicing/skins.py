@@ -24,6 +24,7 @@ from slicing.settings import SliceSettings
 
 EMPTY = shapely.Polygon()
 SKIN_ANCHOR_MM = 3.0  # PrusaSlicer's EXTERNAL_INFILL_MARGIN
+AREA_OF_SURFACE = 2.0  # line widths squared: a bare area smaller is no top or bottom surface
 
 
 def solid_areas(
@@ -121,8 +122,9 @@ def _anchor_skins(
     """Grow, in place, the solid of layers `todo` by the top and bottom surfaces of their
     skin windows grown by `SKIN_ANCHOR_MM`, taken from the sparse area."""
     count, w = len(regions), settings.line_width_mm
-    # layer i's top: its infill area the outline above leaves bare; a layer repeating its
-    # neighbour (the same outline object) has none
+    # layer i's top: its infill area the outline above leaves bare (a step that lies under
+    # the perimeters is theirs, as in PrusaSlicer); a layer repeating its neighbour (the
+    # same outline object) has none
     tops = [i for i in range(count - 1) if regions[i + 1] is not regions[i]]
     bottoms = [i for i in range(1, count) if regions[i - 1] is not regions[i]]
     shapes = np.array(inners, dtype=object)
@@ -133,8 +135,9 @@ def _anchor_skins(
             continue
         at = np.array(layers)
         bare = shapely.difference(shapes[at], outlines[at + step])
-        # crumbs of a line's square are the outline's last digits, not a surface
-        real = ~shapely.is_empty(bare) & (shapely.area(bare) > w * w)
+        # under two lines' squares: the outlines' last digits, or a corner's crumb, not a
+        # surface worth SKIN_ANCHOR_MM of solid around it on every skin layer
+        real = ~shapely.is_empty(bare) & (shapely.area(bare) > AREA_OF_SURFACE * w * w)
         if not real.any():
             continue
         wide = shapely.buffer(bare[real], SKIN_ANCHOR_MM, quad_segs=3)
