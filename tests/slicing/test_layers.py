@@ -43,7 +43,8 @@ def test_layer_heights_start_with_the_first_layer() -> None:
     assert layer_heights(1.0, 0.3, 0.2) == pytest.approx([0.3, 0.5, 0.7, 0.9])
 
 
-def _cut(mesh: trimesh.Trimesh, z: float) -> tuple[np.ndarray, np.ndarray]:
+def _cut(mesh: object, z: float) -> tuple[np.ndarray, np.ndarray]:
+    assert isinstance(mesh, trimesh.Trimesh)
     segments, plane = section_segments(
         np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces), np.array([z])
     )
