@@ -15,7 +15,8 @@ infill beside sloped walls: a vertical shell). Two of PrusaSlicer's rules follow
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import shapely
@@ -23,6 +24,7 @@ import shapely
 from slicing.settings import SliceSettings
 
 EMPTY = shapely.Polygon()
+GRID_MM = 1e-5  # slicing.layers rounds the outlines' points to it
 SKIN_ANCHOR_MM = 3.0  # PrusaSlicer's EXTERNAL_INFILL_MARGIN
 AREA_OF_SURFACE = 2.0  # line widths squared: a bare area smaller is no top or bottom surface
 
@@ -57,7 +59,7 @@ def solid_areas(
         raw_solids = np.array([EMPTY] * len(at), dtype=object)
         moved = np.array([a is not b for a, b in zip(shapes[at], covered, strict=True)])
         if moved.any():
-            raw_solids[moved] = shapely.difference(shapes[at][moved], covered[moved])
+            raw_solids[moved] = overlay(shapely.difference, shapes[at][moved], covered[moved])
         raw_sparses = covered  # within the layer's own area: the window holds it
         split = [_split(a, b, settings) for a, b in zip(raw_solids, raw_sparses, strict=True)]
         solids = np.array([a for a, _ in split], dtype=object)
@@ -88,13 +90,13 @@ def window_intersections(shapes: np.ndarray, size: int) -> np.ndarray:
         fresh = np.array([a is not b for a, b in zip(shapes[i], shapes[i - 1], strict=True)])
         ahead[i] = ahead[i - 1]
         if fresh.any():
-            ahead[i[fresh]] = shapely.intersection(ahead[i[fresh] - 1], shapes[i[fresh]])
+            ahead[i[fresh]] = overlay(shapely.intersection, ahead[i[fresh] - 1], shapes[i[fresh]])
         j = starts + size - 1 - t
         j = j[j + 1 < n]
         fresh = np.array([a is not b for a, b in zip(shapes[j], shapes[j + 1], strict=True)])
         behind[j] = behind[j + 1]
         if fresh.any():
-            behind[j[fresh]] = shapely.intersection(behind[j[fresh] + 1], shapes[j[fresh]])
+            behind[j[fresh]] = overlay(shapely.intersection, behind[j[fresh] + 1], shapes[j[fresh]])
     first = np.arange(n - size + 1)
     last = first + size - 1
     out = ahead[last].copy()  # a window starting a block is that block's whole run
@@ -104,8 +106,8 @@ def window_intersections(shapes: np.ndarray, size: int) -> np.ndarray:
         same = np.array([a is b for a, b in pairs])
         joined = np.array([a for a, _ in pairs], dtype=object)
         if (~same).any():
-            joined[~same] = shapely.intersection(
-                behind[first[split]][~same], ahead[last[split]][~same]
+            joined[~same] = overlay(
+                shapely.intersection, behind[first[split]][~same], ahead[last[split]][~same]
             )
         out[split] = joined
     return out
@@ -134,7 +136,7 @@ def _anchor_skins(
         if not layers:
             continue
         at = np.array(layers)
-        bare = shapely.difference(shapes[at], outlines[at + step])
+        bare = overlay(shapely.difference, shapes[at], outlines[at + step])
         # under two lines' squares: the outlines' last digits, or a corner's crumb, not a
         # surface worth SKIN_ANCHOR_MM of solid around it on every skin layer
         real = ~shapely.is_empty(bare) & (shapely.area(bare) > AREA_OF_SURFACE * w * w)
@@ -155,11 +157,11 @@ def _anchor_skins(
         if not near or sparses[n].is_empty:
             continue
         reach = shapely.union_all(near)
-        taken = shapely.intersection(sparses[n], reach)
+        taken = overlay(shapely.intersection, sparses[n], reach)
         if taken.is_empty:
             continue
-        solids[n] = shapely.union(solids[n], taken)
-        sparses[n] = shapely.difference(sparses[n], reach)
+        solids[n] = overlay(shapely.union, solids[n], taken)
+        sparses[n] = overlay(shapely.difference, sparses[n], reach)
 
 
 def _split(
@@ -189,15 +191,28 @@ def internal_bridges(
     if solid.is_empty or sparse_below.is_empty:
         return EMPTY, solid
     w = settings.line_width_mm
-    over = shapely.intersection(solid, sparse_below)
+    over = overlay(shapely.intersection, solid, sparse_below)
     over = shapely.buffer(shapely.buffer(over, -w, quad_segs=2), w, quad_segs=2)
-    over = shapely.intersection(over, solid)
+    over = overlay(shapely.intersection, over, solid)
     parts = polygon_parts(over)
     parts = parts[shapely.area(parts) > 4 * w * w]
     if len(parts) == 0:
         return EMPTY, solid
     bridge = shapely.union_all(parts)
-    return bridge, shapely.difference(solid, bridge)
+    return bridge, overlay(shapely.difference, solid, bridge)
+
+
+def overlay(
+    op: Callable[..., Any], a: shapely.Geometry | np.ndarray, b: shapely.Geometry | np.ndarray
+) -> Any:
+    """`op(a, b)` (a shapely overlay, element-wise on arrays); where GEOS's floating-point
+    overlay gives up ("Unable to determine overlay result geometry dimension", seen on
+    3DBenchy's internal bridges), again on the 10 nm grid the outlines are rounded to, whose
+    snap-rounding noder does not fail."""
+    try:
+        return op(a, b)
+    except shapely.errors.GEOSException:
+        return op(a, b, grid_size=GRID_MM)
 
 
 def _polygonal(geometry: shapely.Geometry) -> bool:

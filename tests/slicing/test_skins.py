@@ -7,14 +7,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import shapely
 import trimesh
 
 from slicing.builtin import slice_to_gcode
 from slicing.gcode_parse import parse_gcode
 from slicing.orient import place_on_bed
+from slicing.prepare import prepare
+from slicing.profile import PrintProfile
 from slicing.settings import SliceSettings
-from slicing.skins import SKIN_ANCHOR_MM
+from slicing.skins import GRID_MM, SKIN_ANCHOR_MM, overlay
 
 SETTINGS = SliceSettings()
 W = SETTINGS.line_width_mm
@@ -112,3 +115,27 @@ def test_the_first_solid_layer_over_sparse_infill_bridges_it(tmp_path: Path) -> 
     above = extrusions(gcode, round(first_solid + h, 3), {"Solid infill", "Bridge infill"})
     assert len(above["segments"])
     assert not len(extrusions(gcode, round(first_solid + h, 3), {"Bridge infill"})["segments"])
+
+
+def test_an_overlay_geos_gives_up_on_is_done_on_the_outlines_grid() -> None:
+    # 3DBenchy's internal bridges met "Unable to determine overlay result geometry
+    # dimension" (prepare() in bench_slicing's cache step); a failing op is retried on the grid
+    calls: list[dict[str, object]] = []
+
+    def flaky(a: object, b: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        if not kwargs:
+            raise shapely.errors.GEOSException("Unable to determine overlay result")
+        return shapely.intersection(a, b, **kwargs)
+
+    result = overlay(flaky, shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3))
+    assert calls == [{}, {"grid_size": GRID_MM}]
+    assert result.area == pytest.approx(1.0)
+
+
+def test_prepare_slices_3dbenchy_with_the_built_in_engine(meshes_dir: Path, tmp_path: Path) -> None:
+    prepared = prepare(
+        meshes_dir / "3DBenchy.3mf", "mesh", PrintProfile(), out_dir=tmp_path, engine="builtin"
+    )
+    assert prepared.gcode_path is not None and prepared.layers > 200
+    assert 12.0 < prepared.grams_per_copy < 15.0
