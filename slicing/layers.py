@@ -1,9 +1,10 @@
 """Cut a mesh into layer outlines: one vectorised plane-triangle intersection for all layers.
 
 trimesh's `section_multiplane` builds a Path2D per layer and needs rtree (not installed) to
-find holes; instead every (triangle, plane) crossing is computed in one numpy pass and GEOS
-`build_area` turns each layer's segments into polygons with even-odd filling, which also
-closes the outlines of non-manifold meshes the way slicers expect.
+find holes; instead every (triangle, plane) crossing is computed in one numpy pass, and each
+layer's segments are chained into rings and filled even-odd (slicing.rings); a layer whose
+segments do not chain cleanly goes to GEOS `build_area`, the same even-odd filling, which
+also closes the outlines of non-manifold meshes the way slicers expect.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shapely
 import trimesh
 
 from slicing.errors import MeshError
+from slicing.rings import chain_layers
 
 SIMPLIFY_MM = 0.0125
 
@@ -95,15 +97,12 @@ def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geomet
     # rounding to 10 nm snaps points that differ only in the last bits onto each other
     segments = np.round(segments, 5)
     bounds = np.searchsorted(plane_idx, np.arange(len(planes) + 1))
-    # every layer's segments as one multi-line each, built in two calls for all layers
-    lines = np.full(len(planes), shapely.MultiLineString(), dtype=object)
-    if len(segments):
-        present = np.unique(plane_idx)
-        lines[present] = shapely.multilinestrings(shapely.linestrings(segments), indices=plane_idx)
-    try:
-        areas = shapely.build_area(lines)
-    except shapely.errors.GEOSException:
-        areas = np.array([_safe_build_area(line) for line in lines], dtype=object)
+    # the layers whose segments chain into rings that do not cross (a clean closed mesh)
+    chained = chain_layers(segments, plane_idx, len(planes))
+    areas = np.array(chained, dtype=object)
+    rest = np.array([a is None for a in chained], dtype=bool)
+    if rest.any():
+        areas[rest] = _build_areas(segments, plane_idx, bounds, np.flatnonzero(rest))
     # Even-odd filling (build_area) is right for clean outlines and fast. Where outlines
     # cross or overlap (intersecting shells, non-manifold edges) or do not close, its area
     # differs from the signed area of the oriented segments; those layers are filled again
@@ -117,7 +116,9 @@ def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geomet
     suspect = np.abs(shapely.area(areas) - signed) > 0.01 + 1e-4 * np.abs(signed)
     for layer in np.flatnonzero(suspect).tolist():
         areas[layer] = fill_by_winding(segments[bounds[layer] : bounds[layer + 1]])
-    areas = shapely.make_valid(areas)
+        rest[layer] = True
+    if rest.any():  # the chained layers are valid already
+        areas[rest] = shapely.make_valid(areas[rest])
     # scanned and finely tessellated meshes give outlines with thousands of 10 µm segments;
     # 12.5 µm (PrusaSlicer's default resolution) is far below what a nozzle can draw, and
     # every later offset and clip runs in time proportional to the vertex count
@@ -125,6 +126,25 @@ def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geomet
     # ring it makes cross itself is mended by make_valid, as any other outline is
     areas = shapely.make_valid(shapely.simplify(areas, SIMPLIFY_MM, preserve_topology=False))
     return [_polygons_only(a) for a in areas]
+
+
+def _build_areas(
+    segments: np.ndarray, plane_idx: np.ndarray, bounds: np.ndarray, layers: np.ndarray
+) -> np.ndarray:
+    """Even-odd areas of `layers` by GEOS build_area: each layer's segments as one
+    multi-line, all built in two calls."""
+    picked = np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in layers.tolist()])
+    lines = np.full(len(layers), shapely.MultiLineString(), dtype=object)
+    if len(picked):
+        owner = np.searchsorted(layers, plane_idx[picked])
+        present, compact = np.unique(owner, return_inverse=True)
+        lines[present] = shapely.multilinestrings(
+            shapely.linestrings(segments[picked]), indices=compact
+        )
+    try:
+        return np.asarray(shapely.build_area(lines), dtype=object)
+    except shapely.errors.GEOSException:
+        return np.array([_safe_build_area(line) for line in lines], dtype=object)
 
 
 def _safe_build_area(lines: shapely.Geometry) -> shapely.Geometry:

@@ -75,6 +75,14 @@ def _cut(
     )
     middle = (xy[:-1] + xy[1:]) / 2
     over = ~shapely.contains_xy(held, middle[:, 0], middle[:, 1])
+    if path.closed and over[0] and not over.all():
+        # the seam fell on the stretch over air: start the loop where the nearest held
+        # stretch begins instead, so no loop starts (or ends) with its nozzle over air
+        begins = np.flatnonzero(~over[1:] & over[:-1]) + 1
+        k = int(begins[np.argmin(np.hypot(*(xy[begins] - xy[0]).T))])
+        xy = np.vstack([xy[k:], xy[1 : k + 1]])
+        stops = np.r_[stops[k:] - stops[k], stops[-1] - stops[k] + stops[1 : k + 1]]
+        over = np.r_[over[k:], over[:k]]
     # runs of segments on the same side: run r covers segments starts[r] .. starts[r + 1] - 1
     starts = np.r_[0, np.flatnonzero(np.diff(over)) + 1, len(over)]
     lengths = stops[starts[1:]] - stops[starts[:-1]]

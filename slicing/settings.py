@@ -90,9 +90,11 @@ class SliceSettings:
     start_gcode: str = DEFAULT_START_GCODE
     end_gcode: str = DEFAULT_END_GCODE
     # supports (slicing.supports): "off", "bed" (standing on the bed only), "everywhere", or
-    # "auto": everywhere, when the part needs them (support_auto_min_mm2 it cannot bridge)
+    # "auto": everywhere, when the part needs them: an overhang it cannot bridge, of at least
+    # support_auto_min_mm2, reaching support_auto_min_reach_mm out or a ledge two lines wide
     supports: str = "off"
     support_auto_min_mm2: float = 5.0
+    support_auto_min_reach_mm: float = 3.0
     support_angle_deg: float = 55.0  # a wall leaning out less than this from vertical holds
     support_z_gap_layers: int = 1  # empty layers between the support's top and the part
     support_xy_gap_mm: float = 0.6  # from the part's outline on each layer

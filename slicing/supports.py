@@ -13,10 +13,15 @@ Per layer (plain shapely over whole layers):
   dense so the overhang rests on a surface, not on a grid of lines.
 
 `auto` (the farm decides, for a job that left it to the farm): supports are added, wherever
-needed, only when the part needs them: when what overhangs, less what can be bridged (a
-ceiling whose lines rest on the layer below at both ends), covers at least
-`support_auto_min_mm2`. A 20 mm calibration cube's engraved letters have ceilings, and
-bridge them; a block leaning out 60° does not hold its own side.
+needed, only under the overhangs the part cannot print without. What overhangs, less what
+can be bridged (a ceiling whose lines rest on the layer below at both ends: a doorway's top,
+a cabin roof between its walls), is grouped into overhanging surfaces (pieces of
+neighbouring layers that touch); a surface needs support when it covers at least
+`support_auto_min_mm2` and either reaches `support_auto_min_reach_mm` out beyond the layer
+under it, or holds a ledge two lines wide somewhere. A slope's strips that add up to a
+millimetre or two (a hull's flare, a roof's eaves, a window's arch) print on their own; a
+block leaning out 60° reaches 17 mm out and does not. A 20 mm calibration cube's engraved
+letters have ceilings, and bridge them.
 """
 
 from __future__ import annotations
@@ -100,6 +105,65 @@ def unbridged(
     return out
 
 
+def needing_support(
+    need: Sequence[shapely.Geometry], regions: Sequence[shapely.Geometry], settings: SliceSettings
+) -> list[shapely.Geometry]:
+    """`need` (each layer's overhang it cannot bridge) less the overhanging surfaces small
+    enough to print on their own: pieces of neighbouring layers within a line of each other
+    are one surface; a surface is kept when it covers `support_auto_min_mm2` and reaches
+    `support_auto_min_reach_mm` beyond the outline under its first layer, or when one of its
+    pieces is a ledge two lines wide (a flat overhang sags however short it is)."""
+    w = settings.line_width_mm
+    layer_of: list[int] = []
+    pieces: list[shapely.Geometry] = []
+    for i, bare in enumerate(need):
+        if not bare.is_empty:
+            parts = shapely.get_parts(bare)
+            parts = parts[shapely.area(parts) > 0]
+            pieces += parts.tolist()
+            layer_of += [i] * len(parts)
+    if not pieces:
+        return [EMPTY] * len(need)
+    # surfaces: union-find over the pieces of layers i and i + 1 that touch
+    owner = list(range(len(pieces)))
+
+    def root(k: int) -> int:
+        while owner[k] != k:
+            owner[k] = owner[owner[k]]
+            k = owner[k]
+        return k
+
+    layers = np.array(layer_of)
+    boxes = shapely.bounds(np.array(pieces, dtype=object))
+    for k in range(len(pieces)):
+        near = np.flatnonzero(layers == layers[k] + 1)
+        near = near[
+            (boxes[near, 0] <= boxes[k, 2] + w) & (boxes[near, 2] >= boxes[k, 0] - w)
+            & (boxes[near, 1] <= boxes[k, 3] + w) & (boxes[near, 3] >= boxes[k, 1] - w)
+        ]  # fmt: skip
+        for m in near.tolist():
+            if shapely.distance(pieces[k], pieces[m]) <= w:
+                owner[root(m)] = root(k)
+    surfaces: dict[int, list[int]] = {}
+    for k in range(len(pieces)):
+        surfaces.setdefault(root(k), []).append(k)
+    kept: list[list[shapely.Geometry]] = [[] for _ in need]
+    for members in surfaces.values():
+        parts = [pieces[k] for k in members]
+        if sum(p.area for p in parts) < settings.support_auto_min_mm2:
+            continue
+        first = min(layer_of[k] for k in members)
+        base = regions[first - 1] if first > 0 else EMPTY
+        corners = shapely.points(shapely.get_coordinates(np.array(parts, dtype=object)))
+        reach = float(shapely.distance(base, corners).max()) if not base.is_empty else np.inf
+        ledge = any(not shapely.buffer(p, -w, quad_segs=2).is_empty for p in parts)
+        if reach < settings.support_auto_min_reach_mm and not ledge:
+            continue
+        for k in members:
+            kept[layer_of[k]].append(pieces[k])
+    return [shapely.union_all(k) if k else EMPTY for k in kept]
+
+
 def _bridged_share(area: shapely.Geometry, below: shapely.Geometry, spacing: float) -> float:
     """The best share, over directions 15° apart, of line length across `area` whose both
     ends lie on `below`."""
@@ -130,8 +194,10 @@ def plan_supports(regions: Sequence[shapely.Geometry], settings: SliceSettings) 
         return no_supports(count)
     need = overhangs(regions, settings)
     if settings.supports == "auto":
-        # what the part cannot print without: its overhangs less what it bridges
+        # what the part cannot print without: its overhangs less what it bridges, and less
+        # the small ones
         need = unbridged(need, regions, settings.bridge_spacing())
+        need = needing_support(need, regions, settings)
     area = float(sum(shapely.area(n) for n in need))
     least = settings.support_auto_min_mm2 if settings.supports == "auto" else 0.0
     if area <= max(settings.line_width_mm**2, least):

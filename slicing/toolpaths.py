@@ -16,6 +16,7 @@ from slicing.infill import fill_many, scan_pieces
 from slicing.overhangs import split_overhangs
 from slicing.repeats import share_repeats
 from slicing.settings import SliceSettings
+from slicing.skins import internal_bridges, polygon_parts, solid_areas
 from slicing.supports import SupportPlan, plan_supports
 from slicing.toolpaths_base import Kind, Layer, Toolpath
 
@@ -81,79 +82,6 @@ def perimeters_many(
     for n in np.flatnonzero(~shapely.is_empty(gaps)).tolist():
         loops[n] += gap_fill_paths(gaps[n], settings, heights[n])
     return list(zip(loops, inner, strict=True))
-
-
-def solid_areas(
-    regions: Sequence[shapely.Geometry], inners: Sequence[shapely.Geometry], settings: SliceSettings
-) -> list[tuple[shapely.Geometry, shapely.Geometry]]:
-    """Split each layer's infill area into (solid, sparse).
-
-    Solid is what lies within `top_layers` of a surface above or `bottom_layers` of one below:
-    wherever a neighbour layer has no infill area at that point.
-    """
-    count = len(regions)
-    empty = shapely.Polygon()
-    if settings.infill >= 0.999:
-        return [(inner, empty) for inner in inners]
-
-    below, above = settings.bottom_layers, settings.top_layers
-    out = [(inner, empty) for inner in inners]  # near the bed and the top: all solid
-    # layers with a whole window, each distinct window once (repeated layers hand in the
-    # same objects, see plan_layers)
-    first: dict[tuple[int, ...], int] = {}
-    owner = list(range(count))  # the layer whose split each layer shares
-    for i in range(below, count - above):
-        key = tuple(id(inners[j]) for j in range(i - below, i + above + 1))
-        owner[i] = first.setdefault(key, i)
-    todo = [i for i in range(below, count - above) if owner[i] == i]
-    if todo:
-        # comparing infill areas (not outlines) also makes solid the infill next to sloped
-        # walls, where the perimeters above or below do not cover it: a vertical shell.
-        # Every layer at once: one array operation per neighbour, not one call per layer.
-        shapes, at = np.array(inners, dtype=object), np.array(todo)
-        covered = shapes[at - below]
-        previous = covered
-        for d in range(-below + 1, above + 1):
-            if d == 0:
-                continue
-            # a repeat of the last neighbour taken (the same object) changes nothing
-            fresh = np.array([a is not b for a, b in zip(shapes[at + d], previous, strict=True)])
-            if fresh.any():
-                covered[fresh] = shapely.intersection(covered[fresh], shapes[at + d][fresh])
-            previous = shapes[at + d]
-        solids = shapely.difference(shapes[at], covered)
-        sparses = shapely.intersection(shapes[at], covered)
-        for n, i in enumerate(todo):
-            out[i] = _split(solids[n], sparses[n], settings)
-    return [out[owner[i]] for i in range(count)]
-
-
-def _split(
-    solid: shapely.Geometry, sparse: shapely.Geometry, settings: SliceSettings
-) -> tuple[shapely.Geometry, shapely.Geometry]:
-    """(solid, sparse) of one layer from the raw difference and intersection: sparse islands
-    too small to hold infill are made solid (PrusaSlicer's solid_infill_below_area), and
-    crumbs of solid smaller than a line are dropped."""
-    sparse_parts = _parts(sparse)
-    small = shapely.area(sparse_parts) < settings.solid_below_mm2
-    solid_parts = _parts(solid)
-    crumbs = shapely.area(solid_parts) <= settings.line_width_mm**2
-    if not small.any() and not crumbs.any() and _polygonal(solid) and _polygonal(sparse):
-        return solid, sparse  # the usual layer: nothing to move, no union to make
-    empty = shapely.Polygon()
-    kept = np.concatenate([solid_parts[~crumbs], sparse_parts[small]])
-    solid_area = shapely.union_all(kept) if len(kept) else empty
-    sparse_area = shapely.multipolygons(sparse_parts[~small]) if (~small).any() else empty
-    return solid_area, sparse_area
-
-
-def _polygonal(geometry: shapely.Geometry) -> bool:
-    return bool(shapely.get_type_id(geometry) in (3, 6))
-
-
-def _parts(geometry: shapely.Geometry) -> np.ndarray:
-    parts = shapely.get_parts(geometry)
-    return parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
 
 
 def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list[Toolpath]:
@@ -258,17 +186,21 @@ def plan_fills(
         below = regions[i - 1] if i > 0 else None
         key: tuple[int, ...] = (i % 2, id(splits[i][0]), id(splits[i][1]), id(below))
         key += (id(supports.sparse[i]), id(supports.interface[i]))
+        key += (id(splits[i - 1][1]) if i > 0 else 0,)  # what its internal bridges rest on
         owner.append(first.setdefault(key, i))
     todo = [i for i in range(count) if owner[i] == i]
     angles = [45.0 if i % 2 == 0 else 135.0 for i in todo]
-    solids, bridges, across = [], [], []
+    solids, bridges, across, inside = [], [], [], []
     for i in todo:
         solid = splits[i][0]
         bridge: shapely.Geometry = EMPTY
+        over_sparse: shapely.Geometry = EMPTY
         if i > 0 and not solid.is_empty:
             bridge, solid = bridge_areas(solid, regions[i - 1], settings)
+            over_sparse, solid = internal_bridges(solid, splits[i - 1][1], settings)
         solids.append(solid)
         bridges.append(bridge)
+        inside.append(over_sparse)
         spacing = settings.bridge_spacing()
         across.append(0.0 if bridge.is_empty else bridge_angle(bridge, regions[i - 1], spacing))
     width = settings.line_width_mm
@@ -276,6 +208,8 @@ def plan_fills(
     grid = [0.0 if i % 2 == 0 else 90.0 for i in todo]
     jobs = [
         (bridges, settings.bridge_spacing(), across, Kind.BRIDGE),
+        # over sparse infill: across the sparse lines below (they turn 90° from layer to layer)
+        (inside, settings.bridge_spacing(), angles, Kind.BRIDGE),
         (solids, w, angles, Kind.SOLID),
         ([splits[i][1] for i in todo], w / max(settings.infill, 1e-9), angles, Kind.SPARSE),
         ([supports.sparse[i] for i in todo], settings.support_spacing_mm, grid, Kind.SUPPORT),
@@ -287,7 +221,7 @@ def plan_fills(
         ),
     ]
     if settings.infill <= 0.0:
-        jobs.pop(2)
+        jobs.pop(3)
     done: list[list[Toolpath]] = [[] for _ in todo]
     for areas, spacing, turns, kind in jobs:
         # in batches, so the arrays of a large part's every layer never exist at once
@@ -309,7 +243,7 @@ def bridge_areas(
     """Split a layer's solid infill into (bridge, rest): the bridge is what hangs over air
     (not over the layer below), grown by an anchor onto supported solid at its ends."""
     air = shapely.difference(solid, below)
-    parts = _parts(air)
+    parts = polygon_parts(air)
     parts = parts[shapely.area(parts) > 4 * settings.line_width_mm**2]
     if len(parts) == 0:
         return shapely.Polygon(), solid

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 import trimesh
 
-from slicing.layers import layer_heights, slice_mesh
+from slicing.layers import layer_heights, section_segments, slice_mesh
+from slicing.rings import chain_layers
 
 
 def _overlapping_boxes() -> trimesh.Trimesh:
@@ -39,3 +41,33 @@ def test_a_plane_through_a_row_of_vertices_still_closes_the_outline() -> None:
 
 def test_layer_heights_start_with_the_first_layer() -> None:
     assert layer_heights(1.0, 0.3, 0.2) == pytest.approx([0.3, 0.5, 0.7, 0.9])
+
+
+def _cut(mesh: object, z: float) -> tuple[np.ndarray, np.ndarray]:
+    assert isinstance(mesh, trimesh.Trimesh)
+    segments, plane = section_segments(
+        np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces), np.array([z])
+    )
+    return np.round(segments, 5), plane
+
+
+def test_chained_rings_nest_even_odd_as_build_area_does() -> None:
+    # a tube, and in its hole a pillar: outer ring, hole, island in the hole
+    tube = trimesh.creation.annulus(r_min=6.0, r_max=10.0, height=4.0, sections=48)
+    pillar = trimesh.creation.cylinder(radius=3.0, height=4.0, sections=32)
+    segments, plane = _cut(trimesh.util.concatenate([tube, pillar]), 1.0)
+    chained = chain_layers(segments, plane, 1)[0]
+    assert isinstance(chained, shapely.Geometry)
+    expected = shapely.build_area(shapely.multilinestrings(segments))
+    assert len(shapely.get_parts(chained)) == 2
+    assert shapely.symmetric_difference(chained, expected).area < 1e-9
+    assert chained.area == pytest.approx(np.pi * (10**2 - 6**2 + 3**2), rel=0.01)
+
+
+def test_a_layer_whose_rings_cross_is_left_to_the_general_path() -> None:
+    # two overlapping boxes: each ring chains, but they cross (even-odd is not the union)
+    a = trimesh.creation.box(extents=(10.0, 10.0, 4.0))
+    b = a.copy()
+    b.apply_translation((5.0, 0.0, 0.0))
+    segments, plane = _cut(trimesh.util.concatenate([a, b]), 0.5)
+    assert chain_layers(segments, plane, 1) == [None]

@@ -12,8 +12,11 @@ import trimesh
 
 from slicing import curaengine, prusaslicer
 from slicing.builtin import slice_to_gcode
+from slicing.checks import check_and_repair
 from slicing.gcode_parse import Moves, parse_gcode
-from slicing.orient import place_on_bed
+from slicing.limits import DEFAULT_LIMITS
+from slicing.loader import load_trimesh
+from slicing.orient import orient, place_on_bed
 from slicing.prepare import prepare
 from slicing.profile import PrintProfile
 from slicing.sample_parts import overhang_part
@@ -147,6 +150,54 @@ def test_automatic_supports_leave_the_calibration_cube_alone(
     assert isinstance(cube, trimesh.Trimesh)
     moves = sliced(cube, SliceSettings(supports="auto"), tmp_path)
     assert SUPPORT not in moves.features and INTERFACE not in moves.features
+
+
+def test_automatic_supports_leave_3dbenchy_alone(meshes_dir: Path) -> None:
+    # designed to print without: its roof and doorways are bridged, its hull's flare and
+    # its window arches reach out two millimetres at most
+    settings = SliceSettings(supports="auto")
+    benchy = load_trimesh(meshes_dir / "3DBenchy.3mf", DEFAULT_LIMITS)
+    check_and_repair(benchy, build_volumes=[PrintProfile().build_mm], nozzle_mm=0.4)
+    orient(benchy)
+    place_on_bed(benchy, settings.bed_mm)
+    assert not needs_supports(benchy, settings)
+
+
+def leaning_block(height: float, depth: float = 40.0) -> trimesh.Trimesh:
+    """A block 10 mm wide at the bed, `depth` deep, its right side leaning out 60°."""
+    reach = height * np.tan(np.radians(60.0))
+    profile = [(0.0, 0.0), (10.0, 0.0), (10.0 + reach, height), (0.0, height)]
+    return trimesh.convex.convex_hull(
+        np.array([(x, y, z) for x, z in profile for y in (0.0, depth)])
+    )
+
+
+@pytest.mark.parametrize(("height", "supported"), [(1.6, False), (4.0, True)])
+def test_a_60_degree_lean_is_supported_once_it_reaches_3_mm_out(
+    height: float, supported: bool
+) -> None:
+    # 1.6 mm tall: 2.8 mm out, 19 mm² over air (a hull's flare, a lip); 4 mm: 6.9 mm out
+    settings = SliceSettings(supports="auto")
+    part = leaning_block(height)
+    place_on_bed(part, settings.bed_mm)
+    assert needs_supports(part, settings) is supported
+
+
+def test_a_flat_ledge_is_supported_however_short(tmp_path: Path) -> None:
+    # a 10 mm column under a 14 mm slab: a 2 mm ledge on either side, laid flat over air
+    column = trimesh.creation.box(extents=(10.0, 10.0, 10.0))
+    column.apply_translation((0.0, 0.0, 5.0))
+    slab = trimesh.creation.box(extents=(14.0, 10.0, 2.0))
+    slab.apply_translation((0.0, 0.0, 11.0))
+    part = trimesh.util.concatenate([column, slab])
+    assert isinstance(part, trimesh.Trimesh)
+    settings = SliceSettings(supports="auto")
+    moves = sliced(part, settings, tmp_path)
+    support = beads(moves, 9.6, {SUPPORT, INTERFACE})
+    assert not support.is_empty
+    xs = shapely.get_coordinates(support)[:, 0]
+    centre = float(part.bounds[:, 0].mean())  # placed on the bed by `sliced`
+    assert (xs < centre - 5.0).any() and (xs > centre + 5.0).any()  # under both ledges
 
 
 def test_a_job_left_to_the_farm_is_quoted_with_supports_only_when_it_needs_them(
