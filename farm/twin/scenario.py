@@ -29,8 +29,10 @@ Scenario file format (one JSON object; hours count from "start")::
       "learn_estimates": true,      # correct estimates from finished runs (estimates.py)
       "replan_hours": 2,            # full replan at least this often when anything changed
       "report_within_days": 5,      # report the share of jobs finished within N days
-      "promises": {"share": 0.9}    # promise every job (farm.scheduling.promises) and
+      "promises": {"share": 0.9},   # promise every job (farm.scheduling.promises) and
                                     # report the share kept and the error; absent: none
+      "farm_pass_minutes": 0        # simulate --farm: a change of the farm asks for a pass,
+                                    # run at most this often (0: at once, every time)
     }
 """
 
@@ -83,6 +85,7 @@ class Scenario:
     replan_hours: float = 2.0
     report_within_days: float = 5.0
     promise_share: float | None = None
+    farm_pass_minutes: float = 0.0
 
 
 def load(path: str | Path) -> Scenario:
@@ -181,6 +184,7 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         replan_hours=float(data.get("replan_hours", 2.0)),
         report_within_days=float(data.get("report_within_days", 5.0)),
         promise_share=(float(data["promises"].get("share", 0.9)) if data.get("promises") else None),
+        farm_pass_minutes=float(data.get("farm_pass_minutes", 0.0)),
     )
 
 

@@ -10,12 +10,14 @@ from django.test import Client
 from django.utils import timezone
 
 from farm.models import Job, Material, Printer, PrintRun, Site
+from farm.scheduling.types import Assignment
 from farm.services.dispatch import run_dispatch
 from farm.services.jobs import job_confirm
 from farm.services.learning import corrections_load, plan_model
+from farm.services.plan_inputs import plan_inputs
 from farm.services.preparation import job_prepare
 from farm.services.runs import run_finish
-from farm.services.scheduling import schedule_pass
+from farm.services.scheduling import FilamentAsk, _start_request, schedule_pass
 from farm.services.submission import job_submit
 from farm.statuses import JobStatus
 from printers.models import SimulatedDevice
@@ -180,3 +182,23 @@ def test_no_filament_is_swapped_while_a_printer_holding_it_stands_free(
     assert (result.runs_started, result.filament_requests) == (1, 0)
     assert PrintRun.objects.get().printer.name == "b-pla"
     assert not Printer.objects.exclude(requested_material=None).exists()
+
+
+def test_a_printer_with_runs_of_its_own_planned_takes_no_other_printers_run(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any
+) -> None:
+    petg = Material.objects.create(name="PETG")
+    a = make_printer("a-petg", material=petg, colour="black")
+    b = make_printer("b-pla", material=pla, colour="red")
+    job = prepared(alice, pla, cube_upload(), colour="red")
+    inputs = plan_inputs()
+    now = inputs.now.timestamp()
+    swap_on_a = Assignment(job.pk, a.pk, 1, now, now + 600, material_change=True)
+    # b-pla holds the filament and the plan leaves it idle: the run starts there, no swap.
+    request = _start_request(swap_on_a, inputs, inputs.printers[a.pk], set(), {})
+    assert request is not None and request.printer.pk == b.pk
+    # b-pla has runs of its own planned (promised): they are not delayed, a-petg is loaded.
+    asks: dict[int, FilamentAsk] = {}
+    planned = {b.pk}
+    assert _start_request(swap_on_a, inputs, inputs.printers[a.pk], set(), asks, planned) is None
+    assert asks[a.pk].material_id == pla.pk

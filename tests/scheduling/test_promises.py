@@ -79,10 +79,45 @@ def test_promises_sized_from_history_are_kept_as_often_as_stated(
     assert kept is not None and 0.9 <= kept <= kept_at_most  # kept, and not by a mile
 
 
-def test_a_run_that_fails_often_enough_is_promised_with_its_reprint() -> None:
-    # 5 % of runs fail: more than the quarter of the 10 % miss budget failures may take.
+def test_a_run_that_fails_rarely_enough_is_promised_without_a_whole_reprint() -> None:
+    # 5 % of runs fail: 95 % print well, so the promise can keep 9 in 10 by print time alone
+    # (a whole reprint, a night's wait with it on a staffed farm, would pad every promise).
     past = history_from(noisy_history(3000, 0.05, 0.05, seed=4))
+    p = promise_for(H, one_run(), past, share=0.9)
+    assert p.end < 1.5 * H
+    future = noisy_history(5000, 0.05, 0.05, seed=5)
+    taken = [(r.actual_seconds or 0.0) if not r.failed else 2 * H for r in future]
+    kept = kept_share((p.end, t) for t in taken)
+    assert kept is not None and kept >= 0.89  # 0.9 within the draw's error (0.004)
+
+
+def test_a_run_that_fails_too_often_is_promised_with_its_reprint() -> None:
+    # 15 % fail: print time alone cannot keep 9 in 10.
+    past = history_from(noisy_history(3000, 0.05, 0.15, seed=4))
     assert promise_for(H, one_run(), past, share=0.9).end >= 2 * H
+
+
+def test_a_job_on_many_printers_allows_a_whole_reprint_after_its_failed_bed_is_cleared() -> None:
+    # Four copies side by side, 4 % of runs fail: one job in seven has a failed copy, which
+    # is printed again after it (a quarter of a reprint on each printer broke most of them).
+    staffed = SiteRules(staffed_hours=((0, 24),), clear_seconds=600)
+    clearing = ClearingRules.of({"A": staffed})(slot(1))
+    chains = [Chain(H, (Leg("MK4", H, True, 0.0, H),), clearing) for _ in range(4)]
+    past = history_from(noisy_history(3000, 0.05, 0.04, seed=6))
+    p = promise_for(H, chains, past, share=0.9)
+    assert p.end >= 2 * H + 600
+    rng = np.random.default_rng(7)
+    finished = []
+    for _ in range(4000):
+        ends = []
+        for _copy in range(4):
+            took = H * float(rng.lognormal(0, 0.05))
+            if rng.random() < 0.04:  # failed at its end: cleared, then printed again
+                took += 600 + H * float(rng.lognormal(0, 0.05))
+            ends.append(took)
+        finished.append(max(ends))
+    kept = kept_share((p.end, t) for t in finished)
+    assert kept is not None and kept >= 0.89  # 0.9 within the draw's error (0.005)
 
 
 def test_failures_widen_the_margin_and_a_job_of_many_runs_allows_reprints() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from farm.scheduling import Assignment, Plan, PlanOptions, SiteRules, plan
+from farm.scheduling.planner import _late_for_dues
 from farm.scheduling_bench.bench import moved_share
 from tests.scheduling.helpers import NOW, H, job, printer
 
@@ -43,6 +45,21 @@ def test_a_much_better_fresh_plan_wins() -> None:
     second = plan(printers, work, now=NOW, sites=RULES, previous=first.assignments)
     assert not second.kept_previous
     assert len({a.printer_id for a in second.assignments}) == 4
+
+
+def test_a_fresh_plan_that_breaks_a_promise_the_kept_plan_keeps_does_not_win() -> None:
+    # Job 1 is promised (due) at 2 h; the kept plan ends it at 1 h, the fresh one at 3 h:
+    # however much sooner the fresh plan ends the farm, it would break that promise.
+    kept = Plan([Assignment(1, 1, 1, NOW, NOW + H), Assignment(2, 1, 1, NOW + H, NOW + 9 * H)])
+    fresh = Plan(
+        [Assignment(2, 1, 1, NOW, NOW + 2 * H), Assignment(1, 2, 1, NOW + 2 * H, NOW + 3 * H)]
+    )
+    promised = [replace(job(1, 1), due=NOW + 2 * H), job(2, 2)]
+    assert _late_for_dues(fresh, kept, promised)
+    # Met by both, or missed by both (the kept plan is no better there): it may win.
+    assert not _late_for_dues(fresh, kept, [replace(job(1, 1), due=NOW + 3 * H), job(2, 2)])
+    assert not _late_for_dues(fresh, kept, [replace(job(1, 1), due=NOW + 0.5 * H), job(2, 2)])
+    assert not _late_for_dues(fresh, kept, [job(1, 1), job(2, 2)])
 
 
 def test_runs_of_jobs_that_are_gone_are_dropped() -> None:

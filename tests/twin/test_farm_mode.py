@@ -30,6 +30,7 @@ def farm(**extra: Any) -> dict[str, Any]:
 def test_the_farm_prints_its_jobs_through_its_own_services_on_the_simulated_clock() -> None:
     report = simulate_farm(from_dict(farm()))
     assert report["runs"] > 0 and report["jobs_done"] > 0
+    assert report["passes"] > 13 + 7  # a pass at each change (see the pass window below)
     # What the services wrote, on the simulated clock (the scenario starts 2026-11-23).
     first = PrintRun.objects.order_by("created_at").first()
     assert first is not None and first.created_at.date().isoformat() == "2026-11-23"
@@ -50,3 +51,13 @@ def test_a_failed_run_moves_promises_only_with_its_reason() -> None:
     assert report["failed_runs"] > 0
     reasons = set(report["promises"]["moves_by_reason"])
     assert report["promises"]["moved"] > 0 and reasons == {"run failed"}
+
+
+@pytest.mark.django_db
+def test_with_a_pass_window_the_changes_of_the_farm_share_their_passes() -> None:
+    report = simulate_farm(from_dict(farm(farm_pass_minutes=120)))
+    # The periodic passes (one an hour: 13 in half a day) and at most one asked for every
+    # two hours; without the window this farm runs a pass at each of its changes (above).
+    assert report["passes"] <= 13 + 7
+    assert report["runs"] > 0 and report["jobs_done"] > 0
+    assert report["promises"]["lead_hours_median"] > 0
