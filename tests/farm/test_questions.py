@@ -156,48 +156,6 @@ def test_only_its_owner_or_an_operator_answers_and_only_once(
         job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.KEEP)
 
 
-def test_supports_the_farm_added_are_a_question_and_printing_without_them_prepares_again(
-    alice: Any, pla: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    # Supports left to the farm: a ball overhangs at its foot however it is turned, so it
-    # gets them, and its owner is asked.
-    job = prepared(alice, pla, ball(), confirm_required=False)
-    assert job.status == JobStatus.QUOTED
-    question = job_open_questions(job).get()
-    assert question.kind == QuestionKind.SUPPORTS
-    assert question.text.endswith("Print with supports?")
-    assert question.answers == [
-        ("with_supports", "Print with supports"),
-        ("no_supports", "Print without supports"),
-    ]
-    with_supports = job.seconds_per_copy
-    with django_capture_on_commit_callbacks() as callbacks:
-        job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.NO_SUPPORTS)
-    job.refresh_from_db()
-    assert (job.status, job.supports) == (JobStatus.SUBMITTED, Supports.OFF)
-    assert len(callbacks) == 1  # the slicing task again
-    job_prepare(job_id=job.pk)
-    job.refresh_from_db()
-    # prepared without supports: shorter, not asked again, and queued by itself
-    assert job.status == JobStatus.QUEUED
-    assert job.seconds_per_copy is not None and with_supports is not None
-    assert job.seconds_per_copy < with_supports
-    assert not job_open_questions(job).exists()
-
-
-def test_printing_with_the_supports_keeps_the_quote(alice: Any, pla: Any) -> None:
-    job = prepared(alice, pla, ball(), confirm_required=False)
-    seconds = job.seconds_per_copy
-    question = job_open_questions(job).get()
-    job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.WITH_SUPPORTS)
-    job.refresh_from_db()
-    assert (job.status, job.seconds_per_copy, job.supports) == (
-        JobStatus.QUEUED,
-        seconds,
-        Supports.AUTO,
-    )
-
-
 def test_supports_asked_for_are_not_questioned(alice: Any, pla: Any) -> None:
     job = prepared(alice, pla, ball(), supports=Supports.EVERYWHERE)
     assert not job.questions.exists()
