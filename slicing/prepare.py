@@ -67,8 +67,6 @@ class Prepared:
     scale_hint: float | None = None
     drawn_mm: tuple[float, float, float] | None = None
     repairs: list[str] = field(default_factory=list)  # what was repaired, in words
-    # Supports were left to the farm ("auto") and the part got them: its owner is asked.
-    supports_added: bool = False
     # Features narrower than the nozzle (`thin_features`): about how thin, and the share of
     # the layers looked at that have one; None when there are none.
     thin_mm: float | None = None
@@ -303,8 +301,7 @@ def _slice_mesh(
             plate, settings, gcode, copies=layout.copies, work_dir=work, deadline=deadline
         )
         seconds, filament, layers = result.seconds, result.filament_mm, result.layers
-    has_supports = gcode_has_supports(gcode)
-    notes += _support_notes(asked, has_supports, settings.support_angle_deg)
+    notes += _support_notes(asked, gcode_has_supports(gcode), settings.support_angle_deg)
     # written only once the G-code exists: a refused part leaves nothing behind
     thumbnail = cache.path(key, ".png")
     write_atomically(thumbnail, render_png(mesh, 300, 300))
@@ -332,7 +329,6 @@ def _slice_mesh(
         scale_hint=checked.scale_hint,
         drawn_mm=drawn if checked.scale_hint is not None else None,
         repairs=checked.repairs,
-        supports_added=has_supports and asked == "auto",
         thin_mm=thin.thinnest_mm if thin else None,
         thin_share=thin.layers / thin.sampled if thin else 0.0,
     )

@@ -3,6 +3,7 @@
 - `thin_tube`: a 1.2 mm wall (two perimeters and a strip between them: gap fill).
 - `overhang_part`: a block whose one side leans out 60° from the vertical (overhangs).
 - `small_gear`: a 14 mm gear with thin teeth (small features, a part that slices quickly).
+- `fin_part`: a 20 mm plate with a fin of a given thickness standing on it (thin features).
 
 Built from vertices and faces directly (no boolean or triangulation engine needed).
 """
@@ -26,6 +27,15 @@ def overhang_part(angle_deg: float = 60.0, height: float = 10.0) -> trimesh.Trim
     profile = [(0.0, 0.0), (10.0, 0.0), (10.0 + reach, height), (0.0, height)]  # x, z
     points = [(x, y, z) for x, z in profile for y in (0.0, 10.0)]
     return trimesh.convex.convex_hull(np.array(points))
+
+
+def fin_part(thickness: float) -> trimesh.Trimesh:
+    """A 20 x 20 x 2 mm plate with a fin `thickness` thick, 15 mm long and 10 mm tall on it."""
+    plate = trimesh.creation.box((20.0, 20.0, 2.0))
+    fin = trimesh.creation.box((thickness, 15.0, 10.0)).apply_translation((0.0, 0.0, 6.0))
+    joined = trimesh.util.concatenate([plate, fin])
+    assert isinstance(joined, trimesh.Trimesh)
+    return joined
 
 
 def small_gear(

@@ -1,6 +1,6 @@
 """What the farm asks a job's owner before it prints: a mesh that looks drawn in the wrong
 units (scale it?), a mesh that had to be repaired (print the repair?), supports the farm added
-(print with them?), features thinner than the nozzle (print anyway?). The job waits, quoted,
+features thinner than the nozzle (print anyway?). The job waits, quoted,
 until every question has its answer; an answer that changes the part prepares it again."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from django.db import models
 class QuestionKind(models.TextChoices):
     SCALE = "scale", "Scale"
     REPAIR = "repair", "Repair"
-    SUPPORTS = "supports", "Supports"
     THIN = "thin", "Thin features"
 
 
@@ -21,8 +20,6 @@ class QuestionAnswer(models.TextChoices):
     KEEP = "keep", "Keep it as it is"
     ACCEPT = "accept", "Print the repaired part"
     CANCEL = "cancel", "Cancel the job"
-    WITH_SUPPORTS = "with_supports", "Print with supports"
-    NO_SUPPORTS = "no_supports", "Print without supports"
     PRINT_ANYWAY = "print_anyway", "Print it anyway"
 
 
@@ -30,7 +27,6 @@ class QuestionAnswer(models.TextChoices):
 ANSWERS: dict[str, tuple[str, ...]] = {
     QuestionKind.SCALE: (QuestionAnswer.SCALE, QuestionAnswer.KEEP),
     QuestionKind.REPAIR: (QuestionAnswer.ACCEPT, QuestionAnswer.CANCEL),
-    QuestionKind.SUPPORTS: (QuestionAnswer.WITH_SUPPORTS, QuestionAnswer.NO_SUPPORTS),
     QuestionKind.THIN: (QuestionAnswer.PRINT_ANYWAY, QuestionAnswer.CANCEL),
 }
 

@@ -1,13 +1,11 @@
 """Questions to a job's owner instead of silent fixes: a part that looks drawn in metres or
-inches (scale it?), a mesh that was repaired (print the repair?), supports the farm added
-because overhangs would print in the air (print with them?), features thinner than the
+inches (scale it?), a mesh that was repaired (print the repair?), features thinner than the
 nozzle prints (print anyway?).
 
 Preparing the job asks them (`questions_ask`, from the prepared result); the job then waits,
 quoted, with the quote for the fix suggested, so its owner sees what it costs and when it is
 done either way. An answer that agrees with the fix keeps the quote; "keep it as it is"
-prepares the part again at its drawn scale; refusing the repair cancels the job; printing
-without the supports prepares it again with none. Once every
+prepares the part again at its drawn scale; refusing the repair cancels the job. Once every
 question has its answer a job that needs no confirmation joins the queue by itself.
 """
 
@@ -21,7 +19,6 @@ from django.utils import timezone
 
 from farm.models import Job, JobQuestion
 from farm.models.event import EventKind
-from farm.models.job import Supports
 from farm.models.question import ANSWERS, QuestionAnswer, QuestionKind
 from farm.roles import is_operator
 from farm.services.enqueue import enqueue_job_prepare, enqueue_schedule_pass
@@ -40,13 +37,6 @@ def scale_question_text(drawn_mm: tuple[float, float, float], factor: float) -> 
 
 def repair_question_text(repairs: list[str]) -> str:
     return f"The mesh was repaired: {'; '.join(repairs)}. Print the repaired part?"
-
-
-def supports_question_text() -> str:
-    return (
-        "Some overhangs of this part would print in the air, so the farm added supports: "
-        "they cost filament and time, and leave marks where they touch. Print with supports?"
-    )
 
 
 def thin_question_text(thinnest_mm: float, share: float, nozzle_mm: float | None) -> str:
@@ -87,9 +77,6 @@ def questions_for(job: Job, prepared: Prepared) -> list[JobQuestion]:
     if prepared.repairs and QuestionKind.REPAIR not in answered:
         text = repair_question_text(prepared.repairs)[:500]
         asked.append(JobQuestion(job=job, kind=QuestionKind.REPAIR, text=text))
-    # Supports the farm added (`prepared.supports_added`) are said on the quote, not asked:
-    # asking held every job with automatic supports quoted, the fault and flow tests' spheres
-    # included, until answered (see the job_answer branch kept for it).
     if prepared.thin_mm is not None and QuestionKind.THIN not in answered:
         text = thin_question_text(prepared.thin_mm, prepared.thin_share, prepared.nozzle_mm)
         asked.append(JobQuestion(job=job, kind=QuestionKind.THIN, text=text))
@@ -134,9 +121,6 @@ def job_answer(*, job: Job, actor: User, question_id: int, answer: str) -> None:
             answer=answer,
         )
         if question.kind == QuestionKind.SCALE and answer == QuestionAnswer.KEEP:
-            _prepare_again(job)
-        elif answer == QuestionAnswer.NO_SUPPORTS:
-            job.supports = Supports.OFF
             _prepare_again(job)
         elif answer == QuestionAnswer.CANCEL:
             pass  # below, outside the lock: job_cancel takes its own

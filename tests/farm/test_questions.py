@@ -21,6 +21,7 @@ from farm.services.preparation import job_prepare
 from farm.services.questions import job_answer, job_open_questions
 from farm.services.submission import job_submit
 from farm.statuses import JobStatus
+from slicing.sample_parts import fin_part
 
 
 def stl_upload(mesh: trimesh.Trimesh, name: str = "part.stl") -> SimpleUploadedFile:
@@ -156,26 +157,19 @@ def test_only_its_owner_or_an_operator_answers_and_only_once(
         job_answer(job=job, actor=alice, question_id=question.pk, answer=QuestionAnswer.KEEP)
 
 
-def test_supports_asked_for_are_not_questioned(alice: Any, pla: Any) -> None:
-    job = prepared(alice, pla, ball(), supports=Supports.EVERYWHERE)
+def test_supports_the_farm_adds_are_said_on_the_quote_not_asked(alice: Any, pla: Any) -> None:
+    # Left to the farm, a ball gets supports (it overhangs at its foot however it is turned);
+    # the quote says so and the job joins the queue without waiting for an answer.
+    job = prepared(alice, pla, ball(), confirm_required=False)
+    assert job.supports == Supports.AUTO
     assert not job.questions.exists()
-
-
-def joined(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
-    out = trimesh.util.concatenate(list(meshes))
-    assert isinstance(out, trimesh.Trimesh)
-    return out
-
-
-def thin_fin() -> trimesh.Trimesh:
-    """A 20 mm plate with a fin 0.25 mm thick and 10 mm tall standing on it."""
-    plate = trimesh.creation.box((20.0, 20.0, 2.0))
-    fin = trimesh.creation.box((0.25, 15.0, 10.0)).apply_translation((0.0, 0.0, 6.0))
-    return joined(plate, fin)
+    assert job.status == JobStatus.QUEUED
+    prepared_event = job.events.get(kind=EventKind.JOB_PREPARED)
+    assert "supports added under overhangs steeper than 55°" in prepared_event.message
 
 
 def test_a_feature_thinner_than_the_nozzle_is_a_question(alice: Any, pla: Any) -> None:
-    job = prepared(alice, pla, thin_fin(), confirm_required=False)
+    job = prepared(alice, pla, fin_part(0.25), confirm_required=False)
     assert job.status == JobStatus.QUOTED
     question = job_open_questions(job).get()
     assert question.kind == QuestionKind.THIN
@@ -187,12 +181,6 @@ def test_a_feature_thinner_than_the_nozzle_is_a_question(alice: Any, pla: Any) -
 
 
 def test_a_wall_wider_than_the_nozzle_asks_nothing(alice: Any, pla: Any) -> None:
-    part = thin_fin()
-    wide = joined(
-        trimesh.creation.box((20.0, 20.0, 2.0)),
-        trimesh.creation.box((0.6, 15.0, 10.0)).apply_translation((0.0, 0.0, 6.0)),
-    )
-    assert part.volume < wide.volume
-    job = prepared(alice, pla, wide, confirm_required=False)
+    job = prepared(alice, pla, fin_part(0.6), confirm_required=False)
     assert not job.questions.exists()
     assert job.status == JobStatus.QUEUED

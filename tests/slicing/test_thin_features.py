@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 import trimesh
 
-from slicing.sample_parts import small_gear, thin_tube
+from slicing.sample_parts import fin_part, small_gear, thin_tube
 from slicing.thin_features import thin_features
-
-
-def joined(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
-    out = trimesh.util.concatenate(list(meshes))
-    assert isinstance(out, trimesh.Trimesh)
-    return out
 
 
 def on_bed(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -26,9 +20,7 @@ def on_bed(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
 
 
 def fin(thickness: float) -> trimesh.Trimesh:
-    plate = trimesh.creation.box((20.0, 20.0, 2.0))
-    wall = trimesh.creation.box((thickness, 15.0, 10.0)).apply_translation((0.0, 0.0, 6.0))
-    return on_bed(joined(plate, wall))
+    return on_bed(fin_part(thickness))
 
 
 @pytest.mark.parametrize("thickness", [0.15, 0.25, 0.35])

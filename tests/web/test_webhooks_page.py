@@ -5,12 +5,10 @@ recent deliveries; the signing secret is shown once. Deliveries go to a real HTT
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from django.test import Client
 
 from farm.models import WebhookDelivery, WebhookEndpoint
@@ -18,20 +16,10 @@ from farm.models.event import EventKind
 from farm.roles import MANAGER
 from farm.services.events import event_record
 from farm.services.submission import job_submit
-from farm.services.webhooks import EVENTS_CURSOR, webhooks_from_events, webhooks_send
+from farm.services.webhooks import webhooks_from_events, webhooks_send
 from farm.webhooks import SIGNATURE_HEADER, signature_valid
 from printers.secrets import decrypt
 from tests.farm.test_webhooks import Receiver
-
-
-@pytest.fixture
-def hook_server() -> Iterator[Receiver]:
-    server = Receiver()
-    server.thread.start()
-    cache.set(EVENTS_CURSOR, 0, timeout=None)  # every event of the test
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 @pytest.fixture
@@ -48,10 +36,10 @@ def shown_secret(page: str) -> str:
 
 
 def test_a_manager_adds_an_endpoint_sees_its_secret_once_and_its_signed_deliveries(
-    client: Client, manager: User, alice: User, pla: Any, cube_upload: Any, hook_server: Receiver
+    client: Client, manager: User, alice: User, pla: Any, cube_upload: Any, receiver: Receiver
 ) -> None:
     client.force_login(manager)
-    made = client.post("/manage/webhooks/", {"name": "ERP", "url": hook_server.url})
+    made = client.post("/manage/webhooks/", {"name": "ERP", "url": receiver.url})
     assert made.status_code == 200 and made["Cache-Control"] == "no-store"
     secret = shown_secret(made.content.decode())
     endpoint = WebhookEndpoint.objects.get()
@@ -66,7 +54,7 @@ def test_a_manager_adds_an_endpoint_sees_its_secret_once_and_its_signed_deliveri
     event_record(EventKind.JOB_DONE, job=job, message="all printed")
     webhooks_from_events()
     assert webhooks_send() == 2  # job.submitted, job.done
-    done = hook_server.received[-1]
+    done = receiver.received[-1]
     assert signature_valid(secret, done["body"], done["headers"][SIGNATURE_HEADER])
 
     page = client.get("/manage/webhooks/").content.decode()
@@ -94,10 +82,10 @@ def test_only_some_events_and_a_bad_url_is_refused(client: Client, manager: User
 
 
 def test_an_endpoint_turned_off_gets_nothing_until_turned_on(
-    client: Client, manager: User, alice: User, pla: Any, cube_upload: Any, hook_server: Receiver
+    client: Client, manager: User, alice: User, pla: Any, cube_upload: Any, receiver: Receiver
 ) -> None:
     client.force_login(manager)
-    client.post("/manage/webhooks/", {"name": "ERP", "url": hook_server.url})
+    client.post("/manage/webhooks/", {"name": "ERP", "url": receiver.url})
     endpoint = WebhookEndpoint.objects.get()
     assert client.post(f"/manage/webhooks/{endpoint.pk}/disable/").status_code == 302
     job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
@@ -109,11 +97,11 @@ def test_an_endpoint_turned_off_gets_nothing_until_turned_on(
 
 
 def test_a_new_secret_is_shown_once_and_the_old_one_stops_signing(
-    client: Client, manager: User, alice: User, pla: Any, cube_upload: Any, hook_server: Receiver
+    client: Client, manager: User, alice: User, pla: Any, cube_upload: Any, receiver: Receiver
 ) -> None:
     client.force_login(manager)
     old = shown_secret(
-        client.post("/manage/webhooks/", {"name": "ERP", "url": hook_server.url}).content.decode()
+        client.post("/manage/webhooks/", {"name": "ERP", "url": receiver.url}).content.decode()
     )
     endpoint = WebhookEndpoint.objects.get()
     new = shown_secret(client.post(f"/manage/webhooks/{endpoint.pk}/secret/").content.decode())
@@ -121,7 +109,7 @@ def test_a_new_secret_is_shown_once_and_the_old_one_stops_signing(
     job_submit(owner=alice, upload=cube_upload(), material=pla, quantity=1)
     webhooks_from_events()
     webhooks_send()
-    sent = hook_server.received[-1]
+    sent = receiver.received[-1]
     assert signature_valid(new, sent["body"], sent["headers"][SIGNATURE_HEADER])
     assert not signature_valid(old, sent["body"], sent["headers"][SIGNATURE_HEADER])
 
