@@ -6,7 +6,8 @@ the rules cost any plan, each argued so that it stays a bound (never above the o
 - **Nights.** A bed that finishes while nobody is there waits for the next shift, so on one
   printer at most one run overlaps each unstaffed stretch (the run after it starts only once
   someone has cleared the bed). Printing done at night is then at most the sum, over the
-  longest plates, one per (printer, night), of the most night one plate can overlap.
+  longest plates, one per (printer, night), of the most night one plate can overlap: at
+  its slowest eligible model, and only with the nights before the horizon.
 - **Bed clearing.** Every run but a printer's last is followed by a clearing that keeps the
   printer from printing: a run costs its plate plus the site's clearing time.
 - **Changes.** A plan ending by a horizon needs at least `changes_bound` changes (below),
@@ -21,6 +22,7 @@ makespan bound is the largest of them and the flow bound. Times are POSIX second
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,7 @@ class _Plates:
     seconds: np.ndarray  # (runs,) float: each run at its job's fastest eligible model
     state: np.ndarray  # (runs,) int: index into `states`
     states: list[tuple[str, str]]  # (material, colour); colour "" = any colour
+    slowest: np.ndarray  # (runs,) float: each run at its job's slowest eligible model
 
 
 def plates(engine: Engine) -> _Plates:
@@ -54,10 +57,11 @@ def plates(engine: Engine) -> _Plates:
     left = np.array(engine.remaining, dtype=np.int64)
     left[idx.group_of < 0] = 0
     per_copy = np.array(engine.base, dtype=float)
+    slow_copy = per_copy.copy()
     for j in range(n):
         if engine.by_model[j] is not None and left[j] > 0:
-            classes = idx.group_classes[int(idx.group_of[j])]
-            per_copy[j] = min(engine.seconds(j, k) for k in classes)
+            times = [engine.seconds(j, k) for k in idx.group_classes[int(idx.group_of[j])]]
+            per_copy[j], slow_copy[j] = min(times), max(times)
     per_plate = np.array(engine.per_plate, dtype=np.int64)
     codes: dict[tuple[str, str], int] = {}
     state = np.array(
@@ -66,9 +70,18 @@ def plates(engine: Engine) -> _Plates:
     )
     full, rest = np.divmod(left, per_plate)
     has_rest = rest > 0
-    seconds = np.concatenate([np.repeat(per_copy * per_plate, full), (per_copy * rest)[has_rest]])
-    states = np.concatenate([np.repeat(state, full), state[has_rest]])
-    return _Plates(seconds, states, list(codes))
+
+    def per_run(whole: np.ndarray, last: np.ndarray | None = None) -> np.ndarray:
+        """A value per run: `whole` for each full plate, `last` for a job's last one."""
+        last = whole if last is None else last
+        return np.concatenate([np.repeat(whole, full), last[has_rest]])
+
+    return _Plates(
+        seconds=per_run(per_copy * per_plate, per_copy * rest),
+        state=per_run(state),
+        states=list(codes),
+        slowest=per_run(slow_copy * per_plate, slow_copy * rest),
+    )
 
 
 def unstaffed_stretches(engine: Engine, site: str, until: float) -> list[tuple[float, float]]:
@@ -120,6 +133,23 @@ def _night_overlap(seconds: np.ndarray, stretches: np.ndarray) -> np.ndarray:
         for s in (np.full(len(seconds), a), b - seconds):
             best = np.maximum(best, unstaffed_before(s + seconds) - unstaffed_before(s))
     return np.minimum(best, seconds)
+
+
+def _top_sum(values: np.ndarray, counts: np.ndarray) -> Callable[[int], float]:
+    """k -> the sum of the k largest of `values`, each there `counts` times."""
+    order = np.argsort(values)[::-1]
+    v, c = values[order], counts[order]
+    taken = np.cumsum(c)
+    sums = np.cumsum(v * c)
+
+    def top(k: int) -> float:
+        i = int(np.searchsorted(taken, k, side="left"))
+        if i >= len(v):
+            return float(sums[-1]) if len(v) else 0.0
+        before = int(taken[i - 1]) if i else 0
+        return float((sums[i - 1] if i else 0.0) + (k - before) * v[i])
+
+    return top
 
 
 def _inside(edges: np.ndarray, stretches: np.ndarray) -> np.ndarray:
@@ -219,6 +249,8 @@ def site_rule_bound(engine: Engine, runs: _Plates | None = None) -> RuleBound:
 
 
 def _nights_bound(engine: Engine, runs: _Plates, plain: float) -> float:
+    """The smallest horizon by which the work, bed clearing and changes fit in the printers'
+    staffed time plus what one run per (printer, night) can print through each night."""
     now = engine.now
     printers = engine.printers
     free = np.array(engine.free_at_start, dtype=float)
@@ -234,13 +266,30 @@ def _nights_bound(engine: Engine, runs: _Plates, plain: float) -> float:
         np.array(unstaffed_stretches(engine, s, until), dtype=float).reshape(-1, 2) for s in sites
     ]
     stretches = [np.minimum(s, until) for s in stretches]
-    # The most night each run can overlap, at the site where it can overlap the most.
-    lengths, back = np.unique(runs.seconds, return_inverse=True)
-    overlap = np.zeros(len(lengths))
-    for calendar in {tuple(map(tuple, s.tolist())) for s in stretches}:
-        overlap = np.maximum(overlap, _night_overlap(lengths, np.array(calendar).reshape(-1, 2)))
-    overlap = overlap[back.reshape(-1)]
-    cover = np.concatenate(([0.0], np.cumsum(np.sort(overlap)[::-1])))
+    # A run overlaps a night by its length on the printer it runs on: the slowest one's,
+    # so that the overlap is never understated.
+    lengths, counts = np.unique(runs.slowest, return_counts=True)
+    covers: dict[tuple[tuple[float, ...], ...], Callable[[int], float]] = {}
+
+    def cover(horizon: float, pairs: int) -> float:
+        """The most night the `pairs` runs that can overlap the most print before `horizon`.
+
+        A run overlaps a night only up to the horizon: the nights counted are those that
+        start before it, cut there (the long weekend after the horizon is no night of this
+        plan's), at the site where the run can overlap the most.
+        """
+        calendars = tuple(
+            tuple(np.minimum(s[s[:, 0] < horizon], horizon).ravel().tolist()) for s in stretches
+        )
+        if calendars not in covers:
+            overlap = np.zeros(len(lengths))
+            for calendar in set(calendars):
+                if calendar:
+                    nights = np.array(calendar).reshape(-1, 2)
+                    overlap = np.maximum(overlap, _night_overlap(lengths, nights))
+            covers[calendars] = _top_sum(overlap, counts)
+        return covers[calendars](pairs)
+
     work = float(runs.seconds.sum())
     works = state_work(runs)
     holders = _holders(engine)
@@ -272,7 +321,7 @@ def _nights_bound(engine: Engine, runs: _Plates, plain: float) -> float:
         demand = work + c_min * n_runs + steps
         # Clearing and changes start while people are there but may run into the night, by
         # at most one clearing and one change per (printer, stretch).
-        night_usable = min(night_total, float(cover[min(pairs, n_runs)]) + pairs * worst_step)
+        night_usable = min(night_total, cover(horizon, pairs) + pairs * worst_step)
         return demand <= day + credit + night_usable
 
     lo, hi = now, max(plain, now + 3600.0)

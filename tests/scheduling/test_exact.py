@@ -94,6 +94,24 @@ def test_a_night_makes_the_bound_grow_past_the_plain_one() -> None:
     assert bound.makespan - NOW <= best
 
 
+def test_a_long_plate_covers_only_the_night_before_the_horizon_not_the_weekend_after() -> None:
+    # Friday 20:00, two printers, 28 h of work: only Friday's 8 h night lies before any
+    # plan's end, so the 16 h plate covers 8 h of night, not 16 h of the weekend after it.
+    rules = SiteRules(
+        staffed_hours=((6, 22),),
+        staffed_weekdays=(0, 1, 2, 3, 4, 5),
+        clear_seconds=900,
+        change_seconds=900,
+    )
+    friday = NOW + (4 * 24 + 20) * H
+    printers = [printer(1, free_at=friday), printer(2, free_at=friday)]
+    work = [job(1, 16), *(job(j, 3) for j in range(2, 6))]
+    bound = site_rule_bound(Engine(printers, work, now=friday, sites={"A": rules}))
+    best = solve(printers, work, rules, now=friday, horizon_steps=HORIZON).makespan
+    assert bound.makespan > bound.plain + 0.25 * H  # the night costs something
+    assert bound.makespan - friday <= best
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_changes_bound_never_exceeds_the_fewest_changes(seed: int) -> None:
     printers, work, rules = tiny_farm(seed)
