@@ -17,7 +17,7 @@ from farm.scheduling.engine import Engine
 from farm.scheduling.planner import plan
 from farm.scheduling.types import Plan, PlanOptions, SiteRules, WorkItem
 from farm.scheduling_bench.instance import Instance, generate
-from farm.scheduling_bench.quality import assess, rule_violations, violations
+from farm.scheduling_bench.quality import assess, idle_hours, rule_violations, violations
 
 # Rules of a staffed farm, for `--setups`: two shifts, people clear beds and swap spools,
 # and at most 50 printers per site heat up in any five minutes.
@@ -116,6 +116,9 @@ def run(
             round(quality.material_changes / changes_bound, 3) if changes_bound else None
         ),
         "unplaceable_jobs": quality.unplaceable_jobs,
+        "idle_hours_per_printer": idle_hours(
+            result, instance.printers, instance.sites, now=instance.now
+        ),
         "site_rules": bool(instance.sites),
         "plan_violations": len(problems),
         **moved,

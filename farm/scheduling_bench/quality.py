@@ -162,3 +162,42 @@ def rule_violations(
                 problems.append(f"site {site}: more than {limit} heating at {times[i + limit]}")
                 break
     return problems
+
+
+def idle_hours(
+    plan: Plan, printers: list[PrinterSlot], sites: Mapping[str, SiteRules], *, now: float
+) -> dict[str, float]:
+    """Where a plan leaves printers idle, in hours per printer: between a printer's free time
+    and its last run's end, with people there (`staffed`) or not (`unstaffed`), and from
+    its last run's end to the plan's (`after_last_run`).
+
+    This says where a gap to the bound comes from: the site-rule bound lets the longest
+    plates cover every night, so unstaffed idle is what the plan's nights cost beyond it.
+    """
+    runs: dict[int, list[Assignment]] = {}
+    for a in plan.assignments:
+        runs.setdefault(a.printer_id, []).append(a)
+    default = SiteRules()
+    staffing = {s: Staffing(sites.get(s, default)) for s in {p.site for p in printers}}
+    makespan = max((a.end for a in plan.assignments), default=now)
+    staffed = unstaffed = after = 0.0
+    for p in printers:
+        staff = staffing[p.site]
+        t = max(now, p.free_at)
+        for a in sorted(runs.get(p.id, ()), key=lambda a: a.start):
+            while t < a.start:  # split the wait at the shift's edges
+                if staff.next_staffed(t) <= t:
+                    edge = min(staff.shift_end(t), a.start)
+                    staffed += edge - t
+                else:
+                    edge = min(staff.next_staffed(t), a.start)
+                    unstaffed += edge - t
+                t = edge
+            t = max(t, a.end)
+        after += max(0.0, makespan - t)
+    n = max(1, len(printers)) * 3600.0
+    return {
+        "staffed": round(staffed / n, 2),
+        "unstaffed": round(unstaffed / n, 2),
+        "after_last_run": round(after / n, 2),
+    }

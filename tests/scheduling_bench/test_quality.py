@@ -1,10 +1,10 @@
-"""The independent check of site rules finds each kind of break."""
+"""The independent check of site rules finds each kind of break; idle time is split by shift."""
 
 from __future__ import annotations
 
 from farm.scheduling import SiteRules
 from farm.scheduling.types import Assignment, Plan
-from farm.scheduling_bench.quality import rule_violations
+from farm.scheduling_bench.quality import idle_hours, rule_violations
 from tests.scheduling.helpers import NOW, H, job, printer
 
 RULES = {"A": SiteRules(staffed_hours=((8, 17),), clear_seconds=600, change_seconds=900)}
@@ -40,3 +40,16 @@ def test_too_many_starts_in_one_heat_up_are_found() -> None:
     assert rule_violations(plan, printers, work, rules, now=NOW)
     runs[1] = Assignment(2, 2, 1, NOW + 600, NOW + H + 600)
     assert rule_violations(Plan(assignments=runs), printers, work, rules, now=NOW) == []
+
+
+def test_idle_time_is_split_at_the_shift_edges() -> None:
+    # Staffed 08-17. Printer 1: 09-10, idle 10-18 (7 h staffed, 1 h not), 18-20; printer 2
+    # free at 09, idle until its run at 19-20 (8 h staffed, 2 h not); both end at 20:00.
+    runs = [
+        Assignment(1, 1, 1, NOW + 9 * H, NOW + 10 * H),
+        Assignment(2, 1, 1, NOW + 18 * H, NOW + 20 * H),
+        Assignment(3, 2, 1, NOW + 19 * H, NOW + 20 * H),
+    ]
+    printers = [printer(1, free_at=NOW + 9 * H), printer(2, free_at=NOW + 9 * H)]
+    idle = idle_hours(Plan(assignments=runs), printers, RULES, now=NOW)
+    assert idle == {"staffed": 7.5, "unstaffed": 1.5, "after_last_run": 0.0}
