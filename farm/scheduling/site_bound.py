@@ -29,6 +29,10 @@ import numpy as np
 
 from farm.scheduling.engine import Engine
 
+# Of each cell of plates (one filament, one set of eligible printers), at most this many of
+# the longest are looked at by the release bound: beyond a few, the work bounds say more.
+RELEASE_PLATES = 32
+
 # Unstaffed stretches are listed this far past the plain bound at most: a plan longer than
 # that is not one whose bound anybody needs to the minute.
 HORIZON_FACTOR = 8.0
@@ -40,6 +44,7 @@ class RuleBound:
     plain: float  # the flow bound alone, without site rules
     nights: float  # the bound from work, bed clearing, changes and nights
     heat: float  # the bound from heat-up limits
+    release: float = 0.0  # the bound from when printers can first print a filament
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class _Plates:
     seconds: np.ndarray  # (runs,) float: each run at its job's fastest eligible model
     state: np.ndarray  # (runs,) int: index into `states`
     states: list[tuple[str, str]]  # (material, colour); colour "" = any colour
+    job: np.ndarray  # (runs,) int: the job's position in the engine's work
     slowest: np.ndarray  # (runs,) float: each run at its job's slowest eligible model
 
 
@@ -80,6 +86,7 @@ def plates(engine: Engine) -> _Plates:
         seconds=per_run(per_copy * per_plate, per_copy * rest),
         state=per_run(state),
         states=list(codes),
+        job=per_run(np.arange(n, dtype=np.int64)),
         slowest=per_run(slow_copy * per_plate, slow_copy * rest),
     )
 
@@ -242,10 +249,11 @@ def site_rule_bound(engine: Engine, runs: _Plates | None = None) -> RuleBound:
     plain = engine.lower_bound
     runs = runs if runs is not None else plates(engine)
     if not len(runs.seconds):
-        return RuleBound(plain, plain, plain, plain)
+        return RuleBound(plain, plain, plain, plain, plain)
     nights = _nights_bound(engine, runs, plain)
     heat = _heat_bound(engine, runs, plain)
-    return RuleBound(max(plain, nights, heat), plain, nights, heat)
+    release = _release_bound(engine, runs, max(plain, nights, heat))
+    return RuleBound(max(plain, nights, heat, release), plain, nights, heat, release)
 
 
 def _nights_bound(engine: Engine, runs: _Plates, plain: float) -> float:
@@ -384,3 +392,71 @@ def _heat_bound(engine: Engine, runs: _Plates, plain: float) -> float:
         else:
             lo = mid
     return lo
+
+
+def _release_bound(engine: Engine, runs: _Plates, known: float) -> float:
+    """No plan ends before the m longest plates of a cell (one filament, one set of eligible
+    printers) are printed, for any m.
+
+    A printer can start a plate of a filament when it is free if it holds it, else once
+    someone is there after it is free and has changed it (its release). If the m plates go to
+    q distinct printers, one of them is released no sooner than the q-th earliest of the
+    cell's, and one prints ceil(m / q) of them one after another, each at least as long as
+    the m-th longest, with a clearing between: the plan ends no sooner than the larger of
+    the two, whatever q is. `known`, a bound already found, skips the cells that cannot
+    pass it.
+    """
+    e = engine
+    if not len(runs.seconds) or not e.printers:
+        return e.now
+    # The latest release of any printer: next_staffed grows with time, so per site it is
+    # that of the printer free last.
+    last_free: dict[str, float] = {}
+    for slot, f in zip(e.printers, e.free_at_start, strict=True):
+        last_free[slot.site] = max(last_free.get(slot.site, f), f)
+    latest = max(
+        e.staffing[site].next_staffed(f) + e.rules[site].change_seconds
+        for site, f in last_free.items()
+    )
+    group = e.index.group_of[runs.job]
+    cell = group * len(runs.states) + runs.state
+    printers_in = np.array(
+        [sum(len(e.index.class_members[k]) for k in ks) for ks in e.index.group_classes]
+    )
+    # At q = m a cell gives at most the latest release plus its longest plate, so a cell
+    # with at least as many printers as plates looked at can pass `known` only by a plate
+    # longer than `known - latest`.
+    looked_at = np.minimum(np.bincount(cell)[cell], RELEASE_PLATES)
+    wanted = (printers_in[group] < looked_at) | (runs.seconds > known - latest)
+    if not wanted.any():
+        return e.now
+    picked = np.nonzero(wanted)[0]
+    order = picked[np.lexsort((-runs.seconds[picked], cell[picked]))]
+    cells, first = np.unique(cell[order], return_index=True)
+    ends = np.append(first[1:], len(order))
+    free = np.array(e.free_at_start, dtype=float)
+    clear = min(0.0 if auto else c for auto, c in zip(e._auto_eject, e._clear_of, strict=True))
+    best = e.now
+    for c, a, b in zip(cells.tolist(), first.tolist(), ends.tolist(), strict=True):
+        g, state = divmod(c, len(runs.states))
+        plates = runs.seconds[order[a : min(b, a + RELEASE_PLATES)]]
+        printers = [i for k in e.index.group_classes[g] for i in e.index.class_members[k]]
+        material, colour = runs.states[state]
+        release = np.array(
+            [
+                free[i]
+                if e.loaded_at_start[i][0] == material
+                and (not colour or e.loaded_at_start[i][1] == colour)
+                else e._staffing_of[i].next_staffed(free[i]) + e._change_of[i]
+                for i in printers
+            ]
+        )
+        r = np.sort(release)[: len(plates)]
+        q = np.arange(1, len(r) + 1)
+        for count in range(1, len(plates) + 1):
+            p = float(plates[count - 1])
+            qs = q[: min(count, len(r))]
+            per = np.ceil(count / qs)
+            value = np.maximum(r[: len(qs)] + p, r[0] + per * p + (per - 1) * clear)
+            best = max(best, float(value.min()))
+    return best

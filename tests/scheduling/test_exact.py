@@ -78,7 +78,8 @@ def test_the_bound_is_tight_on_most_tiny_farms() -> None:
         engine = Engine(printers, work, now=NOW, sites={"A": rules})
         ratios.append((site_rule_bound(engine).makespan - NOW) / optimum(seed))
     ratios.sort()
-    assert ratios[len(ratios) // 2] >= 0.8  # the median bound within 20 % of the optimum
+    assert ratios[len(ratios) // 2] >= 0.95  # median measured 0.98 (see README)
+    assert ratios[0] >= 0.75  # the loosest, one printer through two nights: 0.80
 
 
 def test_a_night_makes_the_bound_grow_past_the_plain_one() -> None:
@@ -110,6 +111,29 @@ def test_a_long_plate_covers_only_the_night_before_the_horizon_not_the_weekend_a
     best = solve(printers, work, rules, now=friday, horizon_steps=HORIZON).makespan
     assert bound.makespan > bound.plain + 0.25 * H  # the night costs something
     assert bound.makespan - friday <= best
+
+
+def test_a_filament_nobody_holds_starts_only_once_someone_has_changed_it() -> None:
+    # Midnight, two printers holding white; a 5 h black plate waits for the 06:00 shift and a
+    # 15-minute change, so no plan ends before 11:15, however little work there is.
+    printers = [printer(1, colour="white"), printer(2, colour="white")]
+    work = [job(1, 5, colour="black"), job(2, 1, colour="black")]
+    bound = site_rule_bound(Engine(printers, work, now=NOW, sites={"A": TWO_SHIFTS}))
+    best = solve(printers, work, TWO_SHIFTS, now=NOW, horizon_steps=HORIZON).makespan
+    assert bound.release - NOW == pytest.approx(11.25 * H)
+    assert bound.makespan - NOW <= best
+    assert bound.plain - NOW < 6 * H  # the flow bound alone sees 6 h of work on 2 printers
+
+
+def test_two_long_plates_of_one_filament_need_two_printers_or_one_after_the_other() -> None:
+    # One printer holds white and is free now, the other must change at 06:00: the second
+    # 8 h white plate ends at 14:15 on the other printer, or at 16:15 after the first.
+    printers = [printer(1, colour="white"), printer(2, colour="black")]
+    work = [job(1, 8, colour="white"), job(2, 8, colour="white")]
+    bound = site_rule_bound(Engine(printers, work, now=NOW, sites={"A": TWO_SHIFTS}))
+    best = solve(printers, work, TWO_SHIFTS, now=NOW, horizon_steps=HORIZON).makespan
+    assert bound.release - NOW == pytest.approx(14.25 * H)
+    assert bound.makespan - NOW <= best
 
 
 @pytest.mark.parametrize("seed", SEEDS)
