@@ -256,8 +256,11 @@ class FarmTwin:
             run_finish(run_id=run_id)
         if not run.printer.auto_eject or failed:
             self.push(self._cleared(run.printer), CLEAR, run.printer_id)
-        else:
-            self._ask_pass()
+        # `run_finish` and `run_fail` ask for a pass (`enqueue_schedule_pass`), as every end
+        # of a print does on the farm: a failed run's copies are planned again at once, on
+        # a free printer if there is one. (Before, the twin asked only after an auto-eject
+        # finish, so a reprint waited for the next periodic pass or the morning's clearing.)
+        self._ask_pass()
 
     def _load(self, printer_id: int) -> None:
         self.loading.discard(printer_id)

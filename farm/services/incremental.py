@@ -69,6 +69,7 @@ def printer_next_run(*, printer_id: int) -> StartOutcome:
         material=printer.material.name if printer.material else "",
         colour=printer.colour,
     )
-    if a is None or not is_due_now(a, now) or a.job_id not in kept.inputs.jobs:
+    rules = kept.inputs.sites.get(printer.site.slug)
+    if a is None or not is_due_now(a, now, rules) or a.job_id not in kept.inputs.jobs:
         return StartOutcome.NOT_STARTED
     return assignment_start(a, kept.inputs, printer)

@@ -27,7 +27,7 @@ from farm.scheduling import (
     Plan,
     plan,
 )
-from farm.scheduling.types import incompatibility
+from farm.scheduling.types import SiteRules, incompatibility
 from farm.services.plan_inputs import (
     PlanInputs,
     PlannedJob,
@@ -62,11 +62,26 @@ class StartOutcome(StrEnum):
     NOT_STARTED = "not_started"  # nothing due, or another process got there first
 
 
-def is_due_now(a: Assignment, now: float) -> bool:
+def is_due_now(a: Assignment, now: float, rules: SiteRules | None = None) -> bool:
     """Start a planned run when it is due within a second, or within the filament change
-    the plan puts before it (the operator's change is part of the wait)."""
+    the plan puts before it (the operator's change is part of the wait), or within one
+    heat-up step of its site (`rules`).
+
+    A site with a heat-up limit has its starts snapped up to a grid of heat_seconds /
+    max_heating (`farm.scheduling.calendar.Stagger`), so the plan's first start there is up
+    to one step after now: the site's next heat-up, not a later one. With a second only, a
+    site allowing 100 printers per 5 minutes (a 3 s step) started a run only when a pass fell
+    within a second of a grid point: the Monday twin through the farm's services started no
+    run in 1.5 days. The second start is more than a step away, so the limit still holds."""
     change = settings.FARM_MATERIAL_CHANGE_SECONDS if a.material_change else 0.0
-    return a.start <= now + 1.0 + change
+    return a.start <= now + max(1.0, heat_step(rules)) + change
+
+
+def heat_step(rules: SiteRules | None) -> float:
+    """The spacing of a site's planned starts under its heat-up limit (0: no limit)."""
+    if rules is None or rules.max_heating <= 0 or rules.heat_seconds <= 0:
+        return 0.0
+    return rules.heat_seconds / rules.max_heating
 
 
 @dataclass(frozen=True)
@@ -239,7 +254,7 @@ def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int
         if not printer.available or printer_id in taken:
             continue
         a = first.get(printer_id)
-        if a is None or not is_due_now(a, now):
+        if a is None or not is_due_now(a, now, inputs.sites.get(printer.site.slug)):
             asks.setdefault(printer_id, FilamentAsk(printer))
             continue
         request = _start_request(a, inputs, printer, taken, asks, planned=first.keys())

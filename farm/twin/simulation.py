@@ -99,7 +99,11 @@ class Twin:
         share = scenario.promise_share
         # With promises the printers follow the full plan, as the farm's do, so a promise is
         # measured against the plan it was made from (the engine alone decides otherwise).
-        self.book = PromiseBook(share, ClearingRules.of(self.rules)) if share is not None else None
+        self.book = (
+            PromiseBook(share, ClearingRules.of(self.rules), spread=scenario.time_spread)
+            if share is not None
+            else None
+        )
         self.queues: defaultdict[int, deque[Assignment]] = defaultdict(deque)
 
     # -- events ---------------------------------------------------------------------------

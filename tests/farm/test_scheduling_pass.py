@@ -3,7 +3,9 @@ operators, and estimates that learn from finished runs."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -202,3 +204,31 @@ def test_a_printer_with_runs_of_its_own_planned_takes_no_other_printers_run(
     planned = {b.pk}
     assert _start_request(swap_on_a, inputs, inputs.printers[a.pk], set(), asks, planned) is None
     assert asks[a.pk].material_id == pla.pk
+
+
+def test_a_site_with_a_heat_up_limit_starts_its_next_heat_up_whenever_the_pass_runs(
+    alice: Any, pla: Any, site: Site, make_printer: Any
+) -> None:
+    """The plan snaps a heat-limited site's starts to a grid (heat_seconds / max_heating, here
+    150 s), so its first start is up to a step after now: that one starts, the next waits."""
+    site.max_heating = 2  # 300 s of heat-up: a start every 150 s
+    site.save(update_fields=["max_heating"])
+    for name in ("p1", "p2", "p3"):
+        make_printer(name)
+    for i in range(3):
+        Job.objects.create(
+            owner=alice,
+            name=f"part {i}",
+            file=f"uploads/heat-{i}.gcode",
+            file_kind="mesh",
+            quantity=1,
+            material=pla,
+            status=JobStatus.QUEUED,
+            estimate_source="sliced",
+            seconds_per_copy=3600.0,
+            grams_per_copy=10.0,
+        )
+    # 100 s past a grid point (a multiple of 150 s): the site's next start is 50 s away.
+    noon = datetime.datetime(2026, 11, 23, 12, 1, 40, tzinfo=datetime.UTC)
+    with mock.patch("django.utils.timezone.now", lambda: noon):
+        assert schedule_pass().runs_started == 1

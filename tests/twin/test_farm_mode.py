@@ -61,3 +61,13 @@ def test_with_a_pass_window_the_changes_of_the_farm_share_their_passes() -> None
     assert report["passes"] <= 13 + 7
     assert report["runs"] > 0 and report["jobs_done"] > 0
     assert report["promises"]["lead_hours_median"] > 0
+
+
+@pytest.mark.django_db
+def test_a_site_with_a_heat_up_limit_starts_runs_through_the_farms_passes() -> None:
+    # Its plan snaps starts to a grid of heat_seconds / max_heating (100 s here), so a pass
+    # on the hour finds the site's first start 1.8 s away: with a second's tolerance the
+    # Monday order's farm started no run in 1.5 days (`scheduling.is_due_now`).
+    heated = farm(sites={"*": {"max_heating": 3, "heat_seconds": 300}}, farm_pass_minutes=60)
+    report = simulate_farm(from_dict(heated))
+    assert report["runs"] > 0 and report["jobs_done"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from farm.twin.promises import best_within
 from farm.twin.scenario import from_dict
 from farm.twin.simulation import simulate
 
@@ -45,3 +46,22 @@ def test_with_noise_and_failures_the_margin_keeps_what_the_plan_alone_would_not(
 
 def test_without_promises_the_twin_reports_none() -> None:
     assert "promises" not in simulate(from_dict(farm(promises=None)))
+
+
+def test_the_best_share_within_ten_percent_is_two_sigmas_for_one_print_and_more_with_a_wait() -> (
+    None
+):
+    # One print with 10 % noise: a window of +-10 % around any promise holds at most the
+    # mass of +-1 sigma (ln(1.1 / 0.9) = 0.2), 0.68.
+    assert abs(best_within(3600.0, 3600.0, 0.1) - 0.684) < 0.005
+    # A certain wait of nine prints before it: the same noise is a tenth of the lead.
+    assert best_within(36_000.0, 3600.0, 0.1) > 0.99
+    assert best_within(7200.0, 3600.0, 0.1) > best_within(3600.0, 3600.0, 0.1)
+
+
+def test_the_twin_reports_the_best_share_any_promise_could_keep_within_ten_percent() -> None:
+    noisy = farm(time_spread=0.1)
+    promises = simulate(from_dict(noisy))["promises"]
+    best = promises["best_share_within_10_percent_of_lead"]
+    assert best is not None and 0.5 < best < 1.0
+    assert simulate(from_dict(farm()))["promises"]["best_share_within_10_percent_of_lead"] is None

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from farm.twin.scenario import from_dict, load
 from farm.twin.simulation import simulate
@@ -88,3 +90,26 @@ def test_learned_corrections_make_estimates_better() -> None:
     plain = simulate(from_dict(scenario))["estimate_error_last_day"]
     learned = simulate(from_dict({**scenario, "learn_estimates": True}))["estimate_error_last_day"]
     assert learned["within_10_percent"] > plain["within_10_percent"]
+
+
+def test_the_command_takes_another_seed_for_noise_and_failures(tmp_path: Path) -> None:
+    scenario = {
+        "name": "seeds",
+        "days": 1,
+        "seed": 1,
+        "printers": {"generate": 6, "seed": 1},
+        "background": {"jobs_per_day": 30, "seed": 2},
+        "time_spread": 0.2,
+        "failures": {"run_failure_rate": 0.2},
+    }
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps(scenario))
+
+    def run(*extra: str) -> dict[str, Any]:
+        out = StringIO()
+        call_command("simulate", "--scenario", str(path), "--json", *extra, stdout=out)
+        return dict(json.loads(out.getvalue()))
+
+    same, other = run("--seed", "1"), run("--seed", "2")
+    assert same["estimate_error"] == run()["estimate_error"]  # the scenario's own seed
+    assert other["estimate_error"] != same["estimate_error"]

@@ -1,4 +1,4 @@
-"""Run the digital twin: `manage.py simulate --scenario FILE [--farm] --json`.
+"""Run the digital twin: `manage.py simulate --scenario FILE [--farm] [--seed N] --json`.
 
 A discrete-event simulation of the farm driven by the real planner; the scenario format is
 documented in farm/twin/scenario.py, with examples in farm/twin/scenarios/. With --farm the
@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--scenario", type=Path, required=True)
         parser.add_argument("--days", type=float, help="override the scenario's simulated days")
+        parser.add_argument(
+            "--seed", type=int, help="override the scenario's seed (print-time noise, failures)"
+        )
         parser.add_argument("--json", action="store_true")
         parser.add_argument(
             "--farm", action="store_true", help="run the farm's services, not only the planner"
@@ -43,9 +47,9 @@ class Command(BaseCommand):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CommandError(f"cannot read {o['scenario']}: {exc}") from exc
         if o["days"]:
-            from dataclasses import replace
-
             scenario = replace(scenario, days=o["days"])
+        if o["seed"] is not None:
+            scenario = replace(scenario, seed=o["seed"])
         if o["farm"]:
             self._farm_child(o)
             return
@@ -70,6 +74,7 @@ class Command(BaseCommand):
             args = [sys.executable, sys.argv[0], "simulate", "--scenario", str(o["scenario"])]
             args += ["--farm-child"] + (["--json"] if o["json"] else [])
             args += ["--days", str(o["days"])] if o["days"] else []
+            args += ["--seed", str(o["seed"])] if o["seed"] is not None else []
             done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise CommandError(f"the farm twin failed:\n{done.stderr[-4000:]}")
