@@ -78,11 +78,12 @@ def route(r: RouteInput) -> tuple[float, list[int]]:
     primary = [-1] * n_jobs
     lpt = np.lexsort((-job_work,)).tolist()
     work_list = job_work.tolist()
+    remaining_of, preferred = r.remaining, r.preferred
     for j in lpt:
         g = group_of[j]
-        if g < 0 or not r.remaining[j]:
+        if g < 0 or not remaining_of[j]:
             continue
-        pref = r.preferred[j]
+        pref = preferred[j]
         heap = heaps.get((g, pref), []) if pref >= 0 else []
         if pref >= 0 and (not heap or heap[0][0] >= 0):
             # The flow sent none of this group to the preferred site; spare capacity
