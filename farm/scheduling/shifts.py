@@ -549,8 +549,12 @@ class _Shifts:
                     budget -= 1
                     if budget < 0:
                         return None
-                    h = pool.longest_at_most(span)
+                    # `longest_at_most` and `_left_of`'s usual case (a live entry), inlined
+                    alive = pool.alive
+                    h = bisect_right(pool.lengths, span) - 1
                     for _ in range(STEAL_LOOK):
+                        if h >= 0 and not alive[h]:
+                            h = pool._left_of(h)
                         if h < 0:
                             break
                         plate = pool.plates[h]
@@ -559,7 +563,7 @@ class _Shifts:
                             duration = e.seconds(j, k) * self.plate_copies[plate]
                             if t + duration <= limit:
                                 return state, pool, h, duration
-                        h = pool._left_of(h - 1)
+                        h -= 1
         return None
 
     # -- the clock ---------------------------------------------------------------------
