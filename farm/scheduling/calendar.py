@@ -112,16 +112,23 @@ class Stagger:
         # A hair over heat / limit: rounding must never put limit + 1 grid points in a window.
         self.slot = heat_seconds / limit * (1.0 + 1e-9)
         self._used: dict[int, int] = {}
-        self._next_free: dict[int, int] = {}  # full slot -> a later slot to try (compressed)
+        # Every full slot -> a later slot to try, every slot between them full (compressed
+        # as it is walked): a slot has an entry exactly when it is full, so finding the
+        # first free slot is one look-up per step (the morning queue at a big site walks
+        # hundreds of full slots).
+        self._next_free: dict[int, int] = {}
 
     def _find(self, slot: int) -> int:
-        path = []
-        while self._used.get(slot, 0) >= self.cap:
-            path.append(slot)
-            slot = self._next_free.get(slot, slot + 1)
-        for full in path:
-            self._next_free[full] = slot
-        return slot
+        """The first slot >= `slot` that is not full."""
+        later = self._next_free
+        free = slot
+        while free in later:
+            free = later[free]
+        while slot != free:
+            nxt = later[slot]
+            later[slot] = free
+            slot = nxt
+        return free
 
     def _first(self, t: float) -> int:
         return math.ceil(t / self.slot) if self.align else math.floor(t / self.slot)
@@ -144,5 +151,7 @@ class Stagger:
             slot = self._find(slot)
             count = used.get(slot, 0)
         used[slot] = count + 1
+        if count + 1 >= self.cap:
+            self._next_free[slot] = slot + 1
         start = slot * self.slot
         return start if start > t else t

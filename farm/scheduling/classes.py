@@ -54,7 +54,7 @@ def build_index(printers: list[PrinterSlot], work: list[WorkItem], options: Plan
     placeable = eligible.any(axis=1) if len(reps) else np.zeros(len(work), dtype=bool)
     if placeable.any():
         packed = np.packbits(eligible[placeable], axis=1)
-        rows, inverse = np.unique(packed, axis=0, return_inverse=True)
+        rows, inverse = _unique_rows(packed)
         group_of[placeable] = inverse.reshape(-1)
         unpacked = np.unpackbits(rows, axis=1)[:, : len(reps)].astype(bool)
         group_classes = [np.nonzero(row)[0].tolist() for row in unpacked]
@@ -67,6 +67,23 @@ def build_index(printers: list[PrinterSlot], work: list[WorkItem], options: Plan
         group_of=group_of,
         group_classes=group_classes,
     )
+
+
+def _unique_rows(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(packed, axis=0, return_inverse=True)` for rows of uint8.
+
+    Up to 64 classes a row fits one big-endian 64-bit integer, whose order is the rows'
+    byte order, so the groups come out numbered exactly as `np.unique` numbers them; it
+    sorts the rows as opaque records instead, 0.1 s of a 5,000-printer plan's set-up.
+    """
+    n_bytes = packed.shape[1]
+    if n_bytes > 8:
+        return np.unique(packed, axis=0, return_inverse=True)
+    wide = np.zeros((packed.shape[0], 8), dtype=np.uint8)
+    wide[:, 8 - n_bytes :] = packed
+    codes, inverse = np.unique(wide.view(">u8").ravel(), return_inverse=True)
+    rows = codes.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - n_bytes :]
+    return rows, inverse
 
 
 def eligibility(reps: list[PrinterSlot], work: list[WorkItem], options: PlanOptions) -> np.ndarray:

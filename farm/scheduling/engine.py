@@ -100,13 +100,16 @@ class Engine:
         # the routing and the plans then skip a look-up per job and class (a second a pass).
         self.by_model = [
             dict(w.model_seconds)
-            if any(s != w.seconds_per_copy for _, s in w.model_seconds)
+            if w.model_seconds and any(s != w.seconds_per_copy for _, s in w.model_seconds)
             else None
             for w in work
         ]
         # Longest plate first within equal urgency (LPT): what keeps the end of the plan even.
+        self.per_plate = [w.copies_per_plate if w.copies_per_plate > 1 else 1 for w in work]
+        # min(max(1, copies), per plate), without two calls per job
         self.plate_seconds = [
-            w.seconds_per_copy * min(max(1, w.copies), max(1, w.copies_per_plate)) for w in work
+            w.seconds_per_copy * (c if (c := w.copies if w.copies > 1 else 1) < n else n)
+            for w, n in zip(work, self.per_plate, strict=True)
         ]
         self.site_code = {s: i for i, s in enumerate(sorted(site_names))}
         self.pref = [
@@ -139,7 +142,6 @@ class Engine:
         self._change_of = [self.rules[p.site].change_seconds for p in printers]
         self._clear_of = [self.rules[p.site].clear_seconds for p in printers]
         self._auto_eject = [p.auto_eject for p in printers]
-        self.per_plate = [max(1, w.copies_per_plate) for w in work]
 
         self.lower_bound, self.primary = route(
             RouteInput(

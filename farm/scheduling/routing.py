@@ -67,23 +67,29 @@ def route(r: RouteInput) -> tuple[float, list[int]]:
 
     # Hand each group's jobs to classes in the proportions of the flow, longest first to
     # the class with the most quota left (LPT over classes), near sites first.
-    heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    # Per group: its heaps by site code (-1: any site) and each class's quota left, looked
+    # up by class (a job costs a few look-ups here, 40,000 jobs a plan).
+    heaps_of: list[dict[int, list[tuple[float, int]]]] = [{} for _ in range(n_groups)]
+    left_of: list[dict[int, float]] = [{} for _ in range(n_groups)]
     for (g, k), amount in bound.share.items():
-        heaps.setdefault((g, -1), []).append((-amount, k))
-        heaps.setdefault((g, r.class_site[k]), []).append((-amount, k))
-    for heap in heaps.values():
-        heapq.heapify(heap)
-    left = dict(bound.share)
+        heaps_of[g].setdefault(-1, []).append((-amount, k))
+        heaps_of[g].setdefault(r.class_site[k], []).append((-amount, k))
+        left_of[g][k] = amount
+    for group_heaps in heaps_of:
+        for heap in group_heaps.values():
+            heapq.heapify(heap)
     slack = list(bound.slack)
     primary = [-1] * n_jobs
     lpt = np.lexsort((-job_work,)).tolist()
     work_list = job_work.tolist()
+    remaining_of, preferred, heapreplace = r.remaining, r.preferred, heapq.heapreplace
     for j in lpt:
         g = group_of[j]
-        if g < 0 or not r.remaining[j]:
+        if g < 0 or not remaining_of[j]:
             continue
-        pref = r.preferred[j]
-        heap = heaps.get((g, pref), []) if pref >= 0 else []
+        pref = preferred[j]
+        group_heaps = heaps_of[g]
+        heap = group_heaps.get(pref, []) if pref >= 0 else []
         if pref >= 0 and (not heap or heap[0][0] >= 0):
             # The flow sent none of this group to the preferred site; spare capacity
             # there (the flow's slack at the bound) may still take it at no cost.
@@ -94,15 +100,19 @@ def route(r: RouteInput) -> tuple[float, list[int]]:
                 primary[j] = k
                 continue
         if not heap or heap[0][0] >= 0:
-            heap = heaps.get((g, -1), [])
+            heap = group_heaps.get(-1, [])
         if not heap:
             primary[j] = idx.group_classes[g][0]
             continue
         # Entries go stale when the other heap of the group took from the same class.
-        while -heap[0][0] != left[(g, heap[0][1])]:
-            heapq.heapreplace(heap, (-left[(g, heap[0][1])], heap[0][1]))
-        k = heap[0][1]
-        left[(g, k)] -= work_list[j]
-        heapq.heapreplace(heap, (-left[(g, k)], k))
+        left = left_of[g]
+        top = heap[0]
+        while -top[0] != left[top[1]]:
+            heapreplace(heap, (-left[top[1]], top[1]))
+            top = heap[0]
+        k = top[1]
+        quota = left[k] - work_list[j]
+        left[k] = quota
+        heapreplace(heap, (-quota, k))
         primary[j] = k
     return r.now + bound.seconds, primary

@@ -54,7 +54,7 @@ SHIFT_MARGIN = 900.0
 class _Pool:
     """Plates of one (class, state, band), shortest first; taken entries are skipped."""
 
-    __slots__ = ("alive", "lengths", "left", "live", "plates", "right")
+    __slots__ = ("alive", "lengths", "left", "live", "plates", "right", "top")
 
     def __init__(self, lengths: list[float], plates: list[int]) -> None:
         n = len(lengths)
@@ -64,6 +64,7 @@ class _Pool:
         self.left = list(range(-1, n - 1))  # left[i] < i, everything between is taken
         self.right = list(range(1, n + 1))
         self.live = n
+        self.top = n - 1  # every entry after it is taken (the longest is at or before it)
 
     def _left_of(self, i: int) -> int:
         """The last live entry at or before i, or -1."""
@@ -98,7 +99,10 @@ class _Pool:
         return i if i < len(self.alive) else -1
 
     def longest(self) -> int:
-        return self._left_of(len(self.alive) - 1)
+        top = self.top
+        if top >= 0 and not self.alive[top]:
+            top = self.top = self._left_of(top)
+        return top
 
     def take(self, i: int) -> int:
         self.alive[i] = False
@@ -109,12 +113,13 @@ class _Pool:
 class _State:
     """One material and colour in one class: its plates and the printers holding it."""
 
-    __slots__ = ("colour", "count", "material", "pools", "sumfree", "work")
+    __slots__ = ("colour", "count", "first", "material", "pools", "sumfree", "work")
 
     def __init__(self, material: str, colour: str, n_bands: int) -> None:
         self.material = material
         self.colour = colour  # "" = the material's any-colour work
         self.pools: list[_Pool | None] = [None] * n_bands
+        self.first = 0  # no band before this one has plates left
         self.work = 0.0  # seconds of plates left, bed clearing included
         self.count = 0  # printers holding it now
         self.sumfree = 0.0  # sum of their free times
@@ -145,6 +150,11 @@ def plan_shifts(
 
 
 class _Shifts:
+    # Set when the clock starts (`run`), read by the steps it calls.
+    group_of: list[int]
+    latest_end: float
+    active: list[int]  # classes that may still have work: only ever fewer
+
     def __init__(
         self,
         engine: Engine,
@@ -183,29 +193,55 @@ class _Shifts:
             self.late.setdefault(e.class_of[i], []).append((-(e.free[i] + self.pin_left[i]), i))
         for heap in self.late.values():
             heapq.heapify(heap)
-        class_clear = [self.clear[m[0]] if m else 0.0 for m in idx.class_members]
 
         # Plates: one entry per run, its copies and its seconds on its class's model.
-        jobs = [j for j in range(len(e.work)) if e.remaining[j] and e.primary[j] >= 0]
+        remaining, primary, per_plate_of = e.remaining, e.primary, e.per_plate
+        jobs = [j for j in range(len(e.work)) if remaining[j] and primary[j] >= 0]
         self.plate_job: list[int] = []
         self.plate_copies: list[int] = []
         self.plate_seconds: list[float] = []
+        # Per plate, its class and the work it takes off there (its seconds and a clearing).
+        self.plate_class: list[int] = []
+        self.plate_routed: list[float] = []
+        class_clear = [self.clear[m[0]] if m else 0.0 for m in idx.class_members]
         grouped: dict[tuple[int, str, str, int], tuple[list[float], list[int]]] = {}
+        band_list, work_of = self.band_of, e.work
+        plate_job, plate_copies, plate_seconds = (
+            self.plate_job,
+            self.plate_copies,
+            self.plate_seconds,
+        )
+        plate_class, plate_routed = self.plate_class, self.plate_routed
         for j in jobs:
-            k = e.primary[j]
-            w = e.work[j]
-            per_plate, left = e.per_plate[j], e.remaining[j]
+            k = primary[j]
+            w = work_of[j]
+            per_plate, left = per_plate_of[j], remaining[j]
             per_copy = e.seconds(j, k)
-            key = (k, w.material, w.colour.lower(), int(band_of[j]))
-            lengths, plates = grouped.setdefault(key, ([], []))
-            while left > 0:
-                copies = per_plate if left > per_plate else left
-                left -= copies
-                lengths.append(per_copy * copies)
-                plates.append(len(self.plate_job))
-                self.plate_job.append(j)
-                self.plate_copies.append(copies)
-                self.plate_seconds.append(per_copy * copies)
+            key = (k, w.material, w.colour.lower(), band_list[j])
+            found = grouped.get(key)
+            if found is None:
+                found = grouped[key] = ([], [])
+            lengths, plates = found
+            # Full plates while more than one plate is left, then the rest.
+            if left <= per_plate:
+                copies_of = [left]
+            else:
+                full, rest = divmod(left, per_plate)
+                copies_of = [per_plate] * full
+                if rest:
+                    copies_of.append(rest)
+            first = len(plate_job)
+            clear_k = class_clear[k]
+            for copies in copies_of:
+                seconds = per_copy * copies
+                lengths.append(seconds)
+                plate_seconds.append(seconds)
+                plate_routed.append(seconds + clear_k)
+            n = len(copies_of)
+            plates.extend(range(first, first + n))
+            plate_job.extend([j] * n)
+            plate_copies.extend(copies_of)
+            plate_class.extend([k] * n)
 
         self.states: list[dict[tuple[str, str], _State]] = [{} for _ in range(n_classes)]
         # (class, material) -> its states, every colour: any-colour work is theirs to share.
@@ -312,25 +348,34 @@ class _Shifts:
         if own.work > 0 and (own.count * end - own.sumfree - own.work < mine or not staffed):
             return own
         anyc = states.get((material, "")) if colour else None
-        if (
-            anyc is not None
-            and anyc.work > 0
-            and (self._material_surplus(k, material, end) < mine or not staffed)
-        ):
-            return anyc
+        if anyc is not None and anyc.work > 0:
+            if not staffed:
+                return anyc
+            surplus = 0.0  # `_material_surplus`, inlined
+            for s in self.of_material[(k, material)]:
+                surplus += s.count * end - s.sumfree - s.work
+            if surplus < mine:
+                return anyc
         # Against when the plan ends anyway: late in the plan the class's even end has
         # passed, and a state a few plates behind it is not worth an operator's change.
         end = max(end, self.latest_end)
         best: _State | None = None
         worst = -math.inf
+        of_material = self.of_material
+        # `_surplus` and `_material_surplus` inlined: this loop runs for every printer whose
+        # own state has printers to spare.
         for state in states.values():
             if state.work <= 0 or state is own or state is anyc:
                 continue
             if state.colour:
-                count, surplus = state.count, self._surplus(state, end)
+                count = state.count
+                surplus = count * end - state.sumfree - state.work
             else:
-                count = sum(s.count for s in self.of_material[(k, state.material)])
-                surplus = self._material_surplus(k, state.material, end)
+                count = 0
+                surplus = 0.0
+                for s in of_material[(k, state.material)]:
+                    count += s.count
+                    surplus += s.count * end - s.sumfree - s.work
             overrun = math.inf if count == 0 else -surplus / count
             if overrun > worst:
                 best, worst = state, overrun
@@ -352,15 +397,22 @@ class _Shifts:
     # -- choosing which plate ----------------------------------------------------------
 
     def _pick(self, state: _State, i: int, start: float) -> tuple[_Pool, int] | None:
-        """The plate printer i starts at `start`: night-aware, within the most urgent band."""
+        """The plate printer i starts at `start`: night-aware, within the most urgent band.
+
+        Called once per planned run: the pools' and the calendar's usual cases are inlined
+        (`_Pool.longest`, `_Pool.longest_at_most`, `Staffing.next_staffed`, `shift_end`)."""
         e = self.e
-        pool = None
-        for candidate in state.pools:
-            if candidate is not None and candidate.live:
-                pool = candidate
-                break
-        if pool is None:
+        # The first band with plates left (bands only ever empty, so it only moves on).
+        pools = state.pools
+        n_bands = len(pools)
+        b = state.first
+        while b < n_bands and (pools[b] is None or not pools[b].live):  # type: ignore[union-attr]
+            b += 1
+        state.first = b
+        if b == n_bands:
             return None
+        pool = pools[b]
+        assert pool is not None
         k = e.class_of[i]
         auto = e._auto_eject[i]
         class_work, tail = self.class_work[k], TAIL * self.class_count[k]
@@ -369,47 +421,59 @@ class _Shifts:
         near_tail = class_work <= tail * self.class_longest[k]
         if auto and not near_tail:
             return pool, pool.longest()
-        longest_pool, longest = pool, 0.0
-        for candidate in state.pools if near_tail else ():
-            if candidate is not None and candidate.live:
-                length = candidate.lengths[candidate.longest()]
-                if length > longest:
-                    longest_pool, longest = candidate, length
-        if near_tail and class_work <= tail * longest:
-            # The class's last stretch: longest first whatever its urgency (a long plate
-            # started last is what makes a plan end late), unless it would end at night.
-            pool = longest_pool
-            h = pool.longest()
-            staffing = e._staffing_of[i]
-            end = start + longest
-            # Ending at night is fine for the class's last runs: the plan ends with them.
-            if (
-                auto
-                or staffing.next_staffed(end) - end <= e.options.night_wait_seconds
-                or end >= self._even_end(k)
-            ):
-                return pool, h
+        if near_tail:
+            longest_pool, longest = pool, 0.0
+            for candidate in pools:
+                if candidate is not None and candidate.live:
+                    h = candidate.top  # `candidate.longest()`, inlined
+                    if not candidate.alive[h]:
+                        h = candidate.top = candidate._left_of(h)
+                    length = candidate.lengths[h]
+                    if length > longest:
+                        longest_pool, longest = candidate, length
+            if class_work <= tail * longest:
+                # The class's last stretch: longest first whatever its urgency (a long plate
+                # started last is what makes a plan end late), unless it would end at night.
+                pool = longest_pool
+                h = pool.longest()
+                staffing = e._staffing_of[i]
+                end = start + longest
+                # Ending at night is fine for the class's last runs: the plan ends with them.
+                if (
+                    auto
+                    or staffing.next_staffed(end) - end <= e.options.night_wait_seconds
+                    or end >= self._even_end(k)
+                ):
+                    return pool, h
         if auto:
             return pool, pool.longest()
         staffing = e._staffing_of[i]
-        morning = staffing.next_staffed(start)
-        if morning > start:  # nobody there now: something that lasts until the morning
-            return self._covering(state, morning - start) or self._longest(state)
-        shift_end = staffing.shift_end(start)
-        if math.isinf(shift_end):
-            return pool, pool.longest()
+        if not staffing.always and staffing._lo <= start < staffing._hi:
+            shift_end = staffing._hi  # someone is there: the stretch remembered says so
+        else:
+            morning = staffing.next_staffed(start)
+            if morning > start:  # nobody there now: something that lasts until the morning
+                return self._covering(state, morning - start) or self._longest(state)
+            shift_end = staffing.shift_end(start)
+            if math.isinf(shift_end):
+                return pool, pool.longest()
         left = shift_end - start - SHIFT_MARGIN
         # By day: the longest plate that ends before the shift does and is not kept for a
         # night, of the most urgent band; else of any band; else a longer one that still
         # ends before the shift does.
         reserve = self.reserve[k]
         # `longest_at_most` inlined: this is the usual decision by day.
-        h = pool._left_of(bisect_right(pool.lengths, left if left < reserve else reserve) - 1)
+        h = bisect_right(pool.lengths, left if left < reserve else reserve) - 1
+        if h >= 0 and not pool.alive[h]:
+            h = pool._left_of(h)
         if h >= 0:
             return pool, h
-        for other in state.pools:
+        limit = left if left < reserve else reserve
+        for other in pools:
             if other is not None and other.live:
-                h = other.longest_at_most(min(left, self.reserve[k]))
+                h = bisect_right(other.lengths, limit) - 1  # `longest_at_most`, inlined
+                if h >= 0 and not other.alive[h]:
+                    h = other._left_of(h)
                 if h >= 0:
                     return other, h
         h = pool.longest_at_most(left)
@@ -465,16 +529,18 @@ class _Shifts:
         material, colour = self.held[i]
         limit = self.latest_end
         work, free, count = self.class_work, self.class_sumfree, self.class_count
-        behind = [
-            ((work[d] + free[d]) / max(1, count[d]), d) for d in self.donors[k] if work[d] > 0
-        ]
+        # Classes with work left, and only ever fewer: the plan's tail asks this of every
+        # printer, when most classes are done.
+        self.active = active = [d for d in self.active if work[d] > 0]
+        donor_set = self.donor_sets[k]
+        behind = [((work[d] + free[d]) / max(1, count[d]), d) for d in active if d in donor_set]
         donors = [d for end, d in sorted(behind, reverse=True) if end > t]
         budget = STEAL_POOLS
+        held, anyc = (material, colour), (material, "")
+        states_of, plate_job, span = self.states, self.plate_job, limit - t
         for k2 in donors:
-            for state in (
-                self.states[k2].get((material, colour)),
-                self.states[k2].get((material, "")),
-            ):
+            states = states_of[k2]
+            for state in (states.get(held), states.get(anyc)):
                 if state is None or state.work <= 0:
                     continue
                 for pool in state.pools:
@@ -483,17 +549,21 @@ class _Shifts:
                     budget -= 1
                     if budget < 0:
                         return None
-                    h = pool.longest_at_most(limit - t)
+                    # `longest_at_most` and `_left_of`'s usual case (a live entry), inlined
+                    alive = pool.alive
+                    h = bisect_right(pool.lengths, span) - 1
                     for _ in range(STEAL_LOOK):
+                        if h >= 0 and not alive[h]:
+                            h = pool._left_of(h)
                         if h < 0:
                             break
                         plate = pool.plates[h]
-                        j = self.plate_job[plate]
+                        j = plate_job[plate]
                         if group_of[j] in can:
                             duration = e.seconds(j, k) * self.plate_copies[plate]
                             if t + duration <= limit:
                                 return state, pool, h, duration
-                        h = pool._left_of(h - 1)
+                        h -= 1
         return None
 
     # -- the clock ---------------------------------------------------------------------
@@ -501,8 +571,10 @@ class _Shifts:
     def run(self) -> Plan:
         e = self.e
         plan = Plan(unplaceable=dict(e.unplaceable), lower_bound=e.lower_bound)
-        self.out = plan.assignments
+        self.out = out = plan.assignments
         self.donors = self._donors()
+        self.donor_sets = [set(d) for d in self.donors]
+        self.active = list(range(len(self.donors)))  # classes that may have work left
         self.group_of = e.index.group_of.tolist()
         # Per class, the job groups it may print (a set look-up per plate when stealing).
         self.can_take: list[set[int]] = [set() for _ in e.index.class_members]
@@ -515,56 +587,141 @@ class _Shifts:
         heappop, heapreplace = heapq.heappop, heapq.heapreplace
         pins = self.pins
         # Looked up once: the loop runs once per planned run (88,000 at the bench's size).
+        # A run without a filament change (almost all) is committed and started here,
+        # inlined: the same steps as `_commit` and `_start`, which do it for the others.
+        # `latest_end` is kept in a local and handed to `self` around calls that read it.
         staffing_of, class_of, own_of = e._staffing_of, e.class_of, self.own
         class_work, class_sumfree, class_count = (
             self.class_work,
             self.class_sumfree,
             self.class_count,
         )
-        plate_seconds = self.plate_seconds
+        auto_eject, windows_of, stagger_of = e._auto_eject, e.windows, e._stagger_of
+        clear, free_of = self.clear, e.free
+        plate_seconds, plate_job, plate_copies = (
+            self.plate_seconds,
+            self.plate_job,
+            self.plate_copies,
+        )
+        plate_class, plate_routed = self.plate_class, self.plate_routed
+        job_ids = [w.job_id for w in e.work]
+        printer_ids = [p.id for p in e.printers]
+        append = out.append
+        ceil = math.ceil
+        latest_end = self.latest_end
+        held_of, change_of = self.held, e._change_of
         while ready:
             # The printer stays at the heap's top while it is decided: its next ready time
             # replaces it there (one sift instead of a pop and a push).
             t, i = ready[0]
-            if i in pins and pins[i]:
+            if pins and i in pins and pins[i]:
+                self.latest_end = latest_end
                 heapreplace(ready, (self._start_pinned(i, t), i))
+                latest_end = self.latest_end
                 continue
             staffing = staffing_of[i]
-            staffed = staffing.next_staffed(t) == t
+            # `staffing.next_staffed(t) == t`, its remembered stretches inlined.
+            if staffing.always or staffing._lo <= t < staffing._hi:
+                staffed = True
+            elif staffing._ulo <= t < staffing._uhi:
+                staffed = False
+            else:
+                staffed = staffing.next_staffed(t) == t
             # `_source`'s usual case, inlined: the printer's own state still needs it.
             k = class_of[i]
             own = own_of[i]
             end = (class_work[k] + class_sumfree[k]) / (class_count[k] or 1)
+            change = False
             if own.work > 0 and (own.count * end - own.sumfree - own.work < end - t or not staffed):
-                source: _State | None = own
-                start = t
+                source = own
             else:
-                source = self._source(i, t, staffed)
-                start = t
-                if source is not None and needs(source, *self.held[i]):
-                    start = staffing.next_staffed(t) + e._change_of[i]
-            if source is None:
-                stolen = self._steal(i, t)
-                if stolen is None:
-                    free = self._take_pin(i, t)
-                    if free is not None:
-                        heapreplace(ready, (free, i))
-                    else:
-                        heappop(ready)
+                self.latest_end = latest_end
+                found = self._source(i, t, staffed)
+                if found is None:
+                    stolen = self._steal(i, t)
+                    if stolen is None:
+                        free = self._take_pin(i, t)
+                        latest_end = self.latest_end
+                        if free is not None:
+                            heapreplace(ready, (free, i))
+                        else:
+                            heappop(ready)
+                        continue
+                    state, pool, h, duration = stolen
+                    free = self._commit(i, t, state, pool, h, duration)
+                    latest_end = self.latest_end
+                    heapreplace(ready, (free, i))
                     continue
-                state, pool, h, duration = stolen
-                free = self._commit(i, t, state, pool, h, duration)
-            else:
-                picked = self._pick(source, i, start)
-                if picked is None:
-                    # Its plates are all taken; what `work` still says is rounding left by
-                    # the subtractions. Dropping the printer here lost it for the rest of
-                    # the plan (and with it, on a farm, thousands of copies): ask again.
-                    source.work = 0.0
-                    continue
-                pool, h = picked
+                source = found
+                change = needs(source, *held_of[i])
+            picked = self._pick(source, i, staffing.next_staffed(t) + change_of[i] if change else t)
+            if picked is None:
+                # Its plates are all taken; what `work` still says is rounding left by
+                # the subtractions. Dropping the printer here lost it for the rest of
+                # the plan (and with it, on a farm, thousands of copies): ask again.
+                source.work = 0.0
+                continue
+            pool, h = picked
+            if change:
+                self.latest_end = latest_end
                 free = self._commit(i, t, source, pool, h, plate_seconds[pool.plates[h]])
+                latest_end = self.latest_end
+                heapreplace(ready, (free, i))
+                continue
+            # `_commit` and `_start` for a run without a change, inlined: most runs.
+            pool.alive[h] = False
+            pool.live -= 1
+            plate = pool.plates[h]
+            routed = plate_routed[plate]
+            source.work -= routed
+            class_work[plate_class[plate]] -= routed
+            duration = plate_seconds[plate]
+            start = t
+            windows = windows_of[i]
+            if windows:
+                start = after_windows(start, duration, windows)
+            stagger = stagger_of[i]
+            if stagger.active:
+                if windows or not stagger.align:
+                    start = stagger.take(start)
+                    while windows and after_windows(start, duration, windows) != start:
+                        start = stagger.take(after_windows(start, duration, windows))
+                else:
+                    # `stagger.take(start)`, inlined
+                    step = stagger.slot
+                    slot = ceil(start / step)
+                    used = stagger._used
+                    count = used.get(slot, 0)
+                    if count >= stagger.cap:
+                        slot = stagger._find(slot)
+                        count = used.get(slot, 0)
+                    used[slot] = count + 1
+                    if count + 1 >= stagger.cap:
+                        stagger._next_free[slot] = slot + 1
+                    slotted = slot * step
+                    if slotted > start:
+                        start = slotted
+            end = start + duration
+            # `free` of `_start`: the run's end, the wait for someone to clear the bed (none
+            # when someone is there or the printer ejects), the clearing.
+            if auto_eject[i] or staffing.always or staffing._lo <= end < staffing._hi:
+                free = end + 0.0 + clear[i]
+            elif staffing._ulo <= end < staffing._uhi:
+                free = end + (staffing._uhi - end) + clear[i]
+            else:
+                free = end + (staffing.next_staffed(end) - end) + clear[i]
+            own.sumfree += free - t
+            class_sumfree[k] += free - t
+            free_of[i] = free
+            if end > latest_end:
+                latest_end = end
+            append(
+                Assignment(
+                    job_ids[plate_job[plate]], printer_ids[i], plate_copies[plate], start, end
+                )
+            )
             heapreplace(ready, (free, i))
+        self.latest_end = latest_end
         for j in range(len(e.work)):
             if e.primary[j] >= 0:
                 e.remaining[j] = 0
@@ -581,8 +738,8 @@ class _Shifts:
         pool.live -= 1
         plate = pool.plates[h]
         # The work left where the plate was routed (a stolen plate's class is another's).
-        k2 = self.e.primary[self.plate_job[plate]]
-        routed = self.plate_seconds[plate] + self.clear[self.e.index.class_members[k2][0]]
+        k2 = self.plate_class[plate]
+        routed = self.plate_routed[plate]
         source.work -= routed
         self.class_work[k2] -= routed
         new = (source.material, source.colour) if change else (material, colour)
