@@ -192,7 +192,10 @@ def internal_bridges(
         return EMPTY, solid
     w = settings.line_width_mm
     over = overlay(shapely.intersection, solid, sparse_below)
-    over = shapely.buffer(shapely.buffer(over, -w, quad_segs=2), w, quad_segs=2)
+    core = shapely.buffer(over, -w, quad_segs=2)
+    if core.is_empty:  # only strips under two lines wide (most layers): nothing to grow back
+        return EMPTY, solid
+    over = shapely.buffer(core, w, quad_segs=2)
     over = overlay(shapely.intersection, over, solid)
     parts = polygon_parts(over)
     parts = parts[shapely.area(parts) > 4 * w * w]

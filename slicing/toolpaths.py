@@ -191,12 +191,14 @@ def plan_fills(
     todo = [i for i in range(count) if owner[i] == i]
     angles = [45.0 if i % 2 == 0 else 135.0 for i in todo]
     solids, bridges, across, inside = [], [], [], []
+    overhanging = _outgrows_below(regions, todo)
     for i in todo:
         solid = splits[i][0]
         bridge: shapely.Geometry = EMPTY
         over_sparse: shapely.Geometry = EMPTY
         if i > 0 and not solid.is_empty:
-            bridge, solid = bridge_areas(solid, regions[i - 1], settings)
+            if i in overhanging:
+                bridge, solid = bridge_areas(solid, regions[i - 1], settings)
             over_sparse, solid = internal_bridges(solid, splits[i - 1][1], settings)
         solids.append(solid)
         bridges.append(bridge)
@@ -232,6 +234,20 @@ def plan_fills(
                 done[n] += paths
     by_layer = dict(zip(todo, done, strict=True))
     return [by_layer[owner[i]] for i in range(count)]
+
+
+def _outgrows_below(regions: Sequence[shapely.Geometry], layers: Sequence[int]) -> set[int]:
+    """The layers of `layers` whose outline reaches beyond the layer below's: only their solid
+    can hang over air (a layer's solid lies inside its outline). One array test on the
+    outlines (a few dozen points each) instead of a difference of every layer's solid, whose
+    arcs make it the dearer overlay; a layer repeating the one below (the same object) is
+    within it."""
+    at = [i for i in layers if i > 0 and regions[i] is not regions[i - 1]]
+    if not at:
+        return set()
+    shapes = np.array(regions, dtype=object)
+    within = shapely.covered_by(shapes[at], shapes[np.array(at) - 1])
+    return {i for i, inside in zip(at, within.tolist(), strict=True) if not inside}
 
 
 BRIDGE_ANCHOR_MM = 2.0  # bridge lines reach this far onto supported ground at each end
