@@ -36,22 +36,22 @@ def render_pngs(mesh: trimesh.Trimesh, sizes: Sequence[tuple[int, int]]) -> list
     view = _view_rotation()
     corners = np.asarray(mesh.triangles, dtype=float).reshape(-1, 3)
     turned = _turn(corners, view).astype(np.float32).reshape(-1, 3, 3)
-    p, face_index = _sample_triangles(turned, np.asarray(mesh.area_faces, dtype=float), count)
+    xyz, face_index = _sample_triangles(turned, np.asarray(mesh.area_faces, dtype=float), count)
     normals = np.asarray(mesh.face_normals, dtype=float)
     facing_face = _turn(normals, view)[:, 2] > -0.2
     shade = 0.35 + 0.65 * np.clip(np.abs(_turn(normals, LIGHT[None, :])[:, 0]), 0.0, 1.0)
     colour_of = (shade[:, None] * COLOUR).clip(0, 255).astype(np.uint8)  # per face
-    lo, hi = p.min(axis=0), p.max(axis=0)
+    lo, hi = xyz.min(axis=1), xyz.max(axis=1)
     span = np.maximum(hi - lo, 1e-9)
     facing = facing_face[face_index]
-    near, near_face = p[facing], face_index[facing]
-    order = np.argsort(near[:, 2])  # far first: the nearest point of a pixel is written last
-    near, colours = near[order], colour_of[near_face[order]]
+    near, near_face = xyz[:, facing], face_index[facing]
+    order = np.argsort(near[2])  # far first: the nearest point of a pixel is written last
+    near, colours = near[:, order], colour_of[near_face[order]]
     images = []
     for width, height in sizes:
         scale = 0.9 * min(width / span[0], height / span[1])
-        px = ((near[:, 0] - (lo[0] + hi[0]) / 2) * scale + width / 2).astype(int)
-        py = (height / 2 - (near[:, 1] - (lo[1] + hi[1]) / 2) * scale).astype(int)
+        px = ((near[0] - (lo[0] + hi[0]) / 2) * scale + width / 2).astype(int)
+        py = (height / 2 - (near[1] - (lo[1] + hi[1]) / 2) * scale).astype(int)
         inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
         image = np.empty((height, width, 3), dtype=np.uint8)
         image[:] = BACKGROUND
@@ -73,9 +73,9 @@ def _turn(points: np.ndarray, rotation: np.ndarray) -> np.ndarray:
 
 
 def _sample(mesh: trimesh.Trimesh, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """`count` points spread evenly (by area, seeded) over the surface: (count, 3) float32
-    and the face of each, (count,) int. trimesh.sample.sample_surface does the same on its
-    tracked float64 arrays, at four times the cost."""
+    """`count` points spread evenly (by area, seeded) over the surface: (3, count) float32,
+    a row per coordinate, and the face of each, (count,) int. trimesh.sample.sample_surface
+    does the same on its tracked float64 arrays, at four times the cost."""
     triangles = np.asarray(mesh.triangles, dtype=np.float32)
     return _sample_triangles(triangles, np.asarray(mesh.area_faces, dtype=float), count)
 
@@ -83,17 +83,22 @@ def _sample(mesh: trimesh.Trimesh, count: int) -> tuple[np.ndarray, np.ndarray]:
 def _sample_triangles(
     triangles: np.ndarray, areas: np.ndarray, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`count` points spread evenly by `areas` (seeded) over (f, 3, 3) float32 `triangles`."""
+    """`count` points spread evenly by `areas` (seeded) over (f, 3, 3) float32 `triangles`,
+    as (3, count): a row per coordinate, so the bounds and the depth sort after it read
+    contiguous rows (the minimum of an (n, 3) array along its first axis cost 6 ms on 82k
+    points, a row's a twentieth of that)."""
     rng = np.random.default_rng(7)
     total = np.cumsum(areas)
     face = np.minimum(np.searchsorted(total, rng.random(count) * total[-1]), len(total) - 1)
     u, v = rng.random((2, count), dtype=np.float32)
     fold = u + v > 1  # a point past the diagonal is folded back into the triangle
     u[fold], v[fold] = 1 - u[fold], 1 - v[fold]
-    corner = triangles[face]
-    points = corner[:, 0] + u[:, None] * (corner[:, 1] - corner[:, 0])
-    points += v[:, None] * (corner[:, 2] - corner[:, 0])
-    return points, face
+    xyz = np.empty((3, count), dtype=np.float32)
+    for k in range(3):
+        a, b, c = (triangles[:, corner, k][face] for corner in range(3))
+        xyz[k] = a + u * (b - a)
+        xyz[k] += v * (c - a)
+    return xyz, face
 
 
 def _close_pinholes(image: np.ndarray, drawn: np.ndarray) -> None:
