@@ -195,7 +195,8 @@ def plan_fills(
     todo = [i for i in range(count) if owner[i] == i]
     angles = [45.0 if i % 2 == 0 else 135.0 for i in todo]
     solids, bridges, across, inside = [], [], [], []
-    overhanging = _outgrows_below(regions, todo, settings)
+    with_solid = [i for i in todo if i > 0 and not splits[i][0].is_empty]
+    overhanging = _outgrows_below(regions, with_solid, settings)
     for i in todo:
         solid = splits[i][0]
         bridge: shapely.Geometry = EMPTY
