@@ -175,7 +175,7 @@ def fill_many(
     # a connector must stay inside the area (give or take a line width), not cut a hole;
     # sampled at quarter points on the prepared areas: an exact covered_by per connector
     # cost more than the rest of the infill put together
-    margin = shapely.buffer(turned, width)
+    margin = shapely.buffer(turned, width, quad_segs=3)
     shapely.prepare(margin)
     inside = np.ones(len(a_idx), dtype=bool)
     for t in (0.25, 0.5, 0.75):

@@ -14,6 +14,7 @@ before its outer loop overhangs (`overhang_angle_deg`): a 60° slope prints as i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import shapely
@@ -30,18 +31,50 @@ def overhang_angle_deg(settings: SliceSettings) -> float:
     return math.degrees(math.atan(reach / settings.layer_height_mm))
 
 
+def held_areas(belows: np.ndarray, settings: SliceSettings) -> np.ndarray:
+    """(n,) object: where a bead rests on each outline of `belows` (grown by half a nozzle),
+    prepared for point and line tests."""
+    held = shapely.buffer(belows, settings.nozzle_mm / 2, quad_segs=3)
+    shapely.prepare(held)
+    return held
+
+
+def resting_layers(
+    loops: Sequence[Sequence[Toolpath]], belows: Sequence[shapely.Geometry], settings: SliceSettings
+) -> np.ndarray:
+    """(n,) bool: whether every loop of `loops[k]` (a layer's perimeters, in any order or
+    seam) rests everywhere on `belows[k]`: the test `split_overhangs` starts with, for many
+    layers in one call, so the layers that pass (nearly all) need no call of their own."""
+    n = len(loops)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    distinct = {id(b): b for b in belows}
+    slot = {key: k for k, key in enumerate(distinct)}
+    held = held_areas(np.array(list(distinct.values()), dtype=object), settings)
+    rings = [(k, p.points) for k, paths in enumerate(loops) for p in paths if p.kind in LOOP_KINDS]
+    ok = np.ones(n, dtype=bool)
+    if not rings:
+        return ok
+    coords = np.concatenate([points for _, points in rings])
+    owner = np.repeat(np.arange(len(rings)), [len(points) for _, points in rings])
+    layer = np.array([k for k, _ in rings])
+    on = held[np.array([slot[id(belows[k])] for k in layer.tolist()])]
+    resting = shapely.covered_by(shapely.linestrings(coords, indices=owner), on)
+    np.logical_and.at(ok, layer, resting)
+    return ok
+
+
 def split_overhangs(
     paths: list[Toolpath], below: shapely.Geometry, settings: SliceSettings
 ) -> list[Toolpath]:
     """`paths` (one layer, in print order) with each loop cut into held and overhanging
     stretches where its centre line leaves `below` (the layer underneath's outline) grown by
     half a nozzle. Loops that rest on it everywhere, the usual case, are returned as they are,
-    after one vectorised test per layer."""
+    after one vectorised test per layer (`resting_layers` does it for many layers at once)."""
     loops = [k for k, p in enumerate(paths) if p.kind in LOOP_KINDS]
     if not loops:
         return paths
-    held = shapely.buffer(below, settings.nozzle_mm / 2, quad_segs=3)
-    shapely.prepare(held)
+    held = held_areas(np.array([below], dtype=object), settings)[0]
     # every loop's line in one call (one shapely call per loop cost more than the test)
     coords = np.concatenate([paths[k].points for k in loops])
     owner = np.repeat(np.arange(len(loops)), [len(paths[k].points) for k in loops])

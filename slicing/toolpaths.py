@@ -6,6 +6,7 @@ layers and perimeter counts, never over segments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,10 +14,10 @@ import shapely
 
 from slicing.gapfill import gap_fill_paths, uncovered
 from slicing.infill import fill_many, scan_pieces
-from slicing.overhangs import split_overhangs
+from slicing.overhangs import resting_layers, split_overhangs
 from slicing.repeats import share_repeats
 from slicing.settings import SliceSettings
-from slicing.skins import internal_bridges, polygon_parts, solid_areas
+from slicing.skins import internal_bridges, overlay, polygon_parts, solid_areas
 from slicing.supports import SupportPlan, plan_supports
 from slicing.toolpaths_base import Kind, Layer, Toolpath
 
@@ -150,6 +151,8 @@ def plan_layers(
         Kind.SUPPORT_INTERFACE: 3.0 * settings.support_interface_spacing_mm,
     }
     order_memo: dict[tuple[object, ...], tuple[list[Toolpath], np.ndarray]] = {}
+    # whether each layer's loops rest on the layer below, for every layer in one test
+    resting = np.r_[True, resting_layers([s[0] for s in shells[1:]], regions[:-1], settings)]
     for i, region in enumerate(regions):
         height = float(tops[i] - tops[i - 1]) if i else float(tops[0])
         key = (id(shells[i][0]), id(infill[i]), id(regions[i - 1]), *np.round(position, 4))
@@ -162,7 +165,8 @@ def plan_layers(
         skirt = skirt_paths(footprint, settings) if i == 0 else []
         ordered, position = order_paths(skirt, paths, region, position, links)
         if i > 0:
-            ordered = split_overhangs(ordered, regions[i - 1], settings)
+            if not resting[i]:
+                ordered = split_overhangs(ordered, regions[i - 1], settings)
             order_memo[key] = (ordered, position)
         layers.append(Layer(z=float(tops[i]), height=height, paths=ordered))
     return layers
@@ -191,12 +195,15 @@ def plan_fills(
     todo = [i for i in range(count) if owner[i] == i]
     angles = [45.0 if i % 2 == 0 else 135.0 for i in todo]
     solids, bridges, across, inside = [], [], [], []
+    with_solid = [i for i in todo if i > 0 and not splits[i][0].is_empty]
+    overhanging = _outgrows_below(regions, with_solid, settings)
     for i in todo:
         solid = splits[i][0]
         bridge: shapely.Geometry = EMPTY
         over_sparse: shapely.Geometry = EMPTY
         if i > 0 and not solid.is_empty:
-            bridge, solid = bridge_areas(solid, regions[i - 1], settings)
+            if i in overhanging:
+                bridge, solid = bridge_areas(solid, regions[i - 1], settings)
             over_sparse, solid = internal_bridges(solid, splits[i - 1][1], settings)
         solids.append(solid)
         bridges.append(bridge)
@@ -232,6 +239,25 @@ def plan_fills(
                 done[n] += paths
     by_layer = dict(zip(todo, done, strict=True))
     return [by_layer[owner[i]] for i in range(count)]
+
+
+def _outgrows_below(
+    regions: Sequence[shapely.Geometry], layers: Sequence[int], settings: SliceSettings
+) -> set[int]:
+    """The layers of `layers` whose outline reaches beyond the layer below's by an area
+    `bridge_areas` would bridge (over 4 lines' squares): only their solid can hang over air,
+    as a layer's solid lies inside its outline and each piece of it over air inside one piece
+    of the outline's step. One array operation on the outlines (a few dozen points each)
+    instead of a difference of every layer's solid, whose arcs make it the dearer overlay; a
+    layer repeating the one below (the same object) has no step."""
+    at = [i for i in layers if i > 0 and regions[i] is not regions[i - 1]]
+    if not at:
+        return set()
+    shapes = np.array(regions, dtype=object)
+    steps = overlay(shapely.difference, shapes[at], shapes[np.array(at) - 1])
+    parts, owner = shapely.get_parts(steps, return_index=True)
+    big = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 4 * settings.line_width_mm**2)
+    return {at[k] for k in np.unique(owner[big]).tolist()}
 
 
 BRIDGE_ANCHOR_MM = 2.0  # bridge lines reach this far onto supported ground at each end
@@ -306,16 +332,24 @@ def order_paths(
         # the next island is the one whose first path starts nearest the nozzle
         gaps = [float(np.hypot(*(starts[g[0]] - position))) for g in groups]
         group = groups.pop(int(np.argmin(gaps)))
-        loops = [paths[i] for i in group if paths[i].closed]
-        for path in loops:
-            path = _start_near(path, position)
-            ordered.append(path)
-            position = path.points[-1]
+        # the group's open lines by kind, in one pass (not one pass per kind)
+        by_kind: dict[Kind, list[Toolpath]] = {}
+        for i in group.tolist():
+            path = paths[i]
+            if path.closed:
+                path = _start_near(path, position)
+                ordered.append(path)
+                position = path.points[-1]
+            else:
+                by_kind.setdefault(path.kind, []).append(path)
         for kind in OPEN_KINDS:
-            lines = [paths[i] for i in group if not paths[i].closed and paths[i].kind == kind]
-            for path in _nearest_first(lines, position):
-                gap = float(np.hypot(*(path.points[0] - position)))
-                link = bool(ordered) and ordered[-1].kind == kind and gap < links.get(kind, 0.0)
+            if kind not in by_kind:
+                continue
+            reach = links.get(kind, 0.0)
+            for path in _nearest_first(by_kind[kind], position):
+                start = path.points[0]
+                gap = math.hypot(float(start[0] - position[0]), float(start[1] - position[1]))
+                link = bool(ordered) and ordered[-1].kind == kind and gap < reach
                 ordered.append(_with(path, linked=link))
                 position = path.points[-1]
     return ordered, position
