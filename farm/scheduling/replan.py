@@ -8,9 +8,13 @@ Here each such plate is given, most urgent and longest first, to the eligible pr
 can start it first once its promised runs are done and its bed cleared (one already holding
 its filament where that is no later than a change is worth): rush work first on a printer
 that holds its filament and whose promised runs, pushed back by it, still end by the last
-plan's end (else before the promised runs of lower urgency on the printer that starts it
-first), the rest after them (slotting more in front shifts every promised run into the
-nights and cost more than it saved). A printer pushed past the last plan's end
+plan's end and each by its job's due date (its promise, once it has one); else on the
+printer that starts it first, at the first place after the runs as urgent as it where it
+ends in time and pushes no run past its due date, and before promised runs of lower urgency
+only when that is the one way it ends in time (on the company farm through the farm's
+services, rush work put first broke Monday's promises of weekend jobs by 2-10 hours); the
+rest after them (slotting more in front shifts every promised run into the nights and cost
+more than it saved). A printer pushed past the last plan's end
 hands its last promised runs to printers that finish them sooner (at most `MOVE_SHARE` of
 the runs move). The promised runs otherwise stay on their printers; only their times shift.
 """
@@ -18,6 +22,7 @@ the runs move). The promised runs otherwise stay on their printers; only their t
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Mapping, MutableMapping, Sequence
 
@@ -28,7 +33,7 @@ Pins = MutableMapping[int, deque[tuple[int, int, float]]]  # (job, copies, promi
 # A heap per (class, material, colour) of printers holding it at their last promised run, and
 # per (class, material, None) whatever the colour: entries are (ready, printer position).
 _Key = tuple[int, str, str | None]
-URGENT_BAND = 0  # rush: before promised runs of lower urgency; the rest after them
+URGENT_BAND = 0  # rush: before promised runs of lower urgency where needed; the rest after
 # Promised runs a replan may hand to another printer, as a share of them: what it takes to
 # keep a long new plate from ending after the last plan did.
 MOVE_SHARE = 0.01
@@ -111,7 +116,8 @@ def place_new_work(
     def front_for(j: int, copies: int) -> int:
         """The printer to start urgent `copies` of job j first, before its promised runs:
         one that holds the filament now and whose runs, pushed back by this plate, still end
-        by the last plan's end (the earliest free of those), or -1."""
+        by the last plan's end and each by its job's due date (its promise, once it has one),
+        the earliest free of those, or -1."""
         w = e.work[j]
         best, best_at = -1, 0.0
         for k in idx.group_classes[idx.group_of[j]]:
@@ -119,7 +125,8 @@ def place_new_work(
             for i in idx.class_members[k]:
                 if needs_change(*e.loaded[i], w) or i in fronted:
                     continue
-                if ready[i] + (seconds + clear[i]) * stretch[i] > target:
+                delta = (seconds + clear[i]) * stretch[i]
+                if ready[i] + delta > target or slack(i)[1][0] < delta:
                     continue
                 if best < 0 or e.free[i] < best_at:
                     best, best_at = i, e.free[i]
@@ -131,6 +138,7 @@ def place_new_work(
         pins.setdefault(i, deque()).appendleft((j, copies, NOT_PROMISED))
         placed.add((i, j, copies))
         fronted.add(i)
+        slacks.pop(i, None)
         push(i)
 
     def give(i: int, j: int, copies: int, band: int) -> None:
@@ -139,14 +147,67 @@ def place_new_work(
         if needs_change(*held[i], w):
             start = e._staffing_of[i].next_staffed(start) + e._change_of[i]
             held[i] = (w.material, w.colour.lower() or held[i][1])
-        ready[i] = _cleared(e, i, start + e.seconds(j, e.class_of[i]) * copies, clear)
+        end = start + e.seconds(j, e.class_of[i]) * copies
         runs = pins.setdefault(i, deque())
         if band <= URGENT_BAND:
-            _slot_in(runs, (j, copies, NOT_PROMISED), band, band_of)
+            runs.insert(position(i, j, copies, band, end), (j, copies, NOT_PROMISED))
         else:
             runs.append((j, copies, NOT_PROMISED))
+        ready[i] = _cleared(e, i, end, clear)
+        slacks.pop(i, None)
         placed.add((i, j, copies))
         push(i)
+
+    slacks: dict[int, tuple[list[float], list[float]]] = {}
+
+    def slack(i: int) -> tuple[list[float], list[float]]:
+        """(when printer i could start a run put at each position of its runs, how far the
+        runs from each position on may be pushed back before one ends after its job's due
+        date): from a replay of its runs as the last plan timed them. A run the replay
+        already ends late does not count (pushing it back breaks nothing new)."""
+        if i in slacks:
+            return slacks[i]
+        k, t, holds = e.class_of[i], e.free[i], e.loaded[i]
+        at: list[float] = []
+        room: list[float] = []
+        for j, copies, promised in pins.get(i, ()):
+            at.append(t)
+            w = e.work[j]
+            if needs_change(*holds, w):
+                t += e._change_of[i]
+                holds = (w.material, w.colour.lower() or holds[1])
+            end = max(t, promised) + e.seconds(j, k) * copies
+            room.append(math.inf if w.due is None or end > w.due else w.due - end)
+            t = end + clear[i]
+        at.append(t)
+        suffix = [math.inf] * len(at)
+        for n in range(len(room) - 1, -1, -1):
+            suffix[n] = min(room[n], suffix[n + 1])
+        slacks[i] = (at, suffix)
+        return slacks[i]
+
+    def position(i: int, j: int, copies: int, band: int, last: float) -> int:
+        """Where among printer i's runs rush `copies` of job j go (`last`: when they would
+        end after all of them). After every run as urgent or more; then the first place
+        where the runs it pushes back all still end by their due dates and it ends by its
+        own (its due date, else within `due_bucket_seconds` of now); failing that, the
+        first place where it ends by its own, pushing promised runs back; failing that too,
+        the first place that pushes none past its due date."""
+        runs = pins.get(i) or deque()
+        first = next((n for n, r in enumerate(runs) if band_of[r[0]] > band), len(runs))
+        at, suffix = slack(i)
+        seconds = e.seconds(j, e.class_of[i]) * copies
+        delta = (seconds + clear[i]) * stretch[i]
+        due = e.work[j].due
+        if due is None:
+            due = e.now + e.options.due_bucket_seconds
+        spots = range(first, len(runs) + 1)
+
+        def in_time(n: int) -> bool:
+            return (last if n == len(runs) else at[n] + seconds) <= due
+
+        keeps = [n for n in spots if suffix[n] >= delta]
+        return next((n for n in keeps if in_time(n)), first if in_time(first) else keeps[0])
 
     fronted: set[int] = set()  # printers given an urgent plate first: one each
     budget = int(MOVE_SHARE * sum(len(runs) for runs in pins.values()))
@@ -177,6 +238,7 @@ def place_new_work(
             if other < 0:
                 break
             del runs[last]
+            slacks.pop(i, None)
             ready[i] -= seconds * stretch[i]
             push(i)
             give(other, j2, copies2, int(band_of[j2]))
@@ -212,20 +274,6 @@ def _cleared(e: Engine, i: int, end: float, clear: list[float]) -> float:
     if e._auto_eject[i]:
         return end
     return e._staffing_of[i].next_staffed(end) + clear[i]
-
-
-def _slot_in(
-    runs: deque[tuple[int, int, float]],
-    run: tuple[int, int, float],
-    band: int,
-    band_of: Sequence[int],
-) -> None:
-    """Put `run` after every promised run as urgent as it or more, before the first less so."""
-    for position, (j, _, _) in enumerate(runs):
-        if band_of[j] > band:
-            runs.insert(position, run)
-            return
-    runs.append(run)
 
 
 def next_pin(

@@ -116,6 +116,43 @@ def test_rush_work_goes_before_the_promised_runs() -> None:
     assert order == [9, 1, 2, 3]
 
 
+def _order(result: Plan) -> list[int]:
+    return [a.job_id for a in sorted(result.assignments, key=lambda a: a.start)]
+
+
+def test_rush_work_goes_after_promised_runs_it_would_make_late_when_it_still_ends_in_time() -> None:
+    # Job 3's promise (its due date) is 3.5 h away and its run ends at 3.2 h: rush work put
+    # first would end it at 4.3 h. Without a due date of its own the rush run is in time
+    # within a day, so it goes after.
+    work = [job(1, 1), job(2, 1), job(3, 1, due=NOW + 3.5 * H), job(9, 1, priority=2)]
+    previous = [promised(1, 1, 0), promised(2, 1, 1.1), promised(3, 1, 2.2)]
+    result = plan([printer(1)], work, now=NOW, sites=ALWAYS, previous=previous)
+    assert result.kept_previous
+    assert _order(result) == [1, 2, 3, 9]
+    assert result.completion()[3] <= NOW + 3.5 * H
+
+
+def test_rush_work_goes_where_it_ends_in_time_and_pushes_no_promise_past_its_due() -> None:
+    # Job 1 must end by 1.5 h; jobs 2 and 3 have no due date; the rush job must end by 2.5 h:
+    # after job 1 and before the others.
+    work = [job(1, 1, due=NOW + 1.5 * H), job(2, 1), job(3, 1), job(9, 1, priority=2)]
+    work[3] = replace(work[3], due=NOW + 2.5 * H)
+    previous = [promised(1, 1, 0), promised(2, 1, 1.1), promised(3, 1, 2.2)]
+    result = plan([printer(1)], work, now=NOW, sites=ALWAYS, previous=previous)
+    assert _order(result) == [1, 9, 2, 3]
+    done = result.completion()
+    assert done[1] <= NOW + 1.5 * H and done[9] <= NOW + 2.5 * H
+
+
+def test_rush_work_that_ends_in_time_only_first_still_goes_first() -> None:
+    # The rush job is due in 1.5 h: only first does it end in time, so job 3's promise gives.
+    work = [job(1, 1), job(2, 1), job(3, 1, due=NOW + 3.5 * H), job(9, 1, priority=2)]
+    work[3] = replace(work[3], due=NOW + 1.5 * H)
+    previous = [promised(1, 1, 0), promised(2, 1, 1.1), promised(3, 1, 2.2)]
+    result = plan([printer(1)], work, now=NOW, sites=ALWAYS, previous=previous)
+    assert _order(result) == [9, 1, 2, 3]
+
+
 def test_a_printer_running_late_starts_its_run_that_ends_while_someone_is_there() -> None:
     # Promised: a 3 h run from 18:00, then a 9 h one. An hour late, the 3 h run would end at
     # 22:00 and wait all night for its bed to be cleared; the 9 h run covers the night.
