@@ -8,14 +8,16 @@ Screenshots go to FARM_VAR_DIR/test-artifacts/screenshots."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trimesh
 from django.contrib.auth.models import User
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from farm.models import Job, Material, Printer, Quota, Site
@@ -54,8 +56,27 @@ def click(browser: Browser, selector: str) -> None:
     """Click what submits a form, and wait for the page it leads to (not the one left)."""
     leaving = browser.driver.find_element(By.TAG_NAME, "html")
     browser.driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(browser.driver, 60).until(staleness_of(leaving))
+    WebDriverWait(browser.driver, 60).until(gone(leaving))
     browser.wait_for("document.readyState === 'complete'")
+
+
+def gone(element: WebElement) -> Callable[[Any], bool]:
+    """Whether `element` has left the page. Mid-navigation ChromeDriver may say so with "Node
+    with given id does not belong to the document" rather than the stale-element error that
+    selenium's `staleness_of` waits for (a CI run failed on it)."""
+
+    def left(_: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return left
 
 
 def text(browser: Browser) -> str:
