@@ -27,116 +27,15 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Mapping
 
-import numpy as np
-
 from farm.scheduling.calendar import after_windows
+from farm.scheduling.choices import PlateChoices
 from farm.scheduling.engine import Engine
+from farm.scheduling.pools import DUE_BANDS, Pool, State, bands, needs
 from farm.scheduling.replan import MOVE_SHARE, next_pin, place_new_work
 from farm.scheduling.types import Assignment, Plan, needs_change
-
-DAY = 86400.0
-# Due-date bands (seconds from now): work due sooner is served first, whatever its length.
-DUE_BANDS = (2 * DAY, 4 * DAY)
-TAIL = 2.0  # a class is in its tail when its work per printer is this many longest plates
-STEAL_LOOK = 3  # plates looked at per pool when stealing: the tail only, kept cheap
-STEAL_POOLS = 16  # pools looked at per steal, at most
-# By day a plate is chosen to end this long before the shift does: a plan packed to the
-# minute loses a night on every printer whose run is late by a few minutes (a heat-up slot
-# taken by new work, an estimate a little short) and ends at 22:01. On the bench farm this
-# also shortened the plan (79.8 h to 78.9 h).
-SHIFT_MARGIN = 900.0
-
-
-class _Pool:
-    """Plates of one (class, state, band), shortest first; taken entries are skipped."""
-
-    __slots__ = ("alive", "lengths", "left", "live", "plates", "right", "top")
-
-    def __init__(self, lengths: list[float], plates: list[int]) -> None:
-        n = len(lengths)
-        self.lengths = lengths
-        self.plates = plates
-        self.alive = [True] * n
-        self.left = list(range(-1, n - 1))  # left[i] < i, everything between is taken
-        self.right = list(range(1, n + 1))
-        self.live = n
-        self.top = n - 1  # every entry after it is taken (the longest is at or before it)
-
-    def _left_of(self, i: int) -> int:
-        """The last live entry at or before i, or -1."""
-        alive, left = self.alive, self.left
-        start = i
-        while i >= 0 and not alive[i]:
-            i = left[i]
-        while start > i:
-            nxt = left[start]
-            left[start] = i
-            start = nxt
-        return i
-
-    def _right_of(self, i: int) -> int:
-        """The first live entry at or after i, or len."""
-        alive, right = self.alive, self.right
-        n = len(alive)
-        start = i
-        while i < n and not alive[i]:
-            i = right[i]
-        while start < i:
-            nxt = right[start]
-            right[start] = i
-            start = nxt
-        return i
-
-    def longest_at_most(self, seconds: float) -> int:
-        return self._left_of(bisect_right(self.lengths, seconds) - 1)
-
-    def shortest_at_least(self, seconds: float) -> int:
-        i = self._right_of(bisect_left(self.lengths, seconds))
-        return i if i < len(self.alive) else -1
-
-    def longest(self) -> int:
-        top = self.top
-        if top >= 0 and not self.alive[top]:
-            top = self.top = self._left_of(top)
-        return top
-
-    def take(self, i: int) -> int:
-        self.alive[i] = False
-        self.live -= 1
-        return self.plates[i]
-
-
-class _State:
-    """One material and colour in one class: its plates and the printers holding it."""
-
-    __slots__ = ("colour", "count", "first", "material", "pools", "sumfree", "work")
-
-    def __init__(self, material: str, colour: str, n_bands: int) -> None:
-        self.material = material
-        self.colour = colour  # "" = the material's any-colour work
-        self.pools: list[_Pool | None] = [None] * n_bands
-        self.first = 0  # no band before this one has plates left
-        self.work = 0.0  # seconds of plates left, bed clearing included
-        self.count = 0  # printers holding it now
-        self.sumfree = 0.0  # sum of their free times
-
-
-def bands(engine: Engine) -> np.ndarray:
-    """(jobs,) int: urgency band per job, 0 first."""
-    work = engine.work
-    priority = np.array([w.priority for w in work], dtype=np.int64)
-    due = np.array([math.inf if w.due is None else w.due - engine.now for w in work])
-    band = np.full(len(work), 2 + len(DUE_BANDS), dtype=np.int64)
-    for b, limit in reversed(list(enumerate(DUE_BANDS))):
-        band[due <= limit] = 2 + b
-    band[priority >= 1] = 1
-    band[priority >= 2] = 0
-    band[priority < 0] = 2 + len(DUE_BANDS)  # low: with the work due later
-    return band
 
 
 def plan_shifts(
@@ -149,7 +48,7 @@ def plan_shifts(
     return _Shifts(engine, pins, promised_end).run()
 
 
-class _Shifts:
+class _Shifts(PlateChoices):
     # Set when the clock starts (`run`), read by the steps it calls.
     group_of: list[int]
     latest_end: float
@@ -243,22 +142,22 @@ class _Shifts:
             plate_copies.extend(copies_of)
             plate_class.extend([k] * n)
 
-        self.states: list[dict[tuple[str, str], _State]] = [{} for _ in range(n_classes)]
+        self.states: list[dict[tuple[str, str], State]] = [{} for _ in range(n_classes)]
         # (class, material) -> its states, every colour: any-colour work is theirs to share.
-        self.of_material: dict[tuple[int, str], list[_State]] = {}
+        self.of_material: dict[tuple[int, str], list[State]] = {}
         self.class_work = [0.0] * n_classes
         class_plates: list[list[float]] = [[] for _ in range(n_classes)]
         for (k, material, colour, band), (lengths, plates) in grouped.items():
             class_plates[k].extend(lengths)
             state = self._state(k, material, colour)
             order = sorted(range(len(lengths)), key=lengths.__getitem__)
-            state.pools[band] = _Pool([lengths[o] for o in order], [plates[o] for o in order])
+            state.pools[band] = Pool([lengths[o] for o in order], [plates[o] for o in order])
             work = sum(lengths) + class_clear[k] * len(lengths)
             state.work += work
             self.class_work[k] += work
         # Per material and class: all its states' work and printers (any colour serves it).
         self.held: list[tuple[str, str]] = []
-        self.own: list[_State] = []  # per printer: the state of the filament it holds
+        self.own: list[State] = []  # per printer: the state of the filament it holds
         for i in range(len(e.printers)):
             material, colour = e.loaded[i]
             state = self._state(e.class_of[i], material, colour)
@@ -274,297 +173,13 @@ class _Shifts:
         self.reserve = self._reserve(class_plates)
         self.class_longest = [max(lengths, default=0.0) for lengths in class_plates]
 
-    def _state(self, k: int, material: str, colour: str) -> _State:
+    def _state(self, k: int, material: str, colour: str) -> State:
         states = self.states[k]
         state = states.get((material, colour))
         if state is None:
-            state = states[(material, colour)] = _State(material, colour, self.n_bands)
+            state = states[(material, colour)] = State(material, colour, self.n_bands)
             self.of_material.setdefault((k, material), []).append(state)
         return state
-
-    def _reserve(self, class_plates: list[list[float]]) -> list[float]:
-        """Per class, the plate length kept for nights: by day a printer takes shorter ones.
-
-        As many plates as the class has printer-nights before the plan's bound are kept,
-        the longest: each can keep a bed busy through one night.
-        """
-        e = self.e
-        out = []
-        for k, lengths in enumerate(class_plates):
-            members = e.index.class_members[k]
-            site = e.index.class_site[k]
-            staffing = e.staffing[site]
-            if staffing.always or not lengths or not members:
-                out.append(math.inf)
-                continue
-            nights, t = 0, e.now
-            while t < e.lower_bound:
-                end = staffing.shift_end(staffing.next_staffed(t))
-                if math.isinf(end) or end >= e.lower_bound:
-                    break
-                nights += 1
-                t = staffing.next_staffed(end)
-            kept = nights * len(members)
-            if kept <= 0:
-                out.append(math.inf)
-                continue
-            ordered = sorted(lengths, reverse=True)
-            out.append(ordered[kept - 1] if kept <= len(ordered) else 0.0)
-        return out
-
-    def _night_length(self, site: str) -> float:
-        staffing = self.e.staffing[site]
-        if staffing.always:
-            return math.inf
-        t = self.e.now
-        end = staffing.shift_end(staffing.next_staffed(t))
-        if math.isinf(end):
-            return math.inf
-        return staffing.next_staffed(end) - end
-
-    # -- choosing what a printer serves ------------------------------------------------
-
-    def _even_end(self, k: int) -> float:
-        return (self.class_work[k] + self.class_sumfree[k]) / max(1, self.class_count[k])
-
-    @staticmethod
-    def _surplus(state: _State, end: float) -> float:
-        """Capacity its printers have until `end` beyond the work it has left."""
-        return state.count * end - state.sumfree - state.work
-
-    def _source(self, i: int, t: float, staffed: bool) -> _State | None:
-        """The state printer i serves next: its own while it is needed, else the one short
-        of printers the most, if that one would otherwise overrun the class's even end by
-        more than a change is worth (`PlanOptions.change_penalty_seconds`).
-        """
-        e = self.e
-        k = e.class_of[i]
-        states = self.states[k]
-        material, colour = self.held[i]
-        own = states[(material, colour)]
-        end = (self.class_work[k] + self.class_sumfree[k]) / (self.class_count[k] or 1)
-        mine = end - t
-        # The usual case, inlined: its own state still needs it.
-        if own.work > 0 and (own.count * end - own.sumfree - own.work < mine or not staffed):
-            return own
-        anyc = states.get((material, "")) if colour else None
-        if anyc is not None and anyc.work > 0:
-            if not staffed:
-                return anyc
-            surplus = 0.0  # `_material_surplus`, inlined
-            for s in self.of_material[(k, material)]:
-                surplus += s.count * end - s.sumfree - s.work
-            if surplus < mine:
-                return anyc
-        # Against when the plan ends anyway: late in the plan the class's even end has
-        # passed, and a state a few plates behind it is not worth an operator's change.
-        end = max(end, self.latest_end)
-        best: _State | None = None
-        worst = -math.inf
-        of_material = self.of_material
-        # `_surplus` and `_material_surplus` inlined: this loop runs for every printer whose
-        # own state has printers to spare.
-        for state in states.values():
-            if state.work <= 0 or state is own or state is anyc:
-                continue
-            if state.colour:
-                count = state.count
-                surplus = count * end - state.sumfree - state.work
-            else:
-                count = 0
-                surplus = 0.0
-                for s in of_material[(k, state.material)]:
-                    count += s.count
-                    surplus += s.count * end - s.sumfree - s.work
-            overrun = math.inf if count == 0 else -surplus / count
-            if overrun > worst:
-                best, worst = state, overrun
-        if best is not None and worst > e.options.change_penalty_seconds:
-            return best
-        if own.work > 0:
-            return own
-        if anyc is not None and anyc.work > 0:
-            return anyc
-        return None
-
-    def _material_surplus(self, k: int, material: str, end: float) -> float:
-        """Capacity of every printer holding `material` beyond all of its work (any colour)."""
-        surplus = 0.0
-        for s in self.of_material[(k, material)]:
-            surplus += s.count * end - s.sumfree - s.work
-        return surplus
-
-    # -- choosing which plate ----------------------------------------------------------
-
-    def _pick(self, state: _State, i: int, start: float) -> tuple[_Pool, int] | None:
-        """The plate printer i starts at `start`: night-aware, within the most urgent band.
-
-        Called once per planned run: the pools' and the calendar's usual cases are inlined
-        (`_Pool.longest`, `_Pool.longest_at_most`, `Staffing.next_staffed`, `shift_end`)."""
-        e = self.e
-        # The first band with plates left (bands only ever empty, so it only moves on).
-        pools = state.pools
-        n_bands = len(pools)
-        b = state.first
-        while b < n_bands and (pools[b] is None or not pools[b].live):  # type: ignore[union-attr]
-            b += 1
-        state.first = b
-        if b == n_bands:
-            return None
-        pool = pools[b]
-        assert pool is not None
-        k = e.class_of[i]
-        auto = e._auto_eject[i]
-        class_work, tail = self.class_work[k], TAIL * self.class_count[k]
-        # The class's longest plate at the start bounds every state's now: most decisions
-        # are far from the tail and skip the look over the bands.
-        near_tail = class_work <= tail * self.class_longest[k]
-        if auto and not near_tail:
-            return pool, pool.longest()
-        if near_tail:
-            longest_pool, longest = pool, 0.0
-            for candidate in pools:
-                if candidate is not None and candidate.live:
-                    h = candidate.top  # `candidate.longest()`, inlined
-                    if not candidate.alive[h]:
-                        h = candidate.top = candidate._left_of(h)
-                    length = candidate.lengths[h]
-                    if length > longest:
-                        longest_pool, longest = candidate, length
-            if class_work <= tail * longest:
-                # The class's last stretch: longest first whatever its urgency (a long plate
-                # started last is what makes a plan end late), unless it would end at night.
-                pool = longest_pool
-                h = pool.longest()
-                staffing = e._staffing_of[i]
-                end = start + longest
-                # Ending at night is fine for the class's last runs: the plan ends with them.
-                if (
-                    auto
-                    or staffing.next_staffed(end) - end <= e.options.night_wait_seconds
-                    or end >= self._even_end(k)
-                ):
-                    return pool, h
-        if auto:
-            return pool, pool.longest()
-        staffing = e._staffing_of[i]
-        if not staffing.always and staffing._lo <= start < staffing._hi:
-            shift_end = staffing._hi  # someone is there: the stretch remembered says so
-        else:
-            morning = staffing.next_staffed(start)
-            if morning > start:  # nobody there now: something that lasts until the morning
-                return self._covering(state, morning - start) or self._longest(state)
-            shift_end = staffing.shift_end(start)
-            if math.isinf(shift_end):
-                return pool, pool.longest()
-        left = shift_end - start - SHIFT_MARGIN
-        # By day: the longest plate that ends before the shift does and is not kept for a
-        # night, of the most urgent band; else of any band; else a longer one that still
-        # ends before the shift does.
-        reserve = self.reserve[k]
-        # `longest_at_most` inlined: this is the usual decision by day.
-        h = bisect_right(pool.lengths, left if left < reserve else reserve) - 1
-        if h >= 0 and not pool.alive[h]:
-            h = pool._left_of(h)
-        if h >= 0:
-            return pool, h
-        limit = left if left < reserve else reserve
-        for other in pools:
-            if other is not None and other.live:
-                h = bisect_right(other.lengths, limit) - 1  # `longest_at_most`, inlined
-                if h >= 0 and not other.alive[h]:
-                    h = other._left_of(h)
-                if h >= 0:
-                    return other, h
-        h = pool.longest_at_most(left)
-        if h >= 0:
-            return pool, h
-        # The evening: the shortest plate of any band that lasts past the next morning keeps
-        # the bed busy all night; failing that, the longest leaves it idle the least.
-        need = staffing.next_staffed(shift_end) - start
-        return self._covering(state, need) or self._longest(state)
-
-    @staticmethod
-    def _covering(state: _State, seconds: float) -> tuple[_Pool, int] | None:
-        """The most urgent band's shortest plate lasting at least `seconds`."""
-        for pool in state.pools:
-            if pool is not None and pool.live:
-                h = pool.shortest_at_least(seconds)
-                if h >= 0:
-                    return pool, h
-        return None
-
-    @staticmethod
-    def _longest(state: _State) -> tuple[_Pool, int] | None:
-        best: tuple[_Pool, int] | None = None
-        for pool in state.pools:
-            if pool is not None and pool.live:
-                h = pool.longest()
-                if best is None or pool.lengths[h] > best[0].lengths[best[1]]:
-                    best = (pool, h)
-        return best
-
-    # -- work routed elsewhere ---------------------------------------------------------
-
-    def _donors(self) -> list[list[int]]:
-        """Per class, the other classes whose routed jobs it may print."""
-        idx = self.e.index
-        donors: list[set[int]] = [set() for _ in idx.class_members]
-        for classes in idx.group_classes:
-            for k in classes:
-                donors[k].update(classes)
-        return [sorted(d - {k}) for k, d in enumerate(donors)]
-
-    def _steal(self, i: int, t: float) -> tuple[_State, _Pool, int, float] | None:
-        """A plate routed to another class that printer i can finish before the plan ends.
-
-        Stealing fills a printer that has nothing left in its class, in the plan's tail:
-        the classes furthest behind first, only work of the filament it holds (an idle
-        printer is not worth a change), the longest plate that fits, a bounded look.
-        """
-        e = self.e
-        k = e.class_of[i]
-        can = self.can_take[k]
-        group_of = self.group_of
-        material, colour = self.held[i]
-        limit = self.latest_end
-        work, free, count = self.class_work, self.class_sumfree, self.class_count
-        # Classes with work left, and only ever fewer: the plan's tail asks this of every
-        # printer, when most classes are done.
-        self.active = active = [d for d in self.active if work[d] > 0]
-        donor_set = self.donor_sets[k]
-        behind = [((work[d] + free[d]) / max(1, count[d]), d) for d in active if d in donor_set]
-        donors = [d for end, d in sorted(behind, reverse=True) if end > t]
-        budget = STEAL_POOLS
-        held, anyc = (material, colour), (material, "")
-        states_of, plate_job, span = self.states, self.plate_job, limit - t
-        for k2 in donors:
-            states = states_of[k2]
-            for state in (states.get(held), states.get(anyc)):
-                if state is None or state.work <= 0:
-                    continue
-                for pool in state.pools:
-                    if pool is None or not pool.live:
-                        continue
-                    budget -= 1
-                    if budget < 0:
-                        return None
-                    # `longest_at_most` and `_left_of`'s usual case (a live entry), inlined
-                    alive = pool.alive
-                    h = bisect_right(pool.lengths, span) - 1
-                    for _ in range(STEAL_LOOK):
-                        if h >= 0 and not alive[h]:
-                            h = pool._left_of(h)
-                        if h < 0:
-                            break
-                        plate = pool.plates[h]
-                        j = plate_job[plate]
-                        if group_of[j] in can:
-                            duration = e.seconds(j, k) * self.plate_copies[plate]
-                            if t + duration <= limit:
-                                return state, pool, h, duration
-                        h -= 1
-        return None
 
     # -- the clock ---------------------------------------------------------------------
 
@@ -728,7 +343,7 @@ class _Shifts:
         return plan
 
     def _commit(
-        self, i: int, t: float, source: _State, pool: _Pool, h: int, duration: float
+        self, i: int, t: float, source: State, pool: Pool, h: int, duration: float
     ) -> float:
         """Start the plate on printer i (ready at t); returns when it is ready again."""
         material, colour = self.held[i]
@@ -858,8 +473,3 @@ class _Shifts:
                 return o
             heapq.heapreplace(heap, (-end, o))
         return -1
-
-
-def needs(state: _State, material: str, colour: str) -> bool:
-    """Must a printer holding (material, colour) change filament to serve `state`."""
-    return state.material != material or (state.colour != "" and state.colour != colour)
