@@ -402,6 +402,9 @@ SLICING_MAX_FILE_MB = envint("SLICING_MAX_FILE_MB", "256", minimum=1)
 SLICING_MAX_UNZIPPED_MB = envint("SLICING_MAX_UNZIPPED_MB", "1024", minimum=1)
 SLICING_MAX_FACES = envint("SLICING_MAX_FACES", "2000000", minimum=1)
 SLICING_MAX_GCODE_MB = envint("SLICING_MAX_GCODE_MB", "512", minimum=1)
+# Threads one built-in slice cuts and plans its layers on; 0: every core the worker may use
+# (the slicing pool runs one slice at a time per worker, README "Production").
+SLICING_THREADS = envint("SLICING_THREADS", "0", minimum=0)
 # Overrides every printer profile's engine; empty: the profile's ("auto").
 SLICING_ENGINE = envstr("SLICING_ENGINE").lower()
 if SLICING_ENGINE and SLICING_ENGINE not in SLICING_ENGINES:

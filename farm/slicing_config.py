@@ -22,6 +22,7 @@ def slicing_limits() -> SlicingLimits:
         max_memory_bytes=settings.FARM_SLICE_MEMORY_MB * MB,
         max_seconds=float(settings.FARM_SLICE_TIME_LIMIT),
         max_gcode_bytes=settings.SLICING_MAX_GCODE_MB * MB,
+        threads=settings.SLICING_THREADS,
         engine=settings.SLICING_ENGINE,
         prusaslicer=settings.PRUSASLICER,
         curaengine=settings.CURAENGINE,

@@ -29,6 +29,7 @@ from slicing.intake import MESH_SUFFIXES
 from slicing.limits import DEFAULT_LIMITS, PRUSASLICER, SlicingLimits
 from slicing.loader import load_trimesh
 from slicing.orient import orient, place_on_bed
+from slicing.parallel import available_cores
 from slicing.profile import PrintProfile
 from slicing.sample_parts import PARTS
 from slicing.settings import SliceSettings
@@ -68,6 +69,7 @@ def run_engine(
             "wall_seconds": time.perf_counter() - started,
             "cpu_seconds": time.process_time() - cpu,
             "peak_memory_mb": prusaslicer.peak_rss_mb(),
+            "threads": available_cores(),  # as slice_to_gcode's default uses (parallel.py)
         }
     if engine == "prusaslicer":
         mesh = trimesh.load(stl, force="mesh")

@@ -21,6 +21,7 @@ from slicing.gcode_parse import parse_gcode
 from slicing.gcode_writer import ENGINE_NAME, header, render_body, thumbnail_block
 from slicing.layers import layer_heights, slice_mesh
 from slicing.motion import move_times
+from slicing.parallel import Workers, available_cores
 from slicing.settings import SliceSettings
 from slicing.thumbnail import render_pngs
 from slicing.toolpaths import plan_layers
@@ -48,11 +49,26 @@ def slice_to_gcode(
     copies: int = 1,
     work_dir: Path | None = None,
     deadline: Deadline | None = None,
+    threads: int = 0,
 ) -> SliceResult:
     """Slice `mesh` (already on the bed: z from 0, inside the bed in XY) into `out_path`.
 
     The G-code is written in `work_dir` (the slice's folder; default: beside `out_path`) and
-    renamed into place. `deadline` is checked between the steps."""
+    renamed into place. `deadline` is checked between the steps. `threads`: how many
+    threads cut and plan the layers (slicing.parallel); 0, the cores this process may use."""
+    with Workers(threads or available_cores()) as workers:
+        return _slice(mesh, settings, out_path, copies, work_dir, deadline, workers)
+
+
+def _slice(
+    mesh: trimesh.Trimesh,
+    settings: SliceSettings,
+    out_path: Path,
+    copies: int,
+    work_dir: Path | None,
+    deadline: Deadline | None,
+    workers: Workers,
+) -> SliceResult:
     lo, hi = mesh.bounds
     if lo[0] < 0 or lo[1] < 0 or hi[0] > settings.bed_mm[0] or hi[1] > settings.bed_mm[1]:
         raise MeshError("the part does not fit on the bed where it was placed")
@@ -60,9 +76,11 @@ def slice_to_gcode(
         raise MeshError(
             f"the part is {hi[2]:.0f} mm tall; the printer reaches {settings.max_height_mm:.0f} mm"
         )
+    # both sizes from one sampling of the surface, beside the slicing (it needs only the mesh)
+    thumbnails = workers.later(lambda: render_pngs(mesh, THUMBNAIL_SIZES))
     tops = layer_heights(float(hi[2] - lo[2]), settings.first_layer_mm, settings.layer_height_mm)
     mids = tops - np.diff(np.r_[0.0, tops]) / 2.0 + float(lo[2])
-    regions = slice_mesh(mesh, mids)
+    regions = slice_mesh(mesh, mids, workers)
     if deadline is not None:
         deadline.check("cut it into layers")
     # drop empty layers at the bottom or top (a part starting above z=0 would print in air)
@@ -71,7 +89,7 @@ def slice_to_gcode(
         raise MeshError("slicing found no solid area in any layer: is the mesh closed?")
     regions = regions[: filled[-1] + 1]
     tops = tops[: filled[-1] + 1]
-    layers = plan_layers(regions, tops, settings)
+    layers = plan_layers(regions, tops, settings, workers)
     if deadline is not None:
         deadline.check("plan its toolpaths")
     # a sliver at the very top can be thinner than one line: no toolpath, no layer
@@ -89,10 +107,7 @@ def slice_to_gcode(
         layers=len(layers),
         copies=copies,
     )
-    # both sizes from one sampling of the surface
-    for png, (width, height) in zip(
-        render_pngs(mesh, THUMBNAIL_SIZES), THUMBNAIL_SIZES, strict=True
-    ):
+    for png, (width, height) in zip(thumbnails(), THUMBNAIL_SIZES, strict=True):
         lines += thumbnail_block(png, width, height)
     _write_atomically(out_path, [lines, body.lines], work_dir)
     return SliceResult(

@@ -112,6 +112,8 @@ def _next_pieces(
         best = np.where(better, cand, best)
         best_d = np.where(better, d, best_d)
     chosen = np.flatnonzero(best >= 0)
+    if len(chosen) == 0:  # no piece has a next one in reach (a lone pair of short lines)
+        return following
     # one predecessor per piece: the nearest of those that chose it
     order = np.lexsort((best_d[chosen], best[chosen]))
     chosen = chosen[order]

@@ -14,6 +14,7 @@ import shapely
 import trimesh
 
 from slicing.errors import MeshError
+from slicing.parallel import SERIAL, Workers
 from slicing.rings import chain_layers
 
 SIMPLIFY_MM = 0.0125
@@ -89,11 +90,29 @@ def _clear_of_vertices(planes: np.ndarray, z: np.ndarray, gap: float = 1e-4) -> 
     return np.where(near < gap, planes + 2 * gap, planes)
 
 
-def slice_mesh(mesh: trimesh.Trimesh, planes: np.ndarray) -> list[shapely.Geometry]:
-    """The filled outline (Polygon or MultiPolygon, maybe empty) of `mesh` at each plane."""
-    segments, plane_idx = section_segments(
-        np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces), planes
-    )
+def slice_mesh(
+    mesh: trimesh.Trimesh, planes: np.ndarray, workers: Workers = SERIAL
+) -> list[shapely.Geometry]:
+    """The filled outline (Polygon or MultiPolygon, maybe empty) of `mesh` at each plane.
+
+    With several `workers`, each thread cuts every n-th plane (interleaved, so a hull's
+    dense lower layers and its sparse top are shared out evenly): each plane's outline is
+    the same whichever thread cuts it."""
+    vertices, faces = np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces)
+    n = min(workers.count, len(planes))
+    if n < 2:
+        return _slice_planes(vertices, faces, planes)
+    parts = workers.map(lambda k: _slice_planes(vertices, faces, planes[k::n]), range(n))
+    out: list[shapely.Geometry] = [None] * len(planes)
+    for k, part in enumerate(parts):
+        out[k::n] = part
+    return out
+
+
+def _slice_planes(
+    vertices: np.ndarray, faces: np.ndarray, planes: np.ndarray
+) -> list[shapely.Geometry]:
+    segments, plane_idx = section_segments(vertices, faces, planes)
     # rounding to 10 nm snaps points that differ only in the last bits onto each other
     segments = np.round(segments, 5)
     bounds = np.searchsorted(plane_idx, np.arange(len(planes) + 1))

@@ -32,6 +32,9 @@ class SlicingLimits:
     # FARM_SLICE_TIME_LIMIT: checked between the steps of a slice, and PrusaSlicer's time-out
     max_seconds: float = 600.0
     max_gcode_bytes: int = 512 * MB  # SLICING_MAX_GCODE_MB: an uploaded G-code
+    # SLICING_THREADS: threads of one built-in slice (slicing.parallel); 0: every core this
+    # process may use
+    threads: int = 0
     engine: str = ""  # SLICING_ENGINE: overrides every profile's engine when set
     prusaslicer: str = PRUSASLICER  # PRUSASLICER: the executable's name or path
     curaengine: str = CURAENGINE  # CURAENGINE: the executable's name or path

@@ -298,7 +298,13 @@ def _slice_mesh(
         stated = analysis.stated_seconds if used_engine == "prusaslicer" else None
     else:
         result = slice_to_gcode(
-            plate, settings, gcode, copies=layout.copies, work_dir=work, deadline=deadline
+            plate,
+            settings,
+            gcode,
+            copies=layout.copies,
+            work_dir=work,
+            deadline=deadline,
+            threads=limits.threads,
         )
         seconds, filament, layers = result.seconds, result.filament_mm, result.layers
     notes += _support_notes(asked, gcode_has_supports(gcode), settings.support_angle_deg)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from slicing.parallel import SERIAL, Workers
 from slicing.settings import SliceSettings
 
 EMPTY = shapely.Polygon()
@@ -30,10 +31,13 @@ AREA_OF_SURFACE = 2.0  # line widths squared: a bare area smaller is no top or b
 
 
 def solid_areas(
-    regions: Sequence[shapely.Geometry], inners: Sequence[shapely.Geometry], settings: SliceSettings
+    regions: Sequence[shapely.Geometry],
+    inners: Sequence[shapely.Geometry],
+    settings: SliceSettings,
+    workers: Workers = SERIAL,
 ) -> list[tuple[shapely.Geometry, shapely.Geometry]]:
     """Split each layer's infill area `inners[i]` into (solid, sparse); `regions[i]` is the
-    layer's outline."""
+    layer's outline. `workers`' threads take slices of the layers."""
     count = len(regions)
     if settings.infill >= 0.999:
         return [(inner, EMPTY) for inner in inners]
@@ -54,14 +58,19 @@ def solid_areas(
         # `covered`: what every layer of the window holds (the layer itself included, which
         # changes neither difference nor intersection below)
         shapes, at = np.array(inners, dtype=object), np.array(todo)
-        covered = window_intersections(shapes, below + above + 1)[at - below]
+        covered = window_intersections(shapes, below + above + 1, workers)[at - below]
         # a layer whose whole window repeats it (the same object) has no solid
         raw_solids = np.array([EMPTY] * len(at), dtype=object)
         moved = np.array([a is not b for a, b in zip(shapes[at], covered, strict=True)])
         if moved.any():
-            raw_solids[moved] = overlay(shapely.difference, shapes[at][moved], covered[moved])
+            raw_solids[moved] = workers.elementwise(_difference, shapes[at][moved], covered[moved])
         raw_sparses = covered  # within the layer's own area: the window holds it
-        split = [_split(a, b, settings) for a, b in zip(raw_solids, raw_sparses, strict=True)]
+
+        def split_of(r: range) -> list[tuple[shapely.Geometry, shapely.Geometry]]:
+            return [_split(raw_solids[n], raw_sparses[n], settings) for n in r]
+
+        pieces = workers.chunks(len(at), len(at))
+        split = [pair for piece in workers.map(split_of, pieces) for pair in piece]
         solids = np.array([a for a, _ in split], dtype=object)
         sparses = np.array([b for _, b in split], dtype=object)
         # after the small-island rule, as PrusaSlicer: what the anchors leave of a layer's
@@ -72,7 +81,7 @@ def solid_areas(
     return [out[owner[i]] for i in range(count)]
 
 
-def window_intersections(shapes: np.ndarray, size: int) -> np.ndarray:
+def window_intersections(shapes: np.ndarray, size: int, workers: Workers = SERIAL) -> np.ndarray:
     """(n - size + 1,) object: the intersection of `shapes[s : s + size]` for every start s.
 
     A sliding window in three intersections per layer instead of `size - 1` (van Herk /
@@ -90,13 +99,17 @@ def window_intersections(shapes: np.ndarray, size: int) -> np.ndarray:
         fresh = np.array([a is not b for a, b in zip(shapes[i], shapes[i - 1], strict=True)])
         ahead[i] = ahead[i - 1]
         if fresh.any():
-            ahead[i[fresh]] = overlay(shapely.intersection, ahead[i[fresh] - 1], shapes[i[fresh]])
+            ahead[i[fresh]] = workers.elementwise(
+                _intersection, ahead[i[fresh] - 1], shapes[i[fresh]]
+            )
         j = starts + size - 1 - t
         j = j[j + 1 < n]
         fresh = np.array([a is not b for a, b in zip(shapes[j], shapes[j + 1], strict=True)])
         behind[j] = behind[j + 1]
         if fresh.any():
-            behind[j[fresh]] = overlay(shapely.intersection, behind[j[fresh] + 1], shapes[j[fresh]])
+            behind[j[fresh]] = workers.elementwise(
+                _intersection, behind[j[fresh] + 1], shapes[j[fresh]]
+            )
     first = np.arange(n - size + 1)
     last = first + size - 1
     out = ahead[last].copy()  # a window starting a block is that block's whole run
@@ -106,8 +119,8 @@ def window_intersections(shapes: np.ndarray, size: int) -> np.ndarray:
         same = np.array([a is b for a, b in pairs])
         joined = np.array([a for a, _ in pairs], dtype=object)
         if (~same).any():
-            joined[~same] = overlay(
-                shapely.intersection, behind[first[split]][~same], ahead[last[split]][~same]
+            joined[~same] = workers.elementwise(
+                _intersection, behind[first[split]][~same], ahead[last[split]][~same]
             )
         out[split] = joined
     return out
@@ -225,6 +238,14 @@ def overlay(
         return op(a, b)
     except shapely.errors.GEOSException:
         return op(a, b, grid_size=GRID_MM)
+
+
+def _difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray(overlay(shapely.difference, a, b))
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray(overlay(shapely.intersection, a, b))
 
 
 def _polygonal(geometry: shapely.Geometry) -> bool:

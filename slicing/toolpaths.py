@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import shapely
@@ -15,6 +16,7 @@ import shapely
 from slicing.gapfill import gap_fill_paths, uncovered
 from slicing.infill import fill_many, scan_pieces
 from slicing.overhangs import resting_layers, split_overhangs
+from slicing.parallel import SERIAL, Workers
 from slicing.repeats import share_repeats
 from slicing.settings import SliceSettings
 from slicing.skins import internal_bridges, overlay, polygon_parts, solid_areas
@@ -113,7 +115,10 @@ def skirt_paths(first_region: shapely.Geometry, settings: SliceSettings) -> list
 
 
 def plan_layers(
-    regions: Sequence[shapely.Geometry], tops: np.ndarray, settings: SliceSettings
+    regions: Sequence[shapely.Geometry],
+    tops: np.ndarray,
+    settings: SliceSettings,
+    workers: Workers = SERIAL,
 ) -> list[Layer]:
     """Toolpaths for every layer. `regions[i]` is the filled outline of layer i, whose top is
     `tops[i]`.
@@ -122,25 +127,32 @@ def plan_layers(
     step below is remembered by the identity of what it was given: the loops of an outline,
     the split of a stack of infill areas, the fill of a (solid, sparse, below) triple, the
     order of a layer's paths from where the nozzle stands. A repeated layer then costs a few
-    dictionary look-ups, and shares its toolpath list with the layer it repeats."""
+    dictionary look-ups, and shares its toolpath list with the layer it repeats.
+
+    `workers`' threads plan the perimeters and fills of separate chunks of layers."""
     regions = share_repeats(regions)
     w = settings.spacing()
     heights = np.diff(np.r_[0.0, np.asarray(tops, dtype=float)])
     # each distinct (outline, height) once: the height by value, not its last bits
     keys = [(id(region), round(float(h), 6)) for region, h in zip(regions, heights, strict=True)]
     distinct = sorted({key: i for i, key in reversed(list(enumerate(keys)))}.values())
-    planned = []
-    for lo in range(0, len(distinct), FILL_BATCH):  # batches bound the arrays held at once
-        batch = distinct[lo : lo + FILL_BATCH]
-        planned += perimeters_many(
-            [regions[i] for i in batch], settings, [keys[i][1] for i in batch]
-        )
+
+    def perimeters_of(chunk: range) -> list[tuple[list[Toolpath], shapely.Geometry]]:
+        batch = distinct[chunk.start : chunk.stop]
+        return perimeters_many([regions[i] for i in batch], settings, [keys[i][1] for i in batch])
+
+    # chunks bound the arrays held at once
+    planned = [
+        shell
+        for chunk in workers.map(perimeters_of, workers.chunks(len(distinct), FILL_BATCH))
+        for shell in chunk
+    ]
     shell_of = {keys[i]: shell for i, shell in zip(distinct, planned, strict=True)}
     shells = [shell_of[key] for key in keys]
     inners = [inner for _, inner in shells]
-    splits = solid_areas(regions, inners, settings)
+    splits = solid_areas(regions, inners, settings, workers)
     supports = plan_supports(regions, settings)
-    infill = plan_fills(regions, splits, supports, settings)
+    infill = plan_fills(regions, splits, supports, settings, workers)
     layers: list[Layer] = []
     position = np.array([0.0, 0.0])
     links = {
@@ -177,6 +189,7 @@ def plan_fills(
     splits: Sequence[tuple[shapely.Geometry, shapely.Geometry]],
     supports: SupportPlan,
     settings: SliceSettings,
+    workers: Workers = SERIAL,
 ) -> list[list[Toolpath]]:
     """Every layer's open lines: bridges over air, solid and sparse infill, supports.
 
@@ -229,14 +242,19 @@ def plan_fills(
     ]
     if settings.infill <= 0.0:
         jobs.pop(3)
+    # in chunks, so the arrays of a large part's every layer never exist at once; the
+    # chunks of every kind on the threads, their lines added in the serial order
+    pieces = [(job, chunk) for job in jobs for chunk in workers.chunks(len(todo), FILL_BATCH)]
+
+    def fill(piece: tuple[tuple[Any, ...], range]) -> list[list[Toolpath]]:
+        (areas, spacing, turns, kind), chunk = piece
+        lo, hi = chunk.start, chunk.stop
+        return fill_many(areas[lo:hi], spacing, turns[lo:hi], kind, width=width)
+
     done: list[list[Toolpath]] = [[] for _ in todo]
-    for areas, spacing, turns, kind in jobs:
-        # in batches, so the arrays of a large part's every layer never exist at once
-        for lo in range(0, len(todo), FILL_BATCH):
-            hi = lo + FILL_BATCH
-            filled = fill_many(areas[lo:hi], spacing, turns[lo:hi], kind, width=width)
-            for n, paths in enumerate(filled, start=lo):
-                done[n] += paths
+    for (_, chunk), filled in zip(pieces, workers.map(fill, pieces), strict=True):
+        for n, paths in enumerate(filled, start=chunk.start):
+            done[n] += paths
     by_layer = dict(zip(todo, done, strict=True))
     return [by_layer[owner[i]] for i in range(count)]
 
