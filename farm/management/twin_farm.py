@@ -11,7 +11,8 @@ estimate times a per-model bias and lognormal noise, runs fail at the scenario's
 service and back; `site_mark_down` / `site_mark_up` follow the outages.
 
 What stays simulated: the printers themselves and the people (no dispatch task, no fleet link:
-a started run is printing at once), and jobs arrive as rows already sliced (QUEUED, with the
+a started run is printing at its planned start, when the farm's held dispatch would send it:
+`send_run_dispatches`), and jobs arrive as rows already sliced (QUEUED, with the
 scenario's print time), not through the upload form and slicing.
 """
 
@@ -29,6 +30,7 @@ from unittest import mock
 import numpy as np
 from django.contrib.auth.models import User
 from django.db.models import Max
+from django.test import override_settings
 
 from farm.models import Job, Material, Printer, PrintRun, PromiseChange, Site
 from farm.scheduling.calendar import Staffing
@@ -36,14 +38,14 @@ from farm.scheduling.promises import error_p90, kept_share
 from farm.scheduling.types import SiteRules, WorkItem
 from farm.services.printer_actions import printers_set_service
 from farm.services.printer_control import printer_load_filament
-from farm.services.runs import bed_clear, run_fail, run_finish, run_start
+from farm.services.runs import bed_clear, run_dispatch_failed, run_fail, run_finish, run_start
 from farm.services.scheduling import schedule_pass
 from farm.services.sites import site_mark_down, site_mark_up
 from farm.statuses import RUN_OPEN, RUN_PRINTED, RunStatus
 from farm.twin.scenario import Scenario
 
 H = 3600.0
-ARRIVE, SITE, END, CLEAR, LOAD, BREAK, REPAIR, PASS, ASKED = range(9)
+ARRIVE, SITE, END, CLEAR, LOAD, BREAK, REPAIR, PASS, ASKED, START = range(10)
 
 
 @contextmanager
@@ -75,6 +77,7 @@ class FarmTwin:
         self.window = scenario.farm_pass_minutes * 60.0
         self.asked_at: float | None = None  # a pass was asked for then, none run since
         self.last_pass = -math.inf
+        self.dispatched: set[int] = set()  # runs whose start (held dispatch) is pushed
 
     def push(self, at: float, kind: int, data: Any = None) -> None:
         self.seq += 1
@@ -142,7 +145,11 @@ class FarmTwin:
     def run(self) -> dict[str, Any]:
         started = time.perf_counter()
         end = self.s.start + self.s.days * 24 * H
-        with simulated_clock(self.clock):
+        # The farm's beat is a pass every FARM_SCHEDULE_SECONDS, and a pass starts the runs
+        # due before the next one (`scheduling.is_due_now`); with a window, the twin's next
+        # pass is a window away, so the runs due until then start now, held until due.
+        beat = {"FARM_SCHEDULE_SECONDS": self.window} if self.window > 0 else {}
+        with simulated_clock(self.clock), override_settings(**beat):
             self._build()
             for arrival in self.s.arrivals:
                 self.push(arrival[0], ARRIVE, arrival[1])
@@ -185,6 +192,8 @@ class FarmTwin:
             self._ask_pass()
         elif kind == PASS or (kind == ASKED and self.asked_at == data):
             self._pass()  # the periodic pass (beat), or one asked for and not yet run
+        elif kind == START:
+            self._start(data)
 
     def _arrive(self, item: WorkItem) -> None:
         Job.objects.create(
@@ -233,17 +242,28 @@ class FarmTwin:
                 self.push(
                     self._staffed(printer) + self._rules(printer).change_seconds, LOAD, printer.pk
                 )
-        # The dispatch a worker would do: every run just created is printing now.
-        started = PrintRun.objects.filter(status=RunStatus.DISPATCHING)
-        # In a fixed order, so the random draws follow it: the same seed, the same farm.
-        for run in started.select_related("job", "printer").order_by("pk"):
-            run_start(run_id=run.pk)
-            self.runs += 1
-            estimate = (run.job.seconds_per_copy or 0.0) * run.copies
-            truth = estimate * self.bias.get(run.printer.model, 1.0)
-            actual = truth * float(self.rng.lognormal(0.0, self.s.time_spread))
-            failed = bool(self.rng.random() < self.s.run_failure_rate)
-            self.push(self._now_s() + actual, END, (run.pk, failed))
+        # The dispatch a worker would do: every run just created prints from its planned
+        # start (now, or later when the pass started it ahead: its dispatch is held).
+        created = PrintRun.objects.filter(status=RunStatus.DISPATCHING).exclude(
+            pk__in=self.dispatched
+        )
+        # In a fixed order, so the events (and the random draws) follow it: same seed, same farm.
+        for pk, planned in created.order_by("pk").values_list("pk", "planned_start"):
+            self.dispatched.add(pk)
+            self.push(max(self._now_s(), planned.timestamp()), START, pk)
+
+    def _start(self, run_id: int) -> None:
+        self.dispatched.discard(run_id)
+        run = PrintRun.objects.select_related("job", "printer").get(pk=run_id)
+        if run.status != RunStatus.DISPATCHING:
+            return  # released meanwhile (its site went down, its printer broke)
+        run_start(run_id=run.pk)
+        self.runs += 1
+        estimate = (run.job.seconds_per_copy or 0.0) * run.copies
+        truth = estimate * self.bias.get(run.printer.model, 1.0)
+        actual = truth * float(self.rng.lognormal(0.0, self.s.time_spread))
+        failed = bool(self.rng.random() < self.s.run_failure_rate)
+        self.push(self._now_s() + actual, END, (run.pk, failed))
 
     def _end(self, run_id: int, failed: bool) -> None:
         run = PrintRun.objects.select_related("printer").get(pk=run_id)
@@ -295,6 +315,9 @@ class FarmTwin:
             self.failed += 1
             run_fail(run_id=run.pk, reason="the printer broke down (twin)")
             self.push(self._cleared(printer), CLEAR, printer_id)
+        elif run is not None and run.status == RunStatus.DISPATCHING:
+            # Broken before its held dispatch went out: the dispatch fails, the bed is clear.
+            run_dispatch_failed(run_id=run.pk, reason="the printer broke down (twin)")
         printers_set_service(
             printer_ids=[printer_id], in_service=False, actor=self.actor, reason="broke down"
         )

@@ -21,12 +21,14 @@ from the database when they are sent: a site's workers are the only ones that re
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from farm.celery import app
 from farm.models import Printer, PrintRun
@@ -45,6 +47,7 @@ class TaskMessage:
     name: TaskName
     args: tuple[object, ...]
     queue: str | None = None
+    countdown: float = 0.0  # held this many seconds before a worker runs it
 
 
 def send_tasks(messages: Sequence[TaskMessage]) -> bool:
@@ -61,7 +64,8 @@ def send_tasks(messages: Sequence[TaskMessage]) -> bool:
     try:
         with app.producer_or_acquire() as producer, producer.batch(max_size=SEND_BATCH):
             for m in messages:
-                app.send_task(m.name.value, args=m.args, queue=m.queue, producer=producer)
+                held = {"countdown": m.countdown} if m.countdown > 0 else {}
+                app.send_task(m.name.value, args=m.args, queue=m.queue, producer=producer, **held)
     except Exception as exc:  # kombu, redis and socket errors alike: the broker is unreachable
         first = messages[0]
         log.warning(
@@ -114,17 +118,32 @@ def enqueue_schedule_pass() -> None:
 
 
 def send_run_dispatches(run_ids: Iterable[int]) -> bool:
-    """Send the dispatch of each run now, to its printer's site queue (one query for the
-    sites, one producer for the messages)."""
+    """Send the dispatch of each run to its printer's site queue (one query for the sites,
+    one producer for the messages), held until the run's planned start: a pass claims the
+    printers of every run due before the next pass (`scheduling.is_due_now`), and a site's
+    planned starts are spaced by its heat-up limit, so the G-code goes out at that pace."""
     ids = list(run_ids)
-    sites = dict(PrintRun.objects.filter(pk__in=ids).values_list("pk", "printer__site__slug"))
+    rows = PrintRun.objects.filter(pk__in=ids).values_list(
+        "pk", "printer__site__slug", "planned_start"
+    )
+    found = {pk: (slug, start) for pk, slug, start in rows}
+    now = timezone.now()
     return send_tasks(
         [
-            TaskMessage(TaskName.RUN_DISPATCH, (pk,), site_queue(sites[pk]))
+            TaskMessage(
+                TaskName.RUN_DISPATCH,
+                (pk,),
+                site_queue(found[pk][0]),
+                countdown=_seconds_until(found[pk][1], now),
+            )
             for pk in ids
-            if pk in sites
+            if pk in found
         ]
     )
+
+
+def _seconds_until(at: datetime.datetime, now: datetime.datetime) -> float:
+    return max(0.0, (at - now).total_seconds())
 
 
 def enqueue_run_dispatches(run_ids: Iterable[int]) -> None:

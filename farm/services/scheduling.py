@@ -62,19 +62,27 @@ class StartOutcome(StrEnum):
     NOT_STARTED = "not_started"  # nothing due, or another process got there first
 
 
-def is_due_now(a: Assignment, now: float, rules: SiteRules | None = None) -> bool:
+def is_due_now(
+    a: Assignment, now: float, rules: SiteRules | None = None, horizon: float = 0.0
+) -> bool:
     """Start a planned run when it is due within a second, or within the filament change
     the plan puts before it (the operator's change is part of the wait), or within one
-    heat-up step of its site (`rules`).
+    heat-up step of its site (`rules`), or before the next pass comes (`horizon` seconds
+    from now: the run is then claimed now and its dispatch held until its planned start,
+    `RunRequest.planned_start`).
 
     A site with a heat-up limit has its starts snapped up to a grid of heat_seconds /
     max_heating (`farm.scheduling.calendar.Stagger`), so the plan's first start there is up
     to one step after now: the site's next heat-up, not a later one. With a second only, a
     site allowing 100 printers per 5 minutes (a 3 s step) started a run only when a pass fell
     within a second of a grid point: the Monday twin through the farm's services started no
-    run in 1.5 days. The second start is more than a step away, so the limit still holds."""
+    run in 1.5 days. The second start is more than a step away, so the limit still holds.
+    With one step only, a pass started one run per heat-limited site, however many the plan
+    put before the next pass: the Monday twin (a pass every 30 simulated minutes) started 4
+    runs a pass where the plan had 2,330 free printers' first runs due before the next one.
+    Held until their planned starts, those runs keep the plan's stagger."""
     change = settings.FARM_MATERIAL_CHANGE_SECONDS if a.material_change else 0.0
-    return a.start <= now + max(1.0, heat_step(rules)) + change
+    return a.start <= now + max(1.0, heat_step(rules), horizon) + change
 
 
 def heat_step(rules: SiteRules | None) -> float:
@@ -112,7 +120,10 @@ def schedule_pass() -> PassResult:
     out_of_stock_notify(inputs.stock_notes)  # once a day per filament jobs wait for
     promises_pass(result, inputs)  # new promises; moved only where the farm changed
     _quote_waiting_jobs(inputs)
-    started, requests, acted, moved = _start_due_runs(result, inputs)
+    # Until the next periodic pass (the beat): the runs due before it are started now and
+    # dispatched at their planned starts, so the farm keeps the plan's pace between passes.
+    horizon = float(settings.FARM_SCHEDULE_SECONDS)
+    started, requests, acted, moved = _start_due_runs(result, inputs, horizon)
     previous_plan_store(
         [
             replace(a, printer_id=moved[a.printer_id]) if a.printer_id in moved else a
@@ -235,8 +246,11 @@ def _quote_waiting_jobs(inputs: PlanInputs) -> None:
         quote_record(job_id=job["id"], end=end, why=why, promise=promise)
 
 
-def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int], dict[int, int]]:
-    """Start each free printer's first planned run when it is due, or, when the plan swaps
+def _start_due_runs(
+    result: Plan, inputs: PlanInputs, horizon: float = 0.0
+) -> tuple[int, int, set[int], dict[int, int]]:
+    """Start each free printer's first planned run when it is due (before `horizon` seconds
+    from now, the next pass: see `is_due_now`), or, when the plan swaps
     material on that printer first, ask an operator to load it. The runs start in batches
     (`runs_create`), each batch one transaction with the claims of `run_create`. Returns the
     runs started, the filament requests, the ids of the assignments started, and which
@@ -254,7 +268,8 @@ def _start_due_runs(result: Plan, inputs: PlanInputs) -> tuple[int, int, set[int
         if not printer.available or printer_id in taken:
             continue
         a = first.get(printer_id)
-        if a is None or not is_due_now(a, now, inputs.sites.get(printer.site.slug)):
+        rules = inputs.sites.get(printer.site.slug)
+        if a is None or not is_due_now(a, now, rules, horizon):
             asks.setdefault(printer_id, FilamentAsk(printer))
             continue
         request = _start_request(a, inputs, printer, taken, asks, planned=first.keys())
@@ -331,13 +346,16 @@ def _start_request(
         printer = holder
     asks[printer.pk] = FilamentAsk(printer)
     taken.add(printer.pk)
-    now = inputs.now
+    # A run due later than now (before the next pass, or a heat-up step away) keeps its
+    # planned start: its dispatch is held until then (`send_run_dispatches`), so the site's
+    # heat-ups follow the plan's stagger however early the pass claimed the printer.
+    start = max(inputs.now, from_timestamp(a.start))
     return RunRequest(
         job_id=job.pk,
         printer=printer,
         copies=a.copies,
-        planned_start=now,
-        planned_end=now + datetime.timedelta(seconds=a.end - a.start),
+        planned_start=start,
+        planned_end=start + datetime.timedelta(seconds=a.end - a.start),
     )
 
 

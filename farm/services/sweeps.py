@@ -135,7 +135,13 @@ def stuck_work_sweep(*, now: datetime.datetime | None = None) -> SweepResult:
         ),
         (
             PrintRun,
-            Q(status=RunStatus.DISPATCHING, created_at__lt=now - FRESH),
+            # A dispatch held until its planned start (`send_run_dispatches`) is not lost
+            # before then: sent again early, it would heat a printer ahead of the site's turn.
+            Q(
+                status=RunStatus.DISPATCHING,
+                created_at__lt=now - FRESH,
+                planned_start__lt=now - FRESH,
+            ),
             DISPATCH,
             DISPATCH_TASK,
             _site_queue,

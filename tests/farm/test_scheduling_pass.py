@@ -4,6 +4,7 @@ operators, and estimates that learn from finished runs."""
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Any
 from unittest import mock
 
@@ -232,3 +233,39 @@ def test_a_site_with_a_heat_up_limit_starts_its_next_heat_up_whenever_the_pass_r
     noon = datetime.datetime(2026, 11, 23, 12, 1, 40, tzinfo=datetime.UTC)
     with mock.patch("django.utils.timezone.now", lambda: noon):
         assert schedule_pass().runs_started == 1
+
+
+def test_a_pass_starts_every_run_due_before_the_next_pass_at_the_sites_heat_up_pace(
+    alice: Any, pla: Any, site: Site, make_printer: Any, settings: Any
+) -> None:
+    """The runs the plan puts before the next pass start in this one, each keeping its
+    planned start (its dispatch is held until then), so the heat-up stagger still holds.
+    Before, a pass started only the site's next heat-up: with passes 10 minutes apart and a
+    start every 150 s, the plan's pace was a run per pass, not four."""
+    settings.FARM_SCHEDULE_SECONDS = 600  # the beat: the next pass in 10 minutes
+    site.max_heating = 2  # 300 s of heat-up: a start every 150 s
+    site.save(update_fields=["max_heating"])
+    for name in ("p1", "p2", "p3", "p4", "p5"):
+        make_printer(name)
+    for i in range(5):
+        Job.objects.create(
+            owner=alice,
+            name=f"part {i}",
+            file=f"uploads/heat-{i}.gcode",
+            file_kind="mesh",
+            quantity=1,
+            material=pla,
+            status=JobStatus.QUEUED,
+            estimate_source="sliced",
+            seconds_per_copy=3600.0,
+            grams_per_copy=10.0,
+        )
+    # 100 s past a grid point: the plan's starts at +50, +200, +350, +500 s are before the
+    # next pass (+600 s), the fifth (+650 s) is the next pass's.
+    noon = datetime.datetime(2026, 11, 23, 12, 1, 40, tzinfo=datetime.UTC)
+    with mock.patch("django.utils.timezone.now", lambda: noon):
+        assert schedule_pass().runs_started == 4
+    starts = sorted(PrintRun.objects.values_list("planned_start", flat=True))
+    assert starts[0] >= noon
+    assert all((b - a).total_seconds() >= 150 - 1 for a, b in itertools.pairwise(starts))
+    assert starts[-1] < noon + datetime.timedelta(seconds=600)

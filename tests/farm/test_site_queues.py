@@ -8,12 +8,14 @@ from the queue the way a site's worker would."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from farm.celery import app
@@ -99,6 +101,29 @@ def test_an_operators_command_goes_to_its_printers_site_queue(
     assert drain(site_queue(a.slug)) == [
         (TaskName.PRINTER_COMMAND.value, [printer.pk, PrinterCommand.PAUSE.value])
     ]
+
+
+def test_a_run_planned_later_is_dispatched_at_its_planned_start(
+    alice: Any, pla: Any, cube_upload: Any, make_printer: Any, sites: tuple[Site, Site]
+) -> None:
+    # A pass starts the runs due before the next pass (`scheduling.is_due_now`); each one's
+    # G-code goes out at its planned start, the pace of its site's heat-up limit.
+    a, _ = sites
+    printer = make_printer("a1", site=a)
+    job = queued(alice, pla, cube_upload, 1)
+    at = timezone.now() + datetime.timedelta(seconds=120)
+    (run,) = runs_create([RunRequest(job.pk, printer, 1, at, at)]).runs
+    with app.connection_for_read() as conn:
+        simple = conn.SimpleQueue(site_queue(a.slug))
+        try:
+            message = simple.get(timeout=2)
+            message.ack()
+        finally:
+            simple.close()
+    assert message.payload[0] == [run.pk]
+    assert message.headers["eta"] is not None, "sent to start at once"
+    eta = datetime.datetime.fromisoformat(message.headers["eta"])
+    assert abs((eta - at).total_seconds()) < 5
 
 
 @pytest.fixture

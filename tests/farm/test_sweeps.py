@@ -182,3 +182,14 @@ def test_a_lost_dispatch_is_sent_again_to_its_printers_site_queue(
     monkeypatch.setattr(sweeps, "queue_depth", lambda queue: 0)
     assert stuck_work_sweep(now=later(30)).dispatches == 1
     assert queues == ["site.berlin"]
+
+
+def test_a_dispatch_held_until_its_planned_start_is_not_sent_again_before_then(
+    run: PrintRun, sent: Any
+) -> None:
+    # A pass starts the runs due before the next pass, their dispatch held until their
+    # planned starts (`send_run_dispatches`): sent again early, a printer would heat up
+    # ahead of its site's turn.
+    PrintRun.objects.filter(pk=run.pk).update(planned_start=later(120))
+    assert stuck_work_sweep(now=later(30)).dispatches == 0
+    assert stuck_work_sweep(now=later(140)).dispatches == 1

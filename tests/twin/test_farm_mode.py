@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -71,3 +72,13 @@ def test_a_site_with_a_heat_up_limit_starts_runs_through_the_farms_passes() -> N
     heated = farm(sites={"*": {"max_heating": 3, "heat_seconds": 300}}, farm_pass_minutes=60)
     report = simulate_farm(from_dict(heated))
     assert report["runs"] > 0 and report["jobs_done"] > 0
+    # A pass starts every run due before the next pass (an hour here), each printing from
+    # its planned start (its dispatch held until then), so a site's starts stay a heat-up
+    # step (100 s) apart however many a pass started.
+    runs = PrintRun.objects.exclude(started_at=None).order_by("started_at")
+    by_site: dict[int, list[Any]] = {}
+    for run in runs.select_related("printer"):
+        assert run.started_at == run.planned_start
+        by_site.setdefault(run.printer.site_id, []).append(run.started_at)
+    for starts in by_site.values():
+        assert all((b - a).total_seconds() >= 100 - 1 for a, b in itertools.pairwise(starts))
