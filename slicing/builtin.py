@@ -76,11 +76,12 @@ def _slice(
         raise MeshError(
             f"the part is {hi[2]:.0f} mm tall; the printer reaches {settings.max_height_mm:.0f} mm"
         )
-    # both sizes from one sampling of the surface, beside the slicing (it needs only the mesh)
-    thumbnails = workers.later(lambda: render_pngs(mesh, THUMBNAIL_SIZES))
     tops = layer_heights(float(hi[2] - lo[2]), settings.first_layer_mm, settings.layer_height_mm)
     mids = tops - np.diff(np.r_[0.0, tops]) / 2.0 + float(lo[2])
     regions = slice_mesh(mesh, mids, workers)
+    # both sizes from one sampling of the surface, beside the toolpaths (it needs only the
+    # mesh): queued ahead of their chunks, which even out the threads' loads behind it
+    thumbnails = workers.later(lambda: render_pngs(mesh, THUMBNAIL_SIZES))
     if deadline is not None:
         deadline.check("cut it into layers")
     # drop empty layers at the bottom or top (a part starting above z=0 would print in air)

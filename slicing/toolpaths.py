@@ -210,7 +210,10 @@ def plan_fills(
     solids, bridges, across, inside = [], [], [], []
     with_solid = [i for i in todo if i > 0 and not splits[i][0].is_empty]
     overhanging = _outgrows_below(regions, with_solid, settings)
-    for i in todo:
+    spacing = settings.bridge_spacing()
+
+    def bridged(i: int) -> tuple[shapely.Geometry, shapely.Geometry, shapely.Geometry, float]:
+        """Layer i's (solid, bridge over air, bridge over sparse infill, bridge angle)."""
         solid = splits[i][0]
         bridge: shapely.Geometry = EMPTY
         over_sparse: shapely.Geometry = EMPTY
@@ -218,11 +221,16 @@ def plan_fills(
             if i in overhanging:
                 bridge, solid = bridge_areas(solid, regions[i - 1], settings)
             over_sparse, solid = internal_bridges(solid, splits[i - 1][1], settings)
-        solids.append(solid)
-        bridges.append(bridge)
-        inside.append(over_sparse)
-        spacing = settings.bridge_spacing()
-        across.append(0.0 if bridge.is_empty else bridge_angle(bridge, regions[i - 1], spacing))
+        angle = 0.0 if bridge.is_empty else bridge_angle(bridge, regions[i - 1], spacing)
+        return solid, bridge, over_sparse, angle
+
+    spans = workers.chunks(len(todo), len(todo))
+    for piece in workers.map(lambda r: [bridged(todo[n]) for n in r], spans):
+        for solid, bridge, over_sparse, angle in piece:
+            solids.append(solid)
+            bridges.append(bridge)
+            inside.append(over_sparse)
+            across.append(angle)
     width = settings.line_width_mm
     # support: lines that turn 90° from layer to layer (a grid), its top laid dense
     grid = [0.0 if i % 2 == 0 else 90.0 for i in todo]
